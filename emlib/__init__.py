@@ -1,0 +1,51 @@
+"""emlib: the EM algorithm for Gaussian mixtures, hidden Markov models and models of your own.
+
+The estimators follow scikit-learn's conventions (``fit``, ``predict``, ``predict_proba``, ``score``,
+``sample``; fitted attributes end in ``_``). :mod:`emlib.em` is the loop they all run on, and the one
+to reuse for a model of your own.
+
+Submodules are imported on first use, so ``import emlib`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "GaussianMixture": "emlib.mixture",
+    "ConvergenceWarning": "emlib.exceptions",
+    "DegenerateComponentWarning": "emlib.exceptions",
+}
+_SUBMODULES = {"em", "mixture", "distributions", "datasets", "plotting", "elbo", "exceptions", "hmm"}
+
+__all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
+    "GaussianMixture",
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "datasets",
+    "distributions",
+    "elbo",
+    "em",
+    "exceptions",
+    "hmm",
+    "mixture",
+    "plotting",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"emlib.{name}")
+    else:
+        raise AttributeError(f"module 'emlib' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,159 @@
+"""Input checks shared by every estimator. Each raises an error that names the argument at fault."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """Turn None, an int or a Generator into a :class:`numpy.random.Generator`."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+    ):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    raise TypeError(
+        f"random_state must be None, an int or a numpy.random.Generator, got {type(random_state).__name__}"
+    )
+
+
+def check_data(X, name: str = "X", *, allow_nan: bool = False, dtype=np.float64) -> np.ndarray:
+    """Return ``X`` as a C-contiguous 2-D float array of shape (n_samples, n_features).
+
+    1-D input is read as one feature. Non-numeric input, other dimensions, empty input and NaN or
+    infinite entries (NaN allowed when ``allow_nan``) raise ``ValueError`` naming ``name``.
+    """
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a 1-D or 2-D array of numbers: {exc}") from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must contain numbers, got an array of dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} must contain real numbers, got complex values")
+    if array.ndim == 1:
+        array = array[:, None]
+    elif array.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_features), got {array.ndim}-D "
+            f"with shape {array.shape}"
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    finite = np.isfinite(array)
+    if not finite.all():
+        if np.isinf(array).any():
+            raise ValueError(f"{name} contains infinite values")
+        if not allow_nan:
+            raise ValueError(
+                f"{name} contains NaN; remove or impute the missing values"
+                + (" (or pass missing='em' to fit them)" if name == "X" else "")
+            )
+    return array
+
+
+def check_n_features(X: np.ndarray, n_features: int, name: str = "X") -> None:
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the model was fitted with {n_features}"
+        )
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative_float(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
+        )
+    return value
+
+
+def check_probability_vector(p, name: str, size: int | None = None, atol: float = 1e-8) -> np.ndarray:
+    """A 1-D array of non-negative numbers summing to one."""
+    array = _as_float_array(p, name)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if size is not None and array.shape[0] != size:
+        raise ValueError(f"{name} must have length {size}, got {array.shape[0]}")
+    _check_probabilities(array, name)
+    total = array.sum()
+    if abs(total - 1.0) > atol:
+        raise ValueError(f"{name} must sum to one, but sums to {total:.10g}")
+    return array / total
+
+
+def check_stochastic_matrix(A, name: str, shape: tuple[int, int] | None = None,
+                            atol: float = 1e-8) -> np.ndarray:
+    """A 2-D array of non-negative numbers whose rows each sum to one."""
+    array = _as_float_array(A, name)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {array.shape}")
+    if shape is not None and array.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}")
+    _check_probabilities(array, name)
+    sums = array.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+    if bad.size:
+        raise ValueError(
+            f"each row of {name} must sum to one, but row {bad[0]} sums to {sums[bad[0]]:.10g}"
+        )
+    return array / sums[:, None]
+
+
+def check_lengths(lengths, n_samples: int, name: str = "lengths") -> np.ndarray:
+    """Sequence lengths for data of ``n_samples`` rows; None means one sequence."""
+    if lengths is None:
+        return np.array([n_samples], dtype=np.int64)
+    array = np.asarray(lengths)
+    if array.ndim == 0:
+        array = array[None]
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of positive integers")
+    if not np.issubdtype(array.dtype, np.integer):
+        if np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)):
+            array = array.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must contain integers, got dtype {array.dtype}")
+    if np.any(array <= 0):
+        raise ValueError(f"{name} must be positive, but entry {int(np.argmax(array <= 0))} is {array[array <= 0][0]}")
+    if array.sum() != n_samples:
+        raise ValueError(f"{name} must sum to the number of samples {n_samples}, but sums to {array.sum()}")
+    return array.astype(np.int64)
+
+
+def _as_float_array(value, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers") from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _check_probabilities(array: np.ndarray, name: str) -> None:
+    if np.any(array < 0):
+        raise ValueError(f"{name} has negative entries (min {array.min():.3g}); probabilities must be >= 0")

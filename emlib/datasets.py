@@ -1,0 +1,149 @@
+"""Small real datasets shipped inside the package (no network needed).
+
+Each loader returns a :class:`Dataset`: the numbers as a NumPy array, their column names, and the
+dates or labels where the data have them. Sources and licences are in each loader's docstring and in
+``emlib/data/README.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+__all__ = ["Dataset", "load_earthquakes", "load_faithful", "load_goog", "load_seattle_weather"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset: ``data`` (n_samples, n_features) with named columns.
+
+    Attributes
+    ----------
+    data : numpy.ndarray of shape (n_samples, n_features)
+        The numeric columns.
+    feature_names : tuple of str
+        Name of each column of ``data``.
+    dates : numpy.ndarray of datetime64[D] or None
+        The date of each row, for time series.
+    labels : numpy.ndarray of str or None
+        A categorical label for each row, where the data has one.
+    description : str
+        What the numbers are and where they come from.
+    """
+
+    data: np.ndarray
+    feature_names: tuple[str, ...]
+    dates: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    description: str = field(default="", repr=False)
+
+    def column(self, name: str) -> np.ndarray:
+        """The column called ``name``, shape (n_samples,)."""
+        try:
+            return self.data[:, self.feature_names.index(name)]
+        except ValueError:
+            raise KeyError(f"no column {name!r}; columns are {self.feature_names}") from None
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+
+def _read_csv(filename: str) -> tuple[list[str], list[list[str]]]:
+    with resources.files("emlib.data").joinpath(filename).open("r", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+def load_faithful() -> Dataset:
+    """Old Faithful geyser: 272 eruptions, duration and waiting time to the next one (minutes).
+
+    The classic bimodal data for Gaussian mixtures: short eruptions are followed by short waits.
+
+    Source: Härdle, W. (1991) *Smoothing Techniques with Implementation in S*; Azzalini, A. and
+    Bowman, A. W. (1990) "A look at some data on the Old Faithful geyser", *Applied Statistics* 39,
+    357–365. Distributed with R as ``datasets::faithful`` (public domain).
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (272, 2), columns ``("eruptions", "waiting")``.
+    """
+    header, rows = _read_csv("faithful.csv")
+    return Dataset(
+        data=np.array(rows, dtype=np.float64),
+        feature_names=tuple(header),
+        description=load_faithful.__doc__,
+    )
+
+
+def load_earthquakes() -> Dataset:
+    """Yearly counts of major earthquakes (magnitude 7 or more) worldwide, 1900–2006.
+
+    The running example of Zucchini, W. and MacDonald, I. L. (2009) *Hidden Markov Models for Time
+    Series: An Introduction Using R*, Chapman & Hall. The counts are overdispersed (variance 51.6,
+    mean 19.4) and serially correlated, which makes them a textbook case for Poisson HMMs.
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (107, 1), column ``("count",)``; ``dates`` holds 1 January of each year.
+    """
+    _, rows = _read_csv("earthquakes.csv")
+    years = np.array([r[0] for r in rows], dtype=np.int64)
+    return Dataset(
+        data=np.array([[r[1]] for r in rows], dtype=np.float64),
+        feature_names=("count",),
+        dates=(years - 1970).astype("datetime64[Y]").astype("datetime64[D]"),
+        description=load_earthquakes.__doc__,
+    )
+
+
+def load_seattle_weather() -> Dataset:
+    """Daily weather in Seattle, 2012-01-01 to 2015-12-31 (1,461 days).
+
+    Columns: precipitation (mm), maximum and minimum temperature (°C), wind speed (m/s); ``labels``
+    holds the recorded weather: ``"sun"``, ``"fog"``, ``"rain"``, ``"drizzle"`` or ``"snow"``.
+
+    Source: NOAA daily records for Seattle, as packaged in the Vega datasets collection
+    (``seattle-weather.csv``, BSD-3-Clause licence; the NOAA records are public domain).
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (1461, 4), columns ``("precipitation", "temp_max", "temp_min", "wind")``,
+        with ``dates`` and ``labels``.
+    """
+    header, rows = _read_csv("seattle_weather.csv")
+    return Dataset(
+        data=np.array([r[1:5] for r in rows], dtype=np.float64),
+        feature_names=tuple(header[1:5]),
+        dates=np.array([r[0].replace("/", "-") for r in rows], dtype="datetime64[D]"),
+        labels=np.array([r[5] for r in rows]),
+        description=load_seattle_weather.__doc__,
+    )
+
+
+def load_goog() -> Dataset:
+    """Google (GOOG) daily share prices, 2004-08-19 to 2008-10-14 (1,047 trading days).
+
+    Columns: open, high, low, close, volume, adjusted close (US dollars; volume in shares).
+
+    Source: the sample data file ``goog.npz`` shipped with matplotlib (matplotlib licence), itself
+    taken from Yahoo! Finance.
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (1047, 6), columns ``("open", "high", "low", "close", "volume",
+        "adj_close")``, with ``dates``.
+    """
+    header, rows = _read_csv("goog.csv")
+    return Dataset(
+        data=np.array([r[1:] for r in rows], dtype=np.float64),
+        feature_names=tuple(header[1:]),
+        dates=np.array([r[0] for r in rows], dtype="datetime64[D]"),
+        description=load_goog.__doc__,
+    )

@@ -1,0 +1,53 @@
+"""The book's notebooks are committed executed, in order, without errors.
+
+nbval only compares cells that have stored outputs, so an unexecuted notebook would pass it vacuously;
+these checks close that gap.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def code_cells(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "the book has no notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_code_cell_was_executed_in_order(path):
+    counts = [cell["execution_count"] for cell in code_cells(path)]
+    assert counts, f"{path.name} has no code cells"
+    missing = [i for i, n in enumerate(counts) if n is None]
+    assert not missing, f"{path.name}: code cells {missing} were never executed"
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1, 2, 3, ...; restart the kernel and run all"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_stored_errors(path):
+    for i, cell in enumerate(code_cells(path)):
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"{path.name}: cell {i} stored an error"
+            if output["output_type"] == "stream" and output["name"] == "stderr":
+                text = "".join(output["text"])
+                assert "Traceback" not in text, f"{path.name}: cell {i} printed a traceback"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_metadata_and_paths(path):
+    raw = path.read_text(encoding="utf-8")
+    metadata = json.loads(raw)["metadata"]
+    assert "language_info" in metadata, f"{path.name} lacks language_info (never executed?)"
+    assert metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernel is not python3"
+    assert not re.search(r"/(work|tmp|root|home)/", raw), f"{path.name} contains a machine path"
