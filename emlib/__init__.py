@@ -16,20 +16,38 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "GaussianMixture": "emlib.mixture",
+    "BernoulliMixture": "emlib.discrete_mixtures",
+    "PoissonMixture": "emlib.discrete_mixtures",
+    "GaussianHMM": "emlib.hmm",
+    "CategoricalHMM": "emlib.hmm",
+    "PoissonHMM": "emlib.hmm",
+    "FactorAnalysis": "emlib.factor_analysis",
     "ConvergenceWarning": "emlib.exceptions",
     "DegenerateComponentWarning": "emlib.exceptions",
 }
-_SUBMODULES = {"em", "mixture", "distributions", "datasets", "plotting", "elbo", "exceptions", "hmm"}
+_SUBMODULES = {
+    "em", "mixture", "distributions", "datasets", "plotting", "elbo", "exceptions", "hmm", "reporting",
+    "factor_analysis", "discrete_mixtures",
+}
 
 __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
     "GaussianMixture",
+    "BernoulliMixture",
+    "PoissonMixture",
+    "GaussianHMM",
+    "CategoricalHMM",
+    "PoissonHMM",
+    "FactorAnalysis",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "datasets",
     "distributions",
     "elbo",
+    "reporting",
     "em",
     "exceptions",
+    "factor_analysis",
+    "discrete_mixtures",
     "hmm",
     "mixture",
     "plotting",
