@@ -25,17 +25,57 @@ def normalize_log_rows(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     posterior : ndarray of shape (N, K)
-        ``p(z_n = k | x_n)``; rows sum to one.
+        ``p(z_n = k | x_n)``; rows sum to one. A row of all -inf (a sample impossible under every
+        component) gives NaN.
     log_evidence : ndarray of shape (N,)
-        ``log p(x_n)``.
+        ``log p(x_n)``; -inf for an impossible sample.
     """
-    top = log_joint.max(axis=1, keepdims=True)
-    posterior = np.exp(log_joint - top)
-    total = posterior.sum(axis=1, keepdims=True)
-    posterior /= total
-    with np.errstate(divide="ignore"):
-        log_evidence = (np.log(total) + top)[:, 0]
-    return posterior, log_evidence
+    work = np.array(np.asarray(log_joint, dtype=np.float64).T, order="C")  # (K, N), a copy
+    log_evidence = np.empty(work.shape[1])
+    normalize_log_columns(work, work, log_evidence)
+    return work.T, log_evidence
+
+
+def normalize_log_columns(log_joint_t: np.ndarray, out: np.ndarray, log_evidence: np.ndarray) -> None:
+    """:func:`normalize_log_rows` on the transpose, in place: the fast layout for a few components.
+
+    Parameters
+    ----------
+    log_joint_t : ndarray of shape (K, n)
+        ``log p(x_n, z_n = k)``, one row per component. Overwritten.
+    out : ndarray of shape (K, n)
+        Receives ``p(z_n = k | x_n)`` (may be ``log_joint_t`` itself).
+    log_evidence : ndarray of shape (n,)
+        Receives ``log p(x_n)``.
+    """
+    # With the components along the first axis every step is a whole-row operation, which NumPy
+    # vectorises; along the second axis (K of a few) each reduction would be a short strided loop.
+    top = log_joint_t.max(axis=0)
+    top[top == -np.inf] = 0.0  # an impossible sample: keep -inf - (-inf) from making NaN here
+    log_joint_t -= top
+    np.exp(log_joint_t, out=log_joint_t)
+    total = log_joint_t.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.multiply(log_joint_t, 1.0 / total, out=out)
+        np.log(total, out=log_evidence)
+    log_evidence += top
+
+
+def invert_lower_triangular(L: np.ndarray) -> np.ndarray:
+    """Inverse of each lower-triangular matrix in ``L`` (..., D, D), by forward substitution.
+
+    The inverse of ``L`` solves ``L X = I`` one row of ``X`` at a time; only the lower triangle of
+    ``L`` is read and the result is lower triangular.
+    """
+    L = np.asarray(L, dtype=np.float64)
+    D = L.shape[-1]
+    inverse = np.zeros_like(L)
+    for i in range(D):
+        # row i of L X = I:  L[i, :i] X[:i] + L[i, i] X[i] = e_i
+        row = -np.einsum("...j,...jm->...m", L[..., i, :i], inverse[..., :i, :])
+        row[..., i] += 1.0
+        inverse[..., i, :] = row / L[..., i, i, None]
+    return inverse
 
 
 def kmeans_plusplus(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
@@ -44,7 +84,8 @@ def kmeans_plusplus(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
 
     The first centre is drawn in proportion to ``sample_weight``; each next one in proportion to the
     weight times the squared distance to the nearest centre chosen so far (Arthur & Vassilvitskii,
-    2007). When every remaining point coincides with a centre, the rest are drawn uniformly.
+    2007). When every remaining point of positive weight coincides with a centre, the rest are drawn
+    uniformly from the rows of positive weight not chosen yet.
     """
     n = X.shape[0]
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -57,6 +98,7 @@ def kmeans_plusplus(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
         if total > 0:
             chosen[i] = rng.choice(n, p=score / total)
         else:
-            chosen[i] = rng.choice(np.setdiff1d(np.arange(n), chosen[:i])) if n > i else 0
+            remaining = np.setdiff1d(np.flatnonzero(weight > 0), chosen[:i])
+            chosen[i] = rng.choice(remaining) if remaining.size else rng.choice(np.flatnonzero(weight > 0))
         np.minimum(nearest, np.sum((X - X[chosen[i]]) ** 2, axis=1), out=nearest)
     return chosen

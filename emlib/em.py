@@ -211,7 +211,7 @@ def _run_one(model, data, rng, max_iter, tol, callback, verbose) -> EMResult:
             )
         if callback is not None:
             callback(model, iteration, loglik)
-        if abs(change) <= tol * max(1.0, abs(loglik)):
+        if tol > 0 and abs(change) <= tol * max(1.0, abs(loglik)):
             converged = True
             break
 

@@ -1,19 +1,21 @@
 """Finite mixture models fitted by EM.
 
 E-step: responsibilities ``r[n, k] = p(z_n = k | x_n)`` from the components' ``log_prob`` and the
-mixing weights. M-step: weighted maximum likelihood, i.e. ``weights = mean of r`` and each component
-refitted to the data with sample ``n`` counted ``r[n, k]`` times (``components.fit(X, r)``).
+mixing weights (:func:`responsibilities`). M-step: weighted maximum likelihood, i.e.
+``weights = mean of r`` and each component refitted to the data with sample ``n`` counted ``r[n, k]``
+times (``components.fit(X, r)``).
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from emlib import em
-from emlib._math import kmeans_plusplus, normalize_log_rows
+from emlib._math import kmeans_plusplus, normalize_log_columns
 from emlib._validation import (
     check_choice,
     check_n_features,
@@ -23,43 +25,104 @@ from emlib._validation import (
     check_random_state,
 )
 from emlib.distributions import COVARIANCE_TYPES, Gaussian, covariance_shape
-from emlib.exceptions import ConvergenceWarning
+from emlib.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    NotFittedError,
+)
 
-__all__ = ["BaseMixture", "GaussianMixture"]
+__all__ = ["BaseMixture", "GaussianMixture", "responsibilities"]
+
+# Rows per block in the E-step: the (K, rows) working arrays stay in cache.
+_E_STEP_ROWS = 2048
+
+
+def responsibilities(components, weights: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The E-step of a mixture: posterior probability of each component for each sample.
+
+    ``r[n, k] = w_k p_k(x_n) / sum_j w_j p_j(x_n)``, computed from ``components.log_prob`` with the
+    log-sum-exp trick, block by block over the rows.
+
+    Parameters
+    ----------
+    components : object with ``log_prob(X) -> (n, K)``
+        The component distributions, e.g. a :class:`~emlib.distributions.Gaussian`.
+    weights : ndarray of shape (K,)
+        Mixing weights.
+    X : ndarray of shape (N, D)
+        Data, already validated.
+
+    Returns
+    -------
+    responsibilities : ndarray of shape (N, K)
+        Rows sum to one (a row of NaN for a sample that every component gives zero density). The
+        array is the transpose of a C-contiguous (K, N) array.
+    log_evidence : ndarray of shape (N,)
+        ``log p(x_n) = log sum_k w_k p_k(x_n)``.
+    """
+    n = X.shape[0]
+    K = weights.shape[0]
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)[:, None]
+    resp_t = np.empty((K, n))
+    log_evidence = np.empty(n)
+    log_prob = components.log_prob(X)
+    work = np.empty((K, min(n, _E_STEP_ROWS)))
+    for start in range(0, n, _E_STEP_ROWS):
+        stop = min(start + _E_STEP_ROWS, n)
+        block = work[:, : stop - start]
+        np.add(log_prob[start:stop].T, log_weights, out=block)
+        normalize_log_columns(block, resp_t[:, start:stop], log_evidence[start:stop])
+    return resp_t.T, log_evidence
 
 
 class _FitData(NamedTuple):
-    X: np.ndarray  # (N, D)
-    sample_weight: np.ndarray  # (N,)
+    X: np.ndarray  # (N, D), rows of positive weight only
+    sample_weight: np.ndarray  # (N,), positive
+    unit_weights: bool  # every sample weight is 1: skip the multiplications
 
 
 class _MixtureEM:
-    """Runs a mixture estimator under :func:`emlib.em.fit`; the data are ``_FitData``."""
+    """Runs a mixture estimator under :func:`emlib.em.fit`; the data are ``_FitData``.
+
+    Holds the parameters being fitted (``components``, ``weights``); the estimator only supplies the
+    settings and the starting values, so that restarts (deep copies of this object) never copy it.
+    """
 
     def __init__(self, estimator: BaseMixture):
         self.estimator = estimator
+        self.components = None
+        self.weights = None
+
+    def __deepcopy__(self, memo):
+        twin = _MixtureEM(self.estimator)
+        twin.components = copy.deepcopy(self.components, memo)
+        twin.weights = copy.deepcopy(self.weights, memo)
+        return twin
 
     def initialize(self, data: _FitData, rng: np.random.Generator) -> None:
-        est = self.estimator
-        est.components_, est.weights_ = est._initial_parameters(data.X, data.sample_weight, rng)
+        self.components, self.weights = self.estimator._initial_parameters(data.X, data.sample_weight, rng)
 
     def e_step(self, data: _FitData):
-        responsibilities, log_evidence = normalize_log_rows(self.estimator._log_joint(data.X))
-        return responsibilities, float(data.sample_weight @ log_evidence)
+        resp, log_evidence = responsibilities(self.components, self.weights, data.X)
+        loglik = log_evidence.sum() if data.unit_weights else data.sample_weight @ log_evidence
+        return resp, float(loglik)
 
-    def m_step(self, data: _FitData, responsibilities: np.ndarray) -> None:
-        est = self.estimator
-        weighted = responsibilities * data.sample_weight[:, None]
+    def m_step(self, data: _FitData, resp: np.ndarray) -> None:
+        weighted = resp if data.unit_weights else (resp.T * data.sample_weight).T
         totals = weighted.sum(axis=0)
-        est.weights_ = totals / totals.sum()
-        est.components_.fit(data.X, weighted)
+        self.weights = totals / totals.sum()
+        self.components.fit(data.X, weighted)
 
 
 class BaseMixture:
     """What every mixture shares: EM via :mod:`emlib.em` and the scikit-learn-like surface.
 
-    Subclasses provide ``_check_X`` (validation for their data type) and ``_initial_components``
-    (starting component parameters), and hold their components in ``components_``.
+    Subclasses provide ``_check_X(X, fitting)`` (validation for their data type, returning an
+    (N, D) array) and ``_initial_components(X, sample_weight, rng)`` (starting component
+    distributions, an object with ``log_prob``, ``fit``, ``sample`` and ``n_parameters``). They may
+    override ``_check_initial_values(X)`` to validate user starting values before fitting. The fitted
+    components are in ``components_``.
     """
 
     _init_choices: tuple[str, ...] = ("kmeans++", "random")
@@ -82,44 +145,98 @@ class BaseMixture:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples,)
+            1-D data is one feature.
         sample_weight : array-like of shape (n_samples,), optional
-            Frequency weights: a weight of 2 counts a row exactly as if it appeared twice.
+            Frequency weights: a weight of 2 counts a row exactly as if it appeared twice, a weight
+            of 0 as if it were absent. Non-negative, not all zero.
 
         Returns
         -------
         self
+
+        Warns
+        -----
+        emlib.exceptions.ConvergenceWarning
+            If EM stopped at ``max_iter`` before the log-likelihood settled.
+        emlib.exceptions.DegenerateComponentWarning
+            If a component collapsed onto a point or received no weight.
         """
         self._check_parameters()
         X = self._check_X(X, fitting=True)
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        if np.count_nonzero(sample_weight) < self.n_components:
+        keep = sample_weight > 0
+        if np.count_nonzero(keep) < self.n_components:
             raise ValueError(
-                f"n_components={self.n_components} needs at least as many samples, got "
-                f"{np.count_nonzero(sample_weight)} (with non-zero weight)"
+                f"X has {np.count_nonzero(keep)} samples (with positive weight), fewer than "
+                f"n_components={self.n_components}"
             )
+        self._check_initial_values(X)
+        if not keep.all():  # a zero weight is an absent row
+            X, sample_weight = X[keep], sample_weight[keep]
+        data = _FitData(X, sample_weight, bool(np.all(sample_weight == 1.0)))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = em.fit(
+                _MixtureEM(self),
+                data,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                n_init=self.n_init,
+                random_state=self.random_state,
+                verbose=self.verbose,
+            )
+        self._reissue_warnings(caught)
+        self.components_ = result.model.components
+        self.weights_ = result.model.weights
         self.n_features_in_ = X.shape[1]
-        result = em.fit(
-            _MixtureEM(self),
-            _FitData(X, sample_weight),
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_init=self.n_init,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
         self.loglik_history_ = result.loglik_history
         self.restart_logliks_ = result.restart_logliks
-        self._n_fit_samples = float(sample_weight.sum())
-        if not result.converged and self.max_iter > 0:
+        # tol=0 asks for exactly max_iter iterations: nothing to warn about.
+        if not result.converged and self.max_iter > 0 and self.tol > 0:
             warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations (tol={self.tol:g}); "
-                "increase max_iter or tol, or check the data's scale.",
+                f"EM did not converge in max_iter={self.max_iter} iterations: the last change of the "
+                f"log-likelihood was more than tol={self.tol:g} times its size. Increase max_iter or "
+                "tol, or check the data's scale.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
         return self
+
+    def _reissue_warnings(self, caught) -> None:
+        """Pass on the warnings of a fit once each, from the caller's line.
+
+        EM would warn at every iteration in which, say, a component stays collapsed. A fall of the
+        log-likelihood is reported by :func:`emlib.em.fit` as a likely bug; when the subclass's
+        M-step is not an exact maximisation (``_inexact_m_step``) it is explained instead.
+        """
+        seen = set()
+        decreases = []
+        for record in caught:
+            message = str(record.message)
+            if (issubclass(record.category, RuntimeWarning)
+                    and message.startswith("log-likelihood decreased")
+                    and self._inexact_m_step(caught)):
+                decreases.append(message)
+                continue
+            if (record.category, message) not in seen:
+                seen.add((record.category, message))
+                warnings.warn(record.message, stacklevel=3)
+        if decreases:
+            warnings.warn(
+                f"the log-likelihood decreased in {len(decreases)} iteration(s) (first: "
+                f"{decreases[0].split(' EM cannot')[0].rstrip('.')}). {self._inexact_m_step_reason()}",
+                DegenerateComponentWarning,
+                stacklevel=3,
+            )
+
+    def _inexact_m_step(self, caught) -> bool:
+        """Whether the M-step may not maximise exactly (subclasses that regularise say so)."""
+        return False
+
+    def _inexact_m_step_reason(self) -> str:
+        return ""
 
     def fit_predict(self, X, sample_weight=None) -> np.ndarray:
         """Fit, then return the most probable component of each sample, shape (n_samples,)."""
@@ -130,12 +247,23 @@ class BaseMixture:
         check_positive_int(self.n_init, "n_init")
         check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_float(self.tol, "tol")
-        if isinstance(self.init, str):
-            check_choice(self.init, "init", self._init_choices)
-        else:
-            raise TypeError(f"init must be one of {self._init_choices}, got {self.init!r}")
+        if not isinstance(self.init, str):
+            raise TypeError(
+                f"init must be one of {', '.join(map(repr, self._init_choices))}, got a "
+                f"{type(self.init).__name__}; "
+                "give starting values through weights_init and the other *_init arguments"
+            )
+        check_choice(self.init, "init", self._init_choices)
         if self.weights_init is not None:
-            check_probability_vector(self.weights_init, "weights_init", size=self.n_components)
+            weights = check_probability_vector(self.weights_init, "weights_init", size=self.n_components)
+            if np.any(weights == 0):
+                raise ValueError(
+                    "weights_init must be positive: a component that starts with zero weight never "
+                    f"gets any (weights_init[{int(np.argmin(weights))}] is 0)"
+                )
+
+    def _check_initial_values(self, X: np.ndarray) -> None:
+        """Validate user starting values against the data before fitting (subclasses extend)."""
 
     def _initial_parameters(self, X, sample_weight, rng):
         components = self._initial_components(X, sample_weight, rng)
@@ -153,40 +281,44 @@ class BaseMixture:
         return rng.choice(candidates, size=self.n_components, replace=False)
 
     # -- inference --------------------------------------------------------------------------------
-    def _log_joint(self, X: np.ndarray) -> np.ndarray:
-        """``log p(x_n, z_n = k)``, shape (N, K)."""
-        with np.errstate(divide="ignore"):
-            return self.components_.log_prob(X) + np.log(self.weights_)
+    def _check_is_fitted(self) -> None:
+        if "components_" not in self.__dict__:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X) before using it"
+            )
 
     def _checked_fitted_X(self, X) -> np.ndarray:
-        if not hasattr(self, "components_"):
-            raise AttributeError(
-                f"this {type(self).__name__} is not fitted yet; call fit first"
-            )
+        self._check_is_fitted()
         X = self._check_X(X, fitting=False)
-        check_n_features(X, self.components_.n_features)
+        check_n_features(X, self.n_features_in_)
         return X
 
+    def _posterior(self, X) -> tuple[np.ndarray, np.ndarray]:
+        X = self._checked_fitted_X(X)
+        return responsibilities(self.components_, self.weights_, X)
+
     def predict_proba(self, X) -> np.ndarray:
-        """Responsibilities ``p(z = k | x)`` of each sample, shape (n_samples, n_components)."""
-        posterior, log_evidence = normalize_log_rows(self._log_joint(self._checked_fitted_X(X)))
-        impossible = np.flatnonzero(~np.isfinite(log_evidence))
+        """Responsibilities ``p(z = k | x)`` of each sample, shape (n_samples, n_components).
+
+        Raises ``ValueError`` for a sample that every component gives zero density.
+        """
+        posterior, log_evidence = self._posterior(X)
+        impossible = np.flatnonzero(np.isneginf(log_evidence))
         if impossible.size:
-            raise ValueError(
-                f"sample {impossible[0]} has zero probability under every component"
-            )
-        return posterior
+            raise ValueError(f"sample {impossible[0]} of X has zero probability under every component")
+        return np.ascontiguousarray(posterior)
 
     def predict(self, X) -> np.ndarray:
         """Most probable component of each sample, shape (n_samples,)."""
-        return np.argmax(self._log_joint(self._checked_fitted_X(X)), axis=1)
+        posterior, _ = self._posterior(X)
+        return np.argmax(posterior.T, axis=0)
 
     def score_samples(self, X) -> np.ndarray:
         """Log-likelihood ``log p(x_n)`` of each sample, shape (n_samples,)."""
-        return normalize_log_rows(self._log_joint(self._checked_fitted_X(X)))[1]
+        return self._posterior(X)[1]
 
     def score(self, X) -> float:
-        """Mean log-likelihood per sample."""
+        """Mean log-likelihood per sample, ``sum_n log p(x_n) / n_samples``."""
         return float(np.mean(self.score_samples(X)))
 
     def evidence_lower_bound(self, X, q) -> tuple[float, float]:
@@ -211,25 +343,35 @@ class BaseMixture:
         """
         from emlib.elbo import mixture_decomposition
 
-        return mixture_decomposition(self._log_joint(self._checked_fitted_X(X)), q)
+        X = self._checked_fitted_X(X)
+        with np.errstate(divide="ignore"):
+            log_joint = self.components_.log_prob(X) + np.log(self.weights_)
+        return mixture_decomposition(log_joint, q)
 
     # -- model selection and generation ----------------------------------------------------------
     def n_parameters(self) -> int:
         """Number of free parameters: mixing weights (K - 1) plus the components'."""
+        self._check_is_fitted()
         return self.n_components - 1 + self.components_.n_parameters
 
     def bic(self, X) -> float:
-        """Bayesian information criterion ``-2 log L + p log N``; lower is better."""
+        """Bayesian information criterion ``-2 log L + p log N`` on ``X``; lower is better."""
         X = self._checked_fitted_X(X)
-        return float(-2.0 * self.score(X) * X.shape[0] + self.n_parameters() * np.log(X.shape[0]))
+        loglik = self.score_samples(X).sum()
+        return float(-2.0 * loglik + self.n_parameters() * np.log(X.shape[0]))
 
     def aic(self, X) -> float:
-        """Akaike information criterion ``-2 log L + 2 p``; lower is better."""
-        X = self._checked_fitted_X(X)
-        return float(-2.0 * self.score(X) * X.shape[0] + 2.0 * self.n_parameters())
+        """Akaike information criterion ``-2 log L + 2 p`` on ``X``; lower is better."""
+        loglik = self.score_samples(X).sum()
+        return float(-2.0 * loglik + 2.0 * self.n_parameters())
 
     def sample(self, n_samples=1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
         """Draw from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default 1
+        random_state : None, int or numpy.random.Generator
 
         Returns
         -------
@@ -237,8 +379,7 @@ class BaseMixture:
         labels : ndarray of shape (n_samples,)
             The component each sample came from.
         """
-        if not hasattr(self, "components_"):
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        self._check_is_fitted()
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = check_random_state(random_state)
         labels = rng.choice(self.n_components, size=n_samples, p=self.weights_)
@@ -260,14 +401,15 @@ class GaussianMixture(BaseMixture):
         ``spherical``: its own single variance; ``tied``: one full matrix shared by all components.
     init : {"kmeans++", "random"}, default "kmeans++"
         How to choose starting centres when ``means_init`` is not given: k-means++ seeding or distinct
-        random rows. Each sample is then assigned to its nearest centre and one M-step gives the
-        starting weights and covariances.
+        random rows. Each sample is then assigned to its nearest centre and the covariances start as
+        those of the groups so formed; the weights start equal unless ``weights_init`` is given.
     weights_init : array-like of shape (K,), optional
-        Starting mixing weights (must sum to one).
+        Starting mixing weights: positive, summing to one.
     means_init : array-like of shape (K, D), optional
         Starting means.
     covariances_init : array-like, optional
-        Starting covariances, shaped as ``covariances_`` (see ``covariance_type``).
+        Starting covariances, shaped as ``covariances_`` (see ``covariance_type``): symmetric positive
+        definite matrices, or positive variances.
     n_init : int, default 1
         Number of EM runs from different starts; the one with the highest log-likelihood is kept.
     reg_covar : float, default 1e-6
@@ -276,7 +418,9 @@ class GaussianMixture(BaseMixture):
     max_iter : int, default 100
         Largest number of EM iterations per run.
     tol : float, default 1e-6
-        Stop when the log-likelihood changes by less than ``tol`` times its magnitude.
+        Convergence threshold, relative: a run stops when the total log-likelihood changes by at most
+        ``tol * max(1, abs(log-likelihood))`` in one iteration (see :func:`emlib.em.fit`).
+        scikit-learn's ``tol`` is instead an absolute change of the mean log-likelihood per sample.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -290,15 +434,21 @@ class GaussianMixture(BaseMixture):
         Component means.
     covariances_ : ndarray
         Component covariances: (K, D, D) full, (K, D) diag, (K,) spherical, (D, D) tied.
-    components_ : Gaussian
+    precisions_cholesky_ : ndarray of shape (K, D, D)
+        ``P_k = L_k^{-T}`` for the lower Cholesky factor ``L_k`` of each covariance (scikit-learn's
+        attribute of this name has the compact shape of ``covariances_``).
+    components_ : emlib.distributions.Gaussian
         The fitted components (they score data with ``log_prob`` and refit with ``fit``).
+    n_features_in_ : int
+        Number of features ``D`` seen in ``fit``.
     converged_ : bool
         Whether EM converged within ``max_iter`` iterations.
     n_iter_ : int
         Iterations run by the kept start.
     loglik_history_ : ndarray
-        Total log-likelihood at the starting values and after each iteration (``n_iter_ + 1``
-        values); never decreases.
+        Total log-likelihood (sample weights included) at the starting values (entry 0) and after
+        each iteration: ``n_iter_ + 1`` values. EM never decreases it; only ``reg_covar``, when it is not negligible against a
+        component's variance, can (a :class:`~emlib.exceptions.DegenerateComponentWarning` says so).
     restart_logliks_ : ndarray of shape (n_init,)
         Final log-likelihood of every start.
 
@@ -311,6 +461,11 @@ class GaussianMixture(BaseMixture):
     >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
     >>> np.round(np.sort(gm.means_.ravel()), 1)
     array([-2.,  3.])
+    >>> order = np.argsort(gm.means_.ravel())
+    >>> np.round(gm.weights_[order], 2)
+    array([0.6, 0.4])
+    >>> gm.predict([[-2.5], [2.8]]).tolist() == order.tolist()
+    True
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", init="kmeans++", weights_init=None,
@@ -331,51 +486,97 @@ class GaussianMixture(BaseMixture):
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         return Gaussian.check_data(X)
 
+    def _check_initial_values(self, X: np.ndarray) -> None:
+        K, D = self.n_components, X.shape[1]
+        if self.means_init is not None:
+            _check_means_init(self.means_init, K, D)
+        if self.covariances_init is not None:
+            Gaussian.check_covariances(self.covariances_init, self.covariance_type, K, D,
+                                       name="covariances_init")
+
     def _initial_components(self, X, sample_weight, rng) -> Gaussian:
         K, D = self.n_components, X.shape[1]
         if self.means_init is not None:
-            centres = np.array(self.means_init, dtype=np.float64)
-            if centres.shape != (K, D):
-                raise ValueError(f"means_init must have shape {(K, D)}, got {centres.shape}")
-            if not np.all(np.isfinite(centres)):
-                raise ValueError("means_init contains NaN or infinite values")
+            centres = _check_means_init(self.means_init, K, D)
         else:
             centres = X[self._initial_centres(X, sample_weight, rng)]
-        user_covariances = None
         if self.covariances_init is not None:
-            # Validate shape and positive definiteness before any work.
-            user_covariances = Gaussian(centres, self.covariances_init, self.covariance_type).covariances
-        if user_covariances is not None:
-            return Gaussian(centres, user_covariances, self.covariance_type, reg_covar=self.reg_covar)
+            covariances = Gaussian.check_covariances(self.covariances_init, self.covariance_type, K, D,
+                                                     name="covariances_init")
+            return Gaussian(centres, covariances, self.covariance_type, reg_covar=self.reg_covar)
 
-        # Start every component at the overall covariance, then refit to the nearest-centre groups.
+        # Assign each sample to its nearest centre; start from the covariances of those groups
+        # (about the given means, if there are any).
         overall = _overall_covariance(X, sample_weight, self.covariance_type, K, self.reg_covar)
         components = Gaussian(centres, overall, self.covariance_type, reg_covar=self.reg_covar)
-        nearest = np.argmin(
-            np.sum(X * X, axis=1)[:, None] - 2.0 * X @ centres.T + np.sum(centres**2, axis=1), axis=1
-        )
-        hard = np.zeros((X.shape[0], K))
-        hard[np.arange(X.shape[0]), nearest] = sample_weight
-        components.fit(X, hard)
-        if self.means_init is not None:
-            components.means = centres
+        offset = X.mean(axis=0)  # distances about a centre inside the data cancel less
+        Xc, cc = X - offset, centres - offset
+        nearest = np.argmin(np.sum(cc**2, axis=1) - 2.0 * Xc @ cc.T, axis=1)
+        groups = np.zeros((X.shape[0], K))
+        groups[np.arange(X.shape[0]), nearest] = sample_weight
+        fixed = ("means",) if self.means_init is not None else ()
+        components.fit(X, groups, fixed=fixed)
         return components
+
+    def _inexact_m_step(self, caught) -> bool:
+        # reg_covar, or the jitter added to a singular covariance, moves the covariance away from
+        # the weighted maximum-likelihood estimate, so EM's guarantee no longer holds exactly.
+        return self.reg_covar > 0 or any(issubclass(r.category, DegenerateComponentWarning) for r in caught)
+
+    def _inexact_m_step_reason(self) -> str:
+        return (
+            f"Not a bug: reg_covar={self.reg_covar:g} (or a jitter) added to the covariances is not "
+            "negligible against some component's variance, so the M-step no longer maximises exactly. "
+            "Standardise the data, lower reg_covar, or use fewer components."
+        )
 
     # Fitted parameters live in the components; these are views for the familiar names.
     @property
     def means_(self) -> np.ndarray:
+        """Component means, shape (K, D)."""
+        self._check_is_fitted()
         return self.components_.means
 
     @property
     def covariances_(self) -> np.ndarray:
+        """Component covariances in the shape that ``covariance_type`` implies."""
+        self._check_is_fitted()
         return self.components_.covariances
+
+    @property
+    def precisions_cholesky_(self) -> np.ndarray:
+        """``L^{-T}`` for the lower Cholesky factor ``L`` of each covariance, shape (K, D, D)."""
+        self._check_is_fitted()
+        return self.components_.precisions_cholesky
+
+    def __repr__(self) -> str:
+        return (f"GaussianMixture(n_components={self.n_components!r}, "
+                f"covariance_type={self.covariance_type!r})")
+
+
+def _check_means_init(means_init, n_components: int, n_features: int) -> np.ndarray:
+    try:
+        means = np.array(means_init, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("means_init must be an array of numbers of shape (n_components, n_features)") from None
+    if means.ndim == 1 and n_features == 1:
+        means = means[:, None]
+    if means.shape != (n_components, n_features):
+        raise ValueError(f"means_init must have shape {(n_components, n_features)}, got {means.shape}")
+    if not np.all(np.isfinite(means)):
+        raise ValueError("means_init contains NaN or infinite values")
+    return means
 
 
 def _overall_covariance(X, sample_weight, covariance_type, n_components, reg_covar):
+    """The weighted covariance of all of ``X``, in the shape ``covariance_type`` needs."""
     mean = sample_weight @ X / sample_weight.sum()
     diff = X - mean
     cov = (diff * sample_weight[:, None]).T @ diff / sample_weight.sum()
-    cov.flat[:: X.shape[1] + 1] += max(reg_covar, 1e-12)
+    cov = 0.5 * (cov + cov.T)
+    # A constant feature has variance 0; keep the starting values positive definite regardless.
+    scale = np.trace(cov) / X.shape[1]
+    cov.flat[:: X.shape[1] + 1] += reg_covar if reg_covar > 0 else 1e-10 * (scale if scale > 0 else 1.0)
     shape = covariance_shape(covariance_type, n_components, X.shape[1])
     if covariance_type == "full":
         return np.broadcast_to(cov, shape).copy()
@@ -394,7 +595,7 @@ def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     except (TypeError, ValueError):
         raise ValueError("sample_weight must be an array of numbers") from None
     if weight.shape != (n_samples,):
-        raise ValueError(f"sample_weight must have shape ({n_samples},), got {weight.shape}")
+        raise ValueError(f"sample_weight must have shape ({n_samples},) to match X, got {weight.shape}")
     if not np.all(np.isfinite(weight)):
         raise ValueError("sample_weight contains NaN or infinite values")
     if np.any(weight < 0):

@@ -14,6 +14,9 @@ They also offer ``check_data(X)`` (validation for the family's data), ``sample(c
 ``n_parameters``.
 """
 
+from emlib.distributions.bernoulli import Bernoulli
+from emlib.distributions.categorical import Categorical
 from emlib.distributions.gaussian import COVARIANCE_TYPES, Gaussian, covariance_shape
+from emlib.distributions.poisson import Poisson
 
-__all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
+__all__ = ["COVARIANCE_TYPES", "Bernoulli", "Categorical", "Gaussian", "Poisson", "covariance_shape"]

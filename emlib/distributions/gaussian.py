@@ -6,22 +6,33 @@ import math
 import warnings
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular
 
-from emlib._validation import check_choice, check_data
+from emlib._math import invert_lower_triangular
+from emlib._validation import check_choice, check_data, check_nonnegative_float
 from emlib.exceptions import DegenerateComponentWarning
 
-__all__ = ["COVARIANCE_TYPES", "Gaussian"]
+__all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
 _LOG_2PI = math.log(2.0 * math.pi)
-# Rows per block in log_prob: keeps temporaries in cache and memory flat for long data.
-_BLOCK_ROWS = 8192
+# Rows per block in log_prob and fit: the temporaries of one block stay in cache and memory stays
+# flat however long the data.
+_BLOCK_ROWS = 2048
+# Moments about one centre lose about log10(offset^2 / variance) digits to cancellation; beyond this
+# ratio a diagonal variance is recomputed about its own component mean.
+_CANCELLATION_LIMIT = 1e4
+# A Cholesky pivot this small relative to its diagonal entry is round-off: the matrix is singular.
+_SINGULAR_RTOL = 1e-13
 
 
 def covariance_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
-    """Shape of the ``covariances`` array for a covariance type (the scikit-learn convention)."""
+    """Shape of the ``covariances`` array for a covariance type (the scikit-learn convention).
+
+    ``(K, D, D)`` for ``"full"``, ``(K, D)`` for ``"diag"``, ``(K,)`` for ``"spherical"`` and
+    ``(D, D)`` for ``"tied"``.
+    """
+    check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
     return {
         "full": (n_components, n_features, n_features),
         "diag": (n_components, n_features),
@@ -40,6 +51,7 @@ class Gaussian:
     covariances : array-like
         Shape (K, D, D) for ``"full"``, (K, D) for ``"diag"`` (variances), (K,) for ``"spherical"``
         (one variance per component), (D, D) for ``"tied"`` (one matrix shared by all components).
+        Must be symmetric positive definite (positive, for variances).
     covariance_type : {"full", "diag", "spherical", "tied"}
     reg_covar : float, default 1e-6
         Added to the diagonal of every covariance that :meth:`fit` estimates, keeping it positive
@@ -47,17 +59,22 @@ class Gaussian:
 
     Notes
     -----
-    Densities are evaluated through the Cholesky factor ``L`` of each covariance: with
-    ``P = L^{-T}`` (a triangular solve, never an explicit inverse of a covariance) the squared
-    Mahalanobis distance is ``|(x - mu) P|^2`` and ``log det(cov) = 2 sum(log diag(L))``.
+    Densities are evaluated through the lower Cholesky factor ``L`` of each covariance: with
+    ``P = L^{-T}`` (from a triangular solve; no covariance matrix is ever inverted) the squared
+    Mahalanobis distance is ``|(x - mu) P|^2`` and ``log det(cov) = 2 sum(log diag(L))``. Diagonal
+    and spherical components expand ``sum((x - mu)^2 / var)`` into matrix products about a centre
+    inside the data, which keeps the cancellation in the expansion small.
     """
 
     parameter_names = ("means", "covariances")
 
     def __init__(self, means, covariances, covariance_type: str = "full", reg_covar: float = 1e-6):
         self.covariance_type = check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
-        self.reg_covar = float(reg_covar)
-        means = np.array(means, dtype=np.float64, ndmin=2)
+        self.reg_covar = check_nonnegative_float(reg_covar, "reg_covar")
+        try:
+            means = np.array(means, dtype=np.float64, ndmin=2)
+        except (TypeError, ValueError):
+            raise ValueError("means must be an array of numbers of shape (K, D)") from None
         if means.ndim != 2 or not np.all(np.isfinite(means)):
             raise ValueError(f"means must be a finite array of shape (K, D), got shape {means.shape}")
         self._means = means
@@ -66,10 +83,12 @@ class Gaussian:
     # -- parameters -------------------------------------------------------------------------------
     @property
     def n_components(self) -> int:
+        """Number of components ``K``."""
         return self._means.shape[0]
 
     @property
     def n_features(self) -> int:
+        """Dimension ``D`` of each sample."""
         return self._means.shape[1]
 
     @property
@@ -86,22 +105,94 @@ class Gaussian:
 
     @property
     def covariances(self) -> np.ndarray:
-        """Covariances in the shape that ``covariance_type`` implies."""
+        """Covariances in the shape that ``covariance_type`` implies (see :func:`covariance_shape`).
+
+        Read-only: assign a new array to change them, so that their Cholesky factors follow.
+        """
         return self._covariances
 
     @covariances.setter
     def covariances(self, value) -> None:
-        expected = covariance_shape(self.covariance_type, self.n_components, self.n_features)
-        value = np.array(value, dtype=np.float64)
+        value = self.check_covariances(
+            value, self.covariance_type, self.n_components, self.n_features, name="covariances"
+        )
+        self._set_covariances(value, fitting=False)
+
+    @staticmethod
+    def check_covariances(value, covariance_type: str, n_components: int, n_features: int,
+                          name: str = "covariances") -> np.ndarray:
+        """Validate covariances given by a user; errors name ``name``.
+
+        Returns the covariances as a float array of the shape :func:`covariance_shape` gives.
+        Raises ``ValueError`` for a wrong shape, non-finite entries, non-positive variances and
+        matrices that are not symmetric or not positive definite.
+        """
+        expected = covariance_shape(covariance_type, n_components, n_features)
+        try:
+            value = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be an array of numbers of shape {expected}") from None
         if value.shape != expected:
             raise ValueError(
-                f"covariances for covariance_type={self.covariance_type!r} must have shape {expected}, "
+                f"{name} for covariance_type={covariance_type!r} must have shape {expected}, "
                 f"got {value.shape}"
             )
         if not np.all(np.isfinite(value)):
-            raise ValueError("covariances contain NaN or infinite values")
-        self._covariances = value
-        self._cholesky = _cholesky_factors(value, self.covariance_type, name="covariances")
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if covariance_type in ("diag", "spherical"):
+            if np.any(value <= 0):
+                raise ValueError(f"{name} must be positive for covariance_type={covariance_type!r}")
+            return value
+        matrices = value if covariance_type == "full" else value[None]
+        for k, matrix in enumerate(matrices):
+            where = f"{name}[{k}]" if covariance_type == "full" else name
+            scale = np.abs(matrix).max()
+            if not np.allclose(matrix, matrix.T, rtol=1e-8, atol=1e-12 * scale):
+                raise ValueError(f"{where} is not symmetric")
+            if _cholesky(matrix[None]) is None:
+                raise ValueError(f"{where} is not positive definite")
+        return value
+
+    def _set_covariances(self, covariances: np.ndarray, fitting: bool) -> None:
+        """Store covariances with their Cholesky factors (full, tied) and precisions.
+
+        During fitting a covariance that round-off or ``reg_covar=0`` left singular gets the
+        smallest diagonal jitter that makes it positive definite, and a warning; the jittered
+        matrix is what is stored, so ``covariances`` always matches the factors in use.
+        """
+        ctype = self.covariance_type
+        if ctype in ("diag", "spherical"):
+            if fitting and np.any(covariances <= 0):
+                covariances = _jitter_variances(covariances, self.reg_covar)
+            self._store_covariances(covariances)
+            self._cholesky = None
+            self._precision_cholesky = None
+            return
+        matrices = covariances if ctype == "full" else covariances[None]
+        factors = _cholesky(matrices)
+        if factors is None:  # some matrix is singular; find which and mend it
+            if not fitting:  # user values were checked; only reachable through round-off
+                raise ValueError("covariances are not positive definite")
+            matrices = matrices.copy()
+            factors = np.empty_like(matrices)
+            for k, matrix in enumerate(matrices):
+                factor = _cholesky(matrix[None])
+                if factor is None:
+                    matrices[k], factors[k] = _jittered_cholesky(matrix, k, self.reg_covar)
+                else:
+                    factors[k] = factor[0]
+            covariances = matrices if ctype == "full" else matrices[0]
+        self._store_covariances(covariances)
+        self._cholesky = factors if ctype == "full" else factors[0]
+        # P_k = L_k^{-T}: whitens x - mu_k so that |(x - mu_k) P_k|^2 is the Mahalanobis distance.
+        self._precision_cholesky = np.ascontiguousarray(
+            np.swapaxes(invert_lower_triangular(factors), -1, -2)
+        )
+
+    def _store_covariances(self, covariances: np.ndarray) -> None:
+        # Read-only: an edit in place would bypass the factorisation; assign to covariances instead.
+        covariances.flags.writeable = False
+        self._covariances = covariances
 
     def full_covariances(self) -> np.ndarray:
         """Covariances expanded to full matrices, shape (K, D, D)."""
@@ -111,8 +202,18 @@ class Gaussian:
             return cov.copy()
         if self.covariance_type == "tied":
             return np.broadcast_to(cov, (K, D, D)).copy()
-        variances = cov if self.covariance_type == "diag" else np.repeat(cov[:, None], D, axis=1)
-        return variances[:, :, None] * np.eye(D)
+        return self._diagonal_variances()[:, :, None] * np.eye(D)
+
+    @property
+    def precisions_cholesky(self) -> np.ndarray:
+        """``P = L^{-T}`` with ``L`` the lower Cholesky factor of each covariance, shape (K, D, D).
+
+        ``P_k P_k^T`` is the precision (inverse covariance) of component ``k``; scikit-learn calls
+        the same matrices ``precisions_cholesky_``.
+        """
+        if self._precision_cholesky is not None:
+            return np.broadcast_to(self._precision_cholesky, (self.n_components,) + (self.n_features,) * 2)
+        return (1.0 / np.sqrt(self._diagonal_variances()))[:, :, None] * np.eye(self.n_features)
 
     @property
     def n_parameters(self) -> int:
@@ -134,57 +235,52 @@ class Gaussian:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K)."""
-        X = np.asarray(X, dtype=np.float64)
-        n = X.shape[0]
-        out = np.empty((n, self.n_components))
-        if self.covariance_type in ("diag", "spherical"):
-            block = self._log_prob_diagonal
-        else:
-            block = self._log_prob_cholesky
-        for start in range(0, n, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, n)
-            block(X[start:stop], out[start:stop])
-        return out
-
-    def _log_prob_cholesky(self, X: np.ndarray, out: np.ndarray) -> None:
-        # full and tied: whiten with P = L^{-T}, all components in one matrix product.
-        K, D = self.n_components, self.n_features
-        precision_chol = self._precision_cholesky()  # (K, D, D)
-        stacked = precision_chol.transpose(1, 0, 2).reshape(D, K * D)
-        shift = np.einsum("kd,kde->ke", self._means, precision_chol).reshape(K * D)
-        whitened = X @ stacked
-        whitened -= shift
-        np.square(whitened, out=whitened)
-        mahalanobis = whitened.reshape(-1, K, D).sum(axis=2)
-        out[:] = self._log_norm_const() - 0.5 * mahalanobis
-
-    def _log_prob_diagonal(self, X: np.ndarray, out: np.ndarray) -> None:
-        # Expand |x - mu|^2 / var around a centre inside the data, so the expansion cancels little.
-        precisions = 1.0 / self._diagonal_variances()  # (K, D)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"X must have shape (n_samples, {self.n_features}), got {X.shape}")
+        n, D = X.shape
+        K = self.n_components
+        out = np.empty((n, K))
+        rows = min(n, _BLOCK_ROWS)
+        # Centre the data on the mean of the means: the products below then cancel little.
         centre = self._means.mean(axis=0)
-        Xc = X - centre
-        mc = self._means - centre
-        mahalanobis = (Xc * Xc) @ precisions.T
-        mahalanobis -= 2.0 * (Xc @ (mc * precisions).T)
-        mahalanobis += np.sum(mc * mc * precisions, axis=1)
-        np.maximum(mahalanobis, 0.0, out=mahalanobis)
-        out[:] = self._log_norm_const() - 0.5 * mahalanobis
+        centred = _CentredBlocks(X, centre)
+        constant = np.tile(self._log_norm_const(), rows)  # one copy per row, for a flat addition
+        if self.covariance_type in ("diag", "spherical"):
+            # With y = x - c, m = mu_k - c and v the variances of component k:
+            # -sum((y - m)^2 / v) / 2 = y^2 @ (-1 / 2v) + y @ (m / v) - sum(m^2 / v) / 2.
+            precisions = 1.0 / self._diagonal_variances()  # (K, D)
+            m = self._means - centre
+            quadratic, linear = -0.5 * precisions.T, (m * precisions).T  # (D, K) each
+            constant += np.tile(-0.5 * np.sum(m * m * precisions, axis=1), rows)
+            squares, term = np.empty((rows, D)), np.empty((rows, K))
+            for block, y in centred:
+                o, y2 = out[block], squares[: len(y)]
+                np.square(y, out=y2)
+                np.matmul(y2, quadratic, out=o)
+                o += np.matmul(y, linear, out=term[: len(y)])
+                _add_flat(o, constant)
+            return out
+        # y @ P_k - (mu_k - c) @ P_k = (x - mu_k) P_k for all k side by side, shape (n, K D); the
+        # squared coordinates of each component summed by a matrix product with a block of ones.
+        P = np.broadcast_to(self.precisions_cholesky, (K, D, D))
+        stacked = P.transpose(1, 0, 2).reshape(D, K * D)
+        shift = np.tile(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
+        summing = -0.5 * np.repeat(np.eye(K), D, axis=0)  # (K D, K)
+        whitened = np.empty((rows, K * D))
+        for block, y in centred:
+            w, o = whitened[: len(y)], out[block]
+            np.matmul(y, stacked, out=w)
+            _add_flat(w, shift, sign=-1.0)
+            np.square(w, out=w)
+            np.matmul(w, summing, out=o)
+            _add_flat(o, constant)
+        return out
 
     def _diagonal_variances(self) -> np.ndarray:
         if self.covariance_type == "diag":
             return self._covariances
         return np.repeat(self._covariances[:, None], self.n_features, axis=1)
-
-    def _precision_cholesky(self) -> np.ndarray:
-        if not hasattr(self, "_precision_chol_cache") or self._precision_chol_cache[0] is not self._cholesky:
-            K, D = self.n_components, self.n_features
-            factors = self._cholesky if self.covariance_type == "full" else self._cholesky[None]
-            eye = np.eye(D)
-            prec = np.stack([solve_triangular(L, eye, lower=True).T for L in factors])
-            if self.covariance_type == "tied":
-                prec = np.broadcast_to(prec, (K, D, D))
-            self._precision_chol_cache = (self._cholesky, np.ascontiguousarray(prec))
-        return self._precision_chol_cache[1]
 
     def _log_norm_const(self) -> np.ndarray:
         """-D/2 log(2 pi) - 1/2 log det(cov) for each component, shape (K,)."""
@@ -206,16 +302,28 @@ class Gaussian:
         X : ndarray of shape (N, D)
         weights : ndarray of shape (N, K)
             Non-negative weight of each sample for each component (responsibilities or state
-            posteriors, times any frequency weights).
+            posteriors, times any frequency weights). Any memory layout; column-major (the
+            transpose of a C-contiguous (K, N) array) is the fastest.
         fixed : collection of str
             Parameter names (``"means"``, ``"covariances"``) to leave unchanged.
 
         Returns
         -------
         self
+
+        Warns
+        -----
+        emlib.exceptions.DegenerateComponentWarning
+            When a component receives no weight (it keeps its parameters) or its covariance is
+            positive definite only thanks to ``reg_covar`` (it collapsed onto a point or a line).
         """
         X = np.asarray(X, dtype=np.float64)
         weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (X.shape[0], self.n_components):
+            raise ValueError(f"weights must have shape {(X.shape[0], self.n_components)}, got {weights.shape}")
+        unknown = set(fixed) - set(self.parameter_names)
+        if unknown:
+            raise ValueError(f"fixed may only name {self.parameter_names}, got {sorted(unknown)}")
         totals = weights.sum(axis=0)  # (K,)
         empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
         if empty.any():
@@ -227,75 +335,61 @@ class Gaussian:
             )
         safe_totals = np.where(empty, 1.0, totals)
 
-        if "means" in fixed:
-            means = self._means
+        fit_means = "means" not in fixed
+        if "covariances" in fixed:
+            if fit_means:
+                self._means = _weighted_means(X, weights, safe_totals, empty, self._means)
+            return self
+        if self.covariance_type in ("diag", "spherical"):
+            means, variances = _weighted_diagonal_moments(X, weights, safe_totals, ~empty, self._means,
+                                                          fit_means)
+            variances += self.reg_covar
+            if self.covariance_type == "spherical":
+                variances = variances.mean(axis=1)
+            variances[empty] = self._covariances[empty]
+            covariances = variances
         else:
-            means = (weights.T @ X) / safe_totals[:, None]
-            means[empty] = self._means[empty]
-
-        if "covariances" not in fixed:
-            covariances = self._weighted_covariances(X, weights, means, safe_totals, empty)
-            self._means = means
-            self._covariances = covariances
-            self._cholesky = _cholesky_factors(
-                covariances, self.covariance_type, name="covariances", reg_covar=self.reg_covar
-            )
-            self._warn_if_collapsed()
-        else:
-            self._means = means
+            means = _weighted_means(X, weights, safe_totals, empty, self._means) if fit_means else self._means
+            covariances = self._weighted_covariance_matrices(X, weights, means, safe_totals, empty)
+        self._means = means
+        self._set_covariances(covariances, fitting=True)
+        self._warn_if_collapsed(~empty)
         return self
 
-    def _weighted_covariances(self, X, weights, means, totals, empty) -> np.ndarray:
-        ctype, reg = self.covariance_type, self.reg_covar
-        K, D = means.shape
-        if ctype == "full":
-            covariances = np.empty((K, D, D))
-            for k in range(K):
-                if empty[k]:
-                    covariances[k] = self._covariances[k]
-                    continue
-                diff = X - means[k]
-                covariances[k] = (weights[:, k, None] * diff).T @ diff / totals[k]
-                covariances[k].flat[:: D + 1] += reg
-            return covariances
-        if ctype == "tied":
-            # Pooled within-component scatter, centred on the overall mean to limit cancellation.
-            centre = (totals @ means) / totals.sum()
-            Xc = X - centre
-            mc = means - centre
-            w = weights.sum(axis=1)
-            scatter = (Xc * w[:, None]).T @ Xc - (mc * totals[:, None]).T @ mc
-            covariance = scatter / totals.sum()
-            covariance = 0.5 * (covariance + covariance.T)
-            covariance.flat[:: D + 1] += reg
+    def _weighted_covariance_matrices(self, X, weights, means, totals, empty) -> np.ndarray:
+        D = self.n_features
+        # Scatter about each component's own mean: no cancellation between large moments.
+        scatter = _weighted_scatter(X, weights, means, ~empty)
+        if self.covariance_type == "tied":
+            covariance = scatter.sum(axis=0) / totals[~empty].sum()
+            covariance.flat[:: D + 1] += self.reg_covar
             return covariance
-        # diag and spherical: second moments about a centre inside the data, then shift.
-        centre = (totals @ means) / totals.sum()
-        Xc = X - centre
-        mc = means - centre
-        variances = (weights.T @ (Xc * Xc)) / totals[:, None] - mc * mc
-        np.maximum(variances, 0.0, out=variances)
-        variances += reg
-        if ctype == "spherical":
-            variances = variances.mean(axis=1)
-            variances[empty] = self._covariances[empty]
-        else:
-            variances[empty] = self._covariances[empty]
-        return variances
+        covariances = scatter / totals[:, None, None]
+        diagonal = np.arange(D)
+        covariances[:, diagonal, diagonal] += self.reg_covar
+        covariances[empty] = self._covariances[empty]
+        return covariances
 
-    def _warn_if_collapsed(self) -> None:
+    def _warn_if_collapsed(self, updated: np.ndarray) -> None:
+        if self.reg_covar == 0:
+            return  # a singular covariance is caught, jittered and reported by _set_covariances
         if self.covariance_type in ("full", "tied"):
+            # L_ii^2 is the variance of feature i left after regressing on features 0..i-1: near
+            # reg_covar when the component has collapsed onto a point or a lower-dimensional set.
             L = self._cholesky if self.covariance_type == "full" else self._cholesky[None]
             smallest = np.min(np.diagonal(L, axis1=-2, axis2=-1) ** 2, axis=-1)
+            if self.covariance_type == "tied":
+                smallest = np.broadcast_to(smallest, updated.shape)
         else:
             smallest = self._diagonal_variances().min(axis=1)
-        collapsed = np.flatnonzero(smallest < 2.0 * self.reg_covar)
+        collapsed = np.flatnonzero((smallest < 2.0 * self.reg_covar) & updated)
         if collapsed.size:
+            which = "the tied covariance" if self.covariance_type == "tied" else (
+                f"component(s) {collapsed.tolist()}")
             warnings.warn(
-                f"component(s) {collapsed.tolist()} collapsed onto (nearly) a single point or a "
-                f"lower-dimensional set; their covariance is kept positive definite only by "
-                f"reg_covar={self.reg_covar:g}. Consider fewer components, a larger reg_covar, or "
-                "removing duplicate rows.",
+                f"{which} collapsed onto (nearly) a single point or a lower-dimensional set; the "
+                f"covariance is kept positive definite only by reg_covar={self.reg_covar:g}. Consider "
+                "fewer components, a larger reg_covar, or removing duplicate rows.",
                 DegenerateComponentWarning,
                 stacklevel=3,
             )
@@ -303,57 +397,172 @@ class Gaussian:
     # -- generation -------------------------------------------------------------------------------
     def sample(self, components: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One draw from component ``components[i]`` for each i: array of shape (len(components), D)."""
-        components = np.asarray(components, dtype=np.intp)
+        components = np.asarray(components, dtype=np.intp).reshape(-1)
+        if components.size and (components.min() < 0 or components.max() >= self.n_components):
+            raise ValueError(f"components must be integers in [0, {self.n_components})")
         z = rng.standard_normal((components.size, self.n_features))
         if self.covariance_type in ("diag", "spherical"):
-            scale = np.sqrt(self._diagonal_variances())[components]
-            return self._means[components] + z * scale
-        L = self._cholesky if self.covariance_type == "full" else self._cholesky[None]
-        L = L[components] if self.covariance_type == "full" else np.broadcast_to(L, (components.size,) + L.shape[1:])
-        return self._means[components] + np.einsum("nij,nj->ni", L, z)
+            return self._means[components] + z * np.sqrt(self._diagonal_variances())[components]
+        if self.covariance_type == "tied":
+            return self._means[components] + z @ self._cholesky.T
+        out = np.empty_like(z)
+        for k in range(self.n_components):
+            rows = components == k
+            out[rows] = self._means[k] + z[rows] @ self._cholesky[k].T
+        return out
+
+    def __repr__(self) -> str:
+        return (f"Gaussian(n_components={self.n_components}, n_features={self.n_features}, "
+                f"covariance_type={self.covariance_type!r})")
 
 
-def _cholesky_factors(covariances: np.ndarray, covariance_type: str, name: str,
-                      reg_covar: float | None = None) -> np.ndarray | None:
-    """Lower Cholesky factors for full/tied covariances; checks positivity for diag/spherical.
+def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,
+                      active: np.ndarray) -> np.ndarray:
+    """``sum_n weights[n, k] (x_n - mu_k)(x_n - mu_k)^T`` for each active k, shape (K, D, D)."""
+    K, D = means.shape
+    scatter = np.zeros((K, D, D))
+    for k in np.flatnonzero(active):
+        weighted = np.empty((min(X.shape[0], _BLOCK_ROWS), D))
+        for block, d in _CentredBlocks(X, means[k]):
+            wd = weighted[: len(d)]
+            np.multiply(d, weights[block, k, None], out=wd)
+            scatter[k] += wd.T @ d
+    # The two triangles differ in round-off only; make them equal so the stored matrix is symmetric.
+    scatter += np.swapaxes(scatter, 1, 2)
+    scatter *= 0.5
+    return scatter
 
-    With ``reg_covar`` given (during fitting) a factorisation that fails for round-off is retried
-    with growing diagonal jitter and a warning instead of an error.
+
+def _weighted_means(X, weights, totals, empty, previous) -> np.ndarray:
+    """Weighted mean of ``X`` for each component, shape (K, D); empty components keep ``previous``."""
+    means = (weights.T @ X) / totals[:, None]
+    means[empty] = previous[empty]
+    return means
+
+
+def _weighted_diagonal_moments(X, weights, totals, active, previous_means, fit_means):
+    """Means (K, D) and per-feature variances about them (K, D) in one pass over ``X``.
+
+    The first and second moments of ``y = x - c`` about a centre ``c`` inside the data (the mean of
+    ``previous_means``) come from one matrix product per block of rows; the variance is then
+    ``E[(y - m)^2] = E[y^2] - 2 m E[y] + m^2`` with ``m = mu - c``. Any component so far from ``c``
+    that this difference would lose more than about four digits is recomputed directly about its
+    own mean. With ``fit_means=False`` the means stay at ``previous_means``.
     """
-    if covariance_type in ("diag", "spherical"):
-        if np.any(covariances <= 0):
-            raise ValueError(f"{name} must be positive for covariance_type={covariance_type!r}")
+    D = X.shape[1]
+    centre = previous_means.mean(axis=0)
+    moments = np.zeros((weights.shape[1], 2 * D))  # [E[y], E[y^2]] times the totals
+    squares = np.empty((min(X.shape[0], _BLOCK_ROWS), D))
+    for block, y in _CentredBlocks(X, centre):
+        y2 = squares[: len(y)]
+        np.square(y, out=y2)
+        w = weights[block].T
+        moments[:, :D] += w @ y
+        moments[:, D:] += w @ y2
+    moments /= totals[:, None]
+    first, second = moments[:, :D], moments[:, D:]
+    if fit_means:
+        means = centre + first
+        means[~active] = previous_means[~active]
+        offsets = first
+        variances = second - np.square(first)
+    else:
+        means = previous_means.copy()
+        offsets = means - centre
+        variances = second - 2.0 * offsets * first + np.square(offsets)
+    np.maximum(variances, 0.0, out=variances)
+    largest = np.maximum(np.square(offsets), np.square(first))
+    tiny = np.finfo(np.float64).tiny
+    suspect = np.any(largest > _CANCELLATION_LIMIT * np.maximum(variances, tiny), axis=1) & active
+    for k in np.flatnonzero(suspect):
+        variances[k] = weights[:, k] @ np.square(X - means[k]) / totals[k]
+    return means, variances
+
+
+class _CentredBlocks:
+    """Iterate over blocks of rows of ``X`` (N, D) as ``(rows, X[rows] - centre)``.
+
+    The centred block is a contiguous (n, D) array, reused from one block to the next. The
+    subtraction runs on flat 1-D views against the centre repeated once per row: NumPy broadcasts
+    over a short row slowly, along a long vector fast.
+    """
+
+    def __init__(self, X: np.ndarray, centre: np.ndarray):
+        self.X = np.ascontiguousarray(X)
+        rows = min(X.shape[0], _BLOCK_ROWS)
+        self.tiled_centre = np.tile(centre, rows)
+        self.buffer = np.empty((rows, X.shape[1]))
+
+    def __iter__(self):
+        n = self.X.shape[0]
+        for start in range(0, n, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n)
+            y = self.buffer[: stop - start]
+            np.subtract(self.X[start:stop].reshape(-1), self.tiled_centre[: y.size], out=y.reshape(-1))
+            yield slice(start, stop), y
+
+
+def _add_flat(block: np.ndarray, tiled: np.ndarray, sign: float = 1.0) -> None:
+    """``block += sign * row`` for a C-contiguous (n, m) block, with ``tiled`` the row repeated."""
+    if not block.flags.c_contiguous:  # reshape would copy, and the addition would be lost
+        raise ValueError("_add_flat needs a C-contiguous block")
+    flat = block.reshape(-1)
+    if sign > 0:
+        np.add(flat, tiled[: flat.size], out=flat)
+    else:
+        np.subtract(flat, tiled[: flat.size], out=flat)
+
+
+def _cholesky(matrices: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factors of a stack of matrices (n, D, D), or None if one is not positive definite.
+
+    "Not positive definite" includes numerically singular: a pivot ``L_ii^2`` (the variance of
+    feature i left after regressing on the features before it) that is round-off compared with the
+    variance ``A_ii`` itself.
+    """
+    try:
+        factors = np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:
         return None
-    matrices = covariances if covariance_type == "full" else covariances[None]
-    factors = np.empty_like(matrices)
-    for k, matrix in enumerate(matrices):
-        if not np.allclose(matrix, matrix.T, rtol=1e-8, atol=1e-12 * np.abs(matrix).max()):
-            raise ValueError(f"{name}[{k}] is not symmetric" if covariance_type == "full"
-                             else f"{name} is not symmetric")
-        try:
-            factors[k] = cholesky(matrix, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
-            if reg_covar is None:
-                where = f"{name}[{k}]" if covariance_type == "full" else name
-                raise ValueError(f"{where} is not positive definite") from None
-            factors[k] = _jittered_cholesky(matrix, k, reg_covar)
-    return factors if covariance_type == "full" else factors[0]
+    pivots = np.square(np.diagonal(factors, axis1=-2, axis2=-1))
+    if np.any(pivots <= _SINGULAR_RTOL * np.diagonal(matrices, axis1=-2, axis2=-1)):
+        return None
+    return factors
 
 
-def _jittered_cholesky(matrix: np.ndarray, k: int, reg_covar: float) -> np.ndarray:
-    scale = max(np.trace(matrix) / matrix.shape[0], 1.0)
+def _jittered_cholesky(matrix: np.ndarray, k: int, reg_covar: float) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest ``matrix + jitter I`` (jitter growing tenfold) with a Cholesky factor, and that factor."""
+    D = matrix.shape[0]
+    scale = max(np.trace(matrix) / D, 1.0)
     jitter = max(reg_covar, 1e-10 * scale)
-    for _ in range(20):
-        try:
-            factor = cholesky(matrix + jitter * np.eye(matrix.shape[0]), lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
+    for _ in range(30):
+        jittered = matrix + jitter * np.eye(D)
+        factor = _cholesky(jittered[None])
+        if factor is None:
             jitter *= 10.0
             continue
         warnings.warn(
             f"covariance of component {k} was singular; added {jitter:.3g} to its diagonal. "
             "Increase reg_covar to avoid this.",
             DegenerateComponentWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-        return factor
+        return jittered, factor[0]
     raise FloatingPointError(f"covariance of component {k} could not be made positive definite")
+
+
+def _jitter_variances(variances: np.ndarray, reg_covar: float) -> np.ndarray:
+    """Replace non-positive variances (a component on a point, with ``reg_covar=0``) by a small one."""
+    bad = variances <= 0
+    positive = variances[~bad]
+    jitter = max(reg_covar, 1e-10 * max(positive.mean() if positive.size else 1.0, 1.0))
+    components = np.unique(np.nonzero(bad)[0]).tolist()
+    warnings.warn(
+        f"component(s) {components} have zero variance; set to {jitter:.3g}. Increase reg_covar "
+        "to avoid this.",
+        DegenerateComponentWarning,
+        stacklevel=5,
+    )
+    variances = variances.copy()
+    variances[bad] = jitter
+    return variances

@@ -1,0 +1,252 @@
+"""Mixtures for discrete data: binary vectors (mixtures of Bernoullis) and counts (Poisson mixtures).
+
+They differ from :class:`~emlib.GaussianMixture` only in their component family: the E-step
+(responsibilities) and the M-step (mixing weights, then ``components.fit(X, responsibilities)``) are
+:class:`emlib.mixture.BaseMixture`'s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emlib.distributions.bernoulli import DEFAULT_MIN_PROB, Bernoulli
+from emlib.distributions.poisson import Poisson
+from emlib.mixture import BaseMixture
+
+__all__ = ["BernoulliMixture", "PoissonMixture"]
+
+
+class BernoulliMixture(BaseMixture):
+    """Mixture of multivariate Bernoulli distributions (latent class model) fitted by EM.
+
+    Each sample is a binary vector of ``D`` features. Component ``k`` says that feature ``d`` is 1
+    with probability ``probabilities_[k, d]``, independently of the other features *given the
+    component*; the mixture captures the dependence between features. The classic example is
+    binarised images of handwritten digits, where each component's probabilities look like a
+    blurred prototype of one way of writing a digit.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of mixture components ``K``.
+    init : {"kmeans++", "random"}, default "kmeans++"
+        How to choose ``K`` starting rows when ``probabilities_init`` is not given: k-means++ seeding
+        (on binary data squared distance is the Hamming distance) or distinct random rows. Each
+        component then starts at the mean of the samples nearest its row, with one extra pseudo-sample
+        at the overall mean so that no starting probability is exactly 0 or 1.
+    weights_init : array-like of shape (K,), optional
+        Starting mixing weights (must sum to one).
+    probabilities_init : array-like of shape (K, D), optional
+        Starting probabilities, in ``[0, 1]``.
+    n_init : int, default 1
+        Number of EM runs from different starts; the one with the highest log-likelihood is kept.
+        Mixtures of Bernoullis have many local maxima: use several.
+    min_prob : float, default 1e-10
+        Every probability is kept in ``[min_prob, 1 - min_prob]``, so a feature never seen "on" in a
+        component still gets a finite log-probability (see :class:`~emlib.distributions.Bernoulli`).
+    max_iter : int, default 100
+        Largest number of EM iterations per run.
+    tol : float, default 1e-6
+        Stop when the log-likelihood changes by less than ``tol`` times its magnitude.
+    random_state : None, int or numpy.random.Generator
+        Seed for the starting values.
+    verbose : bool, default False
+        Print the log-likelihood at every iteration.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+        Mixing weights.
+    probabilities_ : ndarray of shape (K, D)
+        ``P(feature d = 1 | component k)``.
+    components_ : Bernoulli
+        The fitted components (they score data with ``log_prob`` and refit with ``fit``).
+    converged_ : bool
+        Whether EM converged within ``max_iter`` iterations.
+    n_iter_ : int
+        Iterations run by the kept start.
+    loglik_history_ : ndarray
+        Total log-likelihood at the starting values and after each iteration (``n_iter_ + 1``
+        values); never decreases.
+    restart_logliks_ : ndarray of shape (n_init,)
+        Final log-likelihood of every start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emlib import BernoulliMixture
+    >>> rng = np.random.default_rng(0)
+    >>> truth = np.array([[0.9, 0.9, 0.1, 0.1], [0.1, 0.1, 0.9, 0.9]])
+    >>> X = (rng.random((1000, 4)) < truth[rng.integers(0, 2, 1000)]).astype(int)
+    >>> bm = BernoulliMixture(n_components=2, random_state=0).fit(X)
+    >>> np.round(bm.probabilities_[np.argsort(bm.probabilities_[:, 0])], 1)
+    array([[0.1, 0.1, 0.9, 0.9],
+           [0.9, 0.9, 0.1, 0.1]])
+    """
+
+    def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, probabilities_init=None,
+                 n_init=1, min_prob=DEFAULT_MIN_PROB, max_iter=100, tol=1e-6, random_state=None,
+                 verbose=False):
+        super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
+                         max_iter=max_iter, tol=tol, random_state=random_state, verbose=verbose)
+        self.probabilities_init = probabilities_init
+        self.min_prob = min_prob
+
+    def _check_parameters(self) -> None:
+        super()._check_parameters()
+        # Bernoulli validates min_prob with a message naming it.
+        Bernoulli(np.full((1, 1), 0.5), min_prob=self.min_prob)
+
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        return Bernoulli.check_data(X)
+
+    def _check_initial_values(self, X: np.ndarray) -> None:
+        if self.probabilities_init is not None:
+            _check_probabilities_init(self.probabilities_init, self.n_components, X.shape[1])
+
+    def _initial_components(self, X, sample_weight, rng) -> Bernoulli:
+        K = self.n_components
+        if self.probabilities_init is not None:
+            start = _check_probabilities_init(self.probabilities_init, K, X.shape[1])
+            return Bernoulli(start, min_prob=self.min_prob)
+
+        centres = X[self._initial_centres(X, sample_weight, rng)]  # (K, D) binary rows
+        # Hamming distance on 0/1 data: |x - c|^2 = |x|^2 - 2 x.c + |c|^2.
+        distance = X.sum(axis=1)[:, None] - 2.0 * X @ centres.T + centres.sum(axis=1)
+        nearest = np.argmin(distance, axis=1)
+        hard = np.zeros((X.shape[0], K))
+        hard[np.arange(X.shape[0]), nearest] = sample_weight
+        # Group means with one pseudo-sample at the overall mean: no 0/1 start, no empty group.
+        overall = sample_weight @ X / sample_weight.sum()
+        start = (hard.T @ X + overall) / (hard.sum(axis=0) + 1.0)[:, None]
+        return Bernoulli(start, min_prob=self.min_prob)
+
+    @property
+    def probabilities_(self) -> np.ndarray:
+        """``P(feature d = 1 | component k)``, shape (K, D)."""
+        self._check_is_fitted()
+        return self.components_.probabilities
+
+
+def _check_probabilities_init(probabilities_init, n_components: int, n_features: int) -> np.ndarray:
+    try:
+        start = np.array(probabilities_init, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("probabilities_init must be an array of numbers of shape (n_components, "
+                         "n_features)") from None
+    if start.shape != (n_components, n_features):
+        raise ValueError(
+            f"probabilities_init must have shape {(n_components, n_features)}, got {start.shape}"
+        )
+    if not np.all(np.isfinite(start)) or np.any(start < 0) or np.any(start > 1):
+        raise ValueError("probabilities_init must contain probabilities in [0, 1]")
+    return start
+
+
+class PoissonMixture(BaseMixture):
+    """Mixture of Poisson distributions for counts, fitted by EM.
+
+    Component ``k`` gives feature ``d`` of a sample a Poisson count with mean ``rates_[k, d]``,
+    independently across features given the component. A mixture of Poissons is the simplest model
+    for *overdispersed* counts (variance larger than the mean), such as yearly earthquake counts.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of mixture components ``K``.
+    init : {"kmeans++", "random"}, default "kmeans++"
+        How to choose ``K`` starting rows when ``rates_init`` is not given: k-means++ seeding or
+        distinct random rows. Each component then starts at the mean of the samples nearest its row,
+        with half a pseudo-sample at the overall mean so that no starting rate is exactly zero.
+    weights_init : array-like of shape (K,), optional
+        Starting mixing weights (must sum to one).
+    rates_init : array-like of shape (K, D) or (K,), optional
+        Starting rates (non-negative); a zero rate stays zero (the component then only emits zeros).
+    n_init : int, default 1
+        Number of EM runs from different starts; the one with the highest log-likelihood is kept.
+    max_iter : int, default 100
+        Largest number of EM iterations per run.
+    tol : float, default 1e-6
+        Stop when the log-likelihood changes by less than ``tol`` times its magnitude.
+    random_state : None, int or numpy.random.Generator
+        Seed for the starting values.
+    verbose : bool, default False
+        Print the log-likelihood at every iteration.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+        Mixing weights.
+    rates_ : ndarray of shape (K, D)
+        Poisson means of each component and feature.
+    components_ : Poisson
+        The fitted components (they score data with ``log_prob`` and refit with ``fit``).
+    converged_ : bool
+        Whether EM converged within ``max_iter`` iterations.
+    n_iter_ : int
+        Iterations run by the kept start.
+    loglik_history_ : ndarray
+        Total log-likelihood at the starting values and after each iteration (``n_iter_ + 1``
+        values); never decreases.
+    restart_logliks_ : ndarray of shape (n_init,)
+        Final log-likelihood of every start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emlib import PoissonMixture
+    >>> rng = np.random.default_rng(0)
+    >>> counts = np.concatenate([rng.poisson(3.0, 400), rng.poisson(15.0, 600)])
+    >>> pm = PoissonMixture(n_components=2, random_state=0).fit(counts)
+    >>> np.round(np.sort(pm.rates_.ravel()))
+    array([ 3., 15.])
+    """
+
+    def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, rates_init=None,
+                 n_init=1, max_iter=100, tol=1e-6, random_state=None, verbose=False):
+        super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
+                         max_iter=max_iter, tol=tol, random_state=random_state, verbose=verbose)
+        self.rates_init = rates_init
+
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        return Poisson.check_data(X)
+
+    def _check_initial_values(self, X: np.ndarray) -> None:
+        if self.rates_init is not None:
+            _check_rates_init(self.rates_init, self.n_components, X.shape[1])
+
+    def _initial_components(self, X, sample_weight, rng) -> Poisson:
+        K = self.n_components
+        if self.rates_init is not None:
+            return Poisson(_check_rates_init(self.rates_init, K, X.shape[1]))
+        centres = X[self._initial_centres(X, sample_weight, rng)]  # (K, D)
+        distance = (X * X).sum(axis=1)[:, None] - 2.0 * X @ centres.T + (centres**2).sum(axis=1)
+        nearest = np.argmin(distance, axis=1)
+        hard = np.zeros((X.shape[0], K))
+        hard[np.arange(X.shape[0]), nearest] = sample_weight
+        # Half a pseudo-sample at the overall mean: no empty group and no zero rate to start from
+        # (a zero rate could never become positive again).
+        overall = sample_weight @ X / sample_weight.sum()
+        start = (hard.T @ X + 0.5 * overall) / (hard.sum(axis=0) + 0.5)[:, None]
+        return Poisson(start)
+
+    @property
+    def rates_(self) -> np.ndarray:
+        """Poisson means, shape (K, D)."""
+        self._check_is_fitted()
+        return self.components_.rates
+
+
+def _check_rates_init(rates_init, n_components: int, n_features: int) -> np.ndarray:
+    try:
+        start = np.array(rates_init, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("rates_init must be an array of numbers of shape (n_components, "
+                         "n_features)") from None
+    if start.ndim == 1 and n_features == 1:
+        start = start[:, None]
+    if start.shape != (n_components, n_features):
+        raise ValueError(f"rates_init must have shape {(n_components, n_features)}, got {start.shape}")
+    if not np.all(np.isfinite(start)) or np.any(start < 0):
+        raise ValueError("rates_init must contain finite rates >= 0")
+    return start

@@ -1,0 +1,192 @@
+"""Poisson components for counts: each of ``K`` components has one rate per feature."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from emlib.exceptions import DegenerateComponentWarning
+
+__all__ = ["Poisson", "check_counts"]
+
+
+def check_counts(X, name: str = "X") -> np.ndarray:
+    """Validate counts and return them as a C-contiguous float array of shape (N, D).
+
+    Parameters
+    ----------
+    X : array-like of shape (N,) or (N, D)
+        Non-negative integer counts; 1-D input is one feature. Floats are accepted when they are
+        whole numbers.
+    name : str
+        Name of the argument, used in error messages.
+
+    Raises
+    ------
+    ValueError
+        For non-numeric, empty, NaN or infinite input, negative counts or non-integers.
+    """
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a 1-D or 2-D array of counts: {exc}") from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must contain counts (integers >= 0), got an array of dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} must contain counts, got complex values")
+    if array.ndim == 1:
+        array = array[:, None]
+    elif array.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_features), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values; counts must be finite integers")
+    negative = array < 0
+    if negative.any():
+        row, col = np.argwhere(negative)[0]
+        raise ValueError(f"{name} must contain counts >= 0, but {name}[{row}, {col}] is {array[row, col]:g}")
+    whole = array == np.round(array)
+    if not whole.all():
+        row, col = np.argwhere(~whole)[0]
+        raise ValueError(
+            f"{name} must contain whole-number counts, but {name}[{row}, {col}] is {array[row, col]:g}"
+        )
+    return array
+
+
+class Poisson:
+    """``K`` Poisson components over ``D`` independent count features.
+
+    Component ``k`` gives a row of counts ``x`` the probability
+    ``prod_d rates[k, d]**x_d exp(-rates[k, d]) / x_d!``.
+
+    Parameters
+    ----------
+    rates : array-like of shape (K, D) or (K,)
+        Non-negative rates (expected counts); a 1-D array means one feature. A rate of zero means
+        the component only ever emits zero for that feature.
+    """
+
+    parameter_names = ("rates",)
+
+    def __init__(self, rates):
+        rates = np.array(rates, dtype=np.float64)
+        if rates.ndim == 1:
+            rates = rates[:, None]
+        if rates.ndim != 2 or rates.size == 0:
+            raise ValueError(f"rates must have shape (K, D) or (K,), got {rates.shape}")
+        self._rates = _check_rates(rates)
+
+    # -- parameters -------------------------------------------------------------------------------
+    @property
+    def n_components(self) -> int:
+        return self._rates.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self._rates.shape[1]
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Rates, shape (K, D)."""
+        return self._rates
+
+    @rates.setter
+    def rates(self, value) -> None:
+        value = np.array(value, dtype=np.float64)
+        if value.ndim == 1 and self.n_features == 1:
+            value = value[:, None]
+        if value.shape != self._rates.shape:
+            raise ValueError(f"rates must have shape {self._rates.shape}, got {value.shape}")
+        self._rates = _check_rates(value)
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of free parameters (one rate per component and feature)."""
+        return self._rates.size
+
+    # -- E-step side ------------------------------------------------------------------------------
+    @staticmethod
+    def check_data(X, name: str = "X") -> np.ndarray:
+        """Validate counts (whole numbers >= 0); returns a float array of shape (N, D).
+
+        1-D input is one feature. Raises ``ValueError`` naming ``name`` for negative or
+        non-integer counts, NaN or infinite values.
+        """
+        return check_counts(X, name)
+
+    def log_prob(self, X) -> np.ndarray:
+        """Log-probability of each row of counts ``X`` (N, D) under each component: shape (N, K)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X[:, None]
+        rates = self._rates
+        zero = rates == 0
+        with np.errstate(divide="ignore"):
+            log_rates = np.where(zero, 0.0, np.log(np.where(zero, 1.0, rates)))
+        out = X @ log_rates.T
+        out -= rates.sum(axis=1)
+        # scipy is imported here, not at module level, to keep `import emlib` light.
+        from scipy.special import gammaln
+
+        out -= gammaln(X + 1.0).sum(axis=1, keepdims=True)
+        if zero.any():
+            # A zero rate gives probability zero to any positive count (0**x with x > 0).
+            impossible = (X > 0).astype(np.float64) @ zero.T.astype(np.float64) > 0
+            out[impossible] = -np.inf
+        return out
+
+    # -- M-step side ------------------------------------------------------------------------------
+    def fit(self, X, weights, fixed=()) -> Poisson:
+        """Weighted maximum-likelihood update (rate = weighted mean count), in place.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component.
+        fixed : collection of str
+            ``{"rates"}`` leaves the rates unchanged.
+
+        Returns
+        -------
+        self
+        """
+        if "rates" in fixed:
+            return self
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X[:, None]
+        weights = np.asarray(weights, dtype=np.float64)
+        totals = weights.sum(axis=0)
+        empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
+        if empty.any():
+            warnings.warn(
+                f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their rates are "
+                "left unchanged. Consider fewer components.",
+                DegenerateComponentWarning,
+                stacklevel=2,
+            )
+        rates = (weights.T @ X) / np.where(empty, 1.0, totals)[:, None]
+        rates[empty] = self._rates[empty]
+        self._rates = np.maximum(rates, 0.0)  # a weighted mean of counts; clip round-off below zero
+        return self
+
+    # -- generation -------------------------------------------------------------------------------
+    def sample(self, components, rng: np.random.Generator) -> np.ndarray:
+        """One row of counts from component ``components[i]`` for each i: int array (len(components), D)."""
+        components = np.asarray(components, dtype=np.intp)
+        return rng.poisson(self._rates[components]).astype(np.int64)
+
+
+def _check_rates(rates: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(rates)):
+        raise ValueError("rates contain NaN or infinite values")
+    if np.any(rates < 0):
+        raise ValueError(f"rates must be >= 0, got a minimum of {rates.min():g}")
+    return rates

@@ -1,0 +1,490 @@
+"""Factor analysis fitted by EM: a few hidden continuous factors explain the correlations of many variables.
+
+The model, for a sample ``x`` of ``D`` features and ``k`` hidden factors ``z``::
+
+    z ~ N(0, I_k),        x | z ~ N(mu + W z, Psi),        Psi = diag(psi_1, ..., psi_D),
+
+so that ``x ~ N(mu, W W^T + Psi)``. The loadings ``W`` (D, k) say how strongly each feature depends on
+each factor; the noise variances ``psi`` are what the factors leave unexplained in each feature.
+
+E-step: the posterior of the factors is Gaussian, with the same covariance for every sample,
+``Sigma = (I + W^T Psi^{-1} W)^{-1}`` (k, k), and mean ``m_n = Sigma W^T Psi^{-1} (x_n - mu)``.
+
+M-step: weighted least squares of the features on the (uncertain) factors,
+``W = [sum_n (x_n - mu) m_n^T] [sum_n (m_n m_n^T + Sigma)]^{-1}`` and
+``psi_d = (1/N) sum_n (x_nd - mu_d) (x_nd - mu_d - W_d m_n)``.
+
+Every step works with ``k x k`` matrices and products of the ``N x D`` data with ``D x k`` matrices
+(the Woodbury identity and the matrix determinant lemma), so an iteration costs ``O(N D k)``; the
+``D x D`` covariance is never formed or inverted.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import cholesky, lapack
+
+from emlib import em
+from emlib._validation import (
+    check_choice,
+    check_data,
+    check_n_features,
+    check_nonnegative_float,
+    check_positive_int,
+    check_random_state,
+)
+from emlib.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    NotFittedError,
+)
+
+__all__ = ["FactorAnalysis", "factor_log_likelihood", "factor_posterior", "varimax"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+# -- inference: pure functions on arrays ----------------------------------------------------------
+def _posterior_system(loadings: np.ndarray, noise_variance: np.ndarray):
+    """The small matrices of the E-step.
+
+    Returns ``Psi^{-1} W`` (D, k), the lower Cholesky factor ``L`` of ``M = I + W^T Psi^{-1} W``
+    (k, k), and ``L^{-1}`` (k, k). ``M``'s eigenvalues are at least 1, so its factor is well
+    conditioned; the k x k inverse is formed once so that the N-row work is plain matrix products.
+    """
+    scaled = loadings / noise_variance[:, None]
+    M = loadings.T @ scaled
+    M.flat[:: M.shape[0] + 1] += 1.0
+    L = cholesky(M, lower=True, check_finite=False)
+    L_inv = _triangular_inverse(L)
+    return scaled, L, L_inv
+
+
+def _triangular_inverse(L: np.ndarray) -> np.ndarray:
+    """Inverse of a small lower-triangular matrix (LAPACK ``dtrtri``; cheaper than a general solve)."""
+    inverse, info = lapack.dtrtri(L, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular triangular factor")
+    return inverse
+
+
+def factor_posterior(X_centred, loadings, noise_variance) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior of the factors given the data: the E-step of factor analysis.
+
+    Parameters
+    ----------
+    X_centred : ndarray of shape (n_samples, n_features)
+        Data minus the mean ``mu``.
+    loadings : ndarray of shape (n_features, n_components)
+        ``W``.
+    noise_variance : ndarray of shape (n_features,)
+        Diagonal of ``Psi``; positive.
+
+    Returns
+    -------
+    means : ndarray of shape (n_samples, n_components)
+        ``E[z_n | x_n] = Sigma W^T Psi^{-1} (x_n - mu)``.
+    covariance : ndarray of shape (n_components, n_components)
+        ``Cov[z_n | x_n] = Sigma = (I + W^T Psi^{-1} W)^{-1}``, the same for every sample.
+    """
+    X_centred = np.asarray(X_centred, dtype=np.float64)
+    scaled, _, L_inv = _posterior_system(loadings, noise_variance)
+    whitened = X_centred @ scaled @ L_inv.T  # rows L^{-1} W^T Psi^{-1} r_n
+    # M^{-1} = L^{-T} L^{-1}
+    return whitened @ L_inv, L_inv.T @ L_inv
+
+
+def factor_log_likelihood(X_centred, loadings, noise_variance) -> np.ndarray:
+    """Log-density of each sample under ``N(0, W W^T + Psi)``, shape (N,).
+
+    Uses ``log det(W W^T + Psi) = log det(M) + sum(log psi)`` and
+    ``r^T (W W^T + Psi)^{-1} r = r^T Psi^{-1} r - |L^{-1} W^T Psi^{-1} r|^2`` with ``M = L L^T``, so the
+    cost is ``O(N D k)``.
+
+    Parameters
+    ----------
+    X_centred : ndarray of shape (n_samples, n_features)
+        Data minus the mean ``mu``.
+    loadings : ndarray of shape (n_features, n_components)
+    noise_variance : ndarray of shape (n_features,)
+    """
+    X_centred = np.asarray(X_centred, dtype=np.float64)
+    scaled, L, L_inv = _posterior_system(loadings, noise_variance)
+    whitened = X_centred @ scaled @ L_inv.T  # (N, k)
+    quadratic = (X_centred**2) @ (1.0 / noise_variance) - np.sum(whitened**2, axis=1)
+    return -0.5 * (quadratic + _log_det_plus_const(L, noise_variance))
+
+
+def _log_det_plus_const(L: np.ndarray, noise_variance: np.ndarray) -> float:
+    """``D log(2 pi) + log det(W W^T + Psi)``."""
+    return (noise_variance.size * _LOG_2PI + 2.0 * np.sum(np.log(np.diag(L)))
+            + np.sum(np.log(noise_variance)))
+
+
+def varimax(loadings, *, max_iter: int = 500, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate loadings to Kaiser's varimax criterion (each factor loads strongly on few features).
+
+    The likelihood of a factor model does not change when ``W`` is replaced by ``W R`` for any
+    orthogonal ``R`` (the factors ``R^T z`` are again standard normal). Varimax picks the ``R`` that
+    maximises the variance of the squared loadings within each column, which makes the loadings easier
+    to read.
+
+    Parameters
+    ----------
+    loadings : array-like of shape (n_features, n_components)
+    max_iter : int, default 500
+    tol : float, default 1e-10
+        Stop when the criterion grows by less than this fraction.
+
+    Returns
+    -------
+    rotated : ndarray of shape (n_features, n_components)
+        ``loadings @ rotation``.
+    rotation : ndarray of shape (n_components, n_components)
+        The orthogonal matrix ``R``.
+    """
+    W = np.asarray(loadings, dtype=np.float64)
+    D, k = W.shape
+    R = np.eye(k)
+    criterion = 0.0
+    for _ in range(max_iter):
+        rotated = W @ R
+        # Gradient of the varimax criterion; its polar factor (from the SVD) is the next rotation.
+        gradient = W.T @ (rotated**3 - rotated * (np.sum(rotated**2, axis=0) / D))
+        u, s, vt = np.linalg.svd(gradient)
+        R = u @ vt
+        previous, criterion = criterion, np.sum(s)
+        if criterion <= previous * (1.0 + tol):
+            break
+    return W @ R, R
+
+
+# -- EM model ---------------------------------------------------------------------------------------
+class _FitData(NamedTuple):
+    X_centred: np.ndarray  # (N, D)
+    sum_squares: np.ndarray  # (D,) column sums of X_centred**2
+    noise_floor: np.ndarray  # (D,) smallest noise variance allowed per feature
+
+
+class _FactorEM:
+    """Runs a :class:`FactorAnalysis` under :func:`emlib.em.fit`; holds the parameters being fitted."""
+
+    def __init__(self, estimator: FactorAnalysis):
+        self.estimator = estimator
+        self.loadings = None  # W, (D, k)
+        self.noise_variance = None  # psi, (D,)
+
+    def initialize(self, data: _FitData, rng: np.random.Generator) -> None:
+        self.loadings, self.noise_variance = self.estimator._initial_parameters(data, rng)
+
+    def e_step(self, data: _FitData):
+        """Posterior means ``m`` (N, k) and covariance ``Sigma``, reduced to what the M-step needs."""
+        R = data.X_centred
+        N = R.shape[0]
+        scaled, L, L_inv = _posterior_system(self.loadings, self.noise_variance)
+        whitened = R @ scaled @ L_inv.T  # rows L^{-1} W^T Psi^{-1} r_n, (N, k)
+        means = whitened @ L_inv  # rows M^{-1} W^T Psi^{-1} r_n = E[z_n | x_n]
+        covariance = L_inv.T @ L_inv  # M^{-1} = Cov[z_n | x_n]
+
+        stats = (
+            R.T @ means,  # sum_n r_n m_n^T, (D, k)
+            means.T @ means + N * covariance,  # sum_n E[z_n z_n^T | x_n], (k, k)
+        )
+        quadratic = data.sum_squares @ (1.0 / self.noise_variance) - np.sum(whitened**2)
+        loglik = -0.5 * (quadratic + N * _log_det_plus_const(L, self.noise_variance))
+        return stats, loglik
+
+    def m_step(self, data: _FitData, stats) -> None:
+        cross, second_moment = stats
+        N = data.X_centred.shape[0]
+        # W = cross @ second_moment^{-1}, through the k x k Cholesky factor of second_moment (SPD).
+        factor = cholesky(second_moment, lower=True, check_finite=False)
+        factor_inv = _triangular_inverse(factor)
+        self.loadings = (cross @ factor_inv.T) @ factor_inv
+        # Expected residual variance; the clip is the exact M-step under the constraint psi >= floor.
+        noise = (data.sum_squares - np.sum(self.loadings * cross, axis=1)) / N
+        self.noise_variance = np.maximum(noise, data.noise_floor)
+
+
+class FactorAnalysis:
+    """Factor analysis (a linear-Gaussian latent variable model) fitted by EM.
+
+    Each sample ``x`` (``D`` features) is explained by ``k`` hidden factors ``z ~ N(0, I)``:
+    ``x = mu + W z + noise``, with independent noise of variance ``psi_d`` in feature ``d``. The factors
+    carry all the correlation between features; the noise is each feature's own part.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of factors ``k``; at most the number of features.
+    init : {"pca", "random"}, default "pca"
+        Starting values. ``"pca"``: the closed-form maximum-likelihood probabilistic PCA solution
+        (loadings along the top ``k`` principal axes, equal noise variances), a good start that makes
+        the fit deterministic. ``"random"``: random loadings, noise variances half of each feature's
+        variance.
+    rotation : {None, "varimax"}, default None
+        Rotate the fitted loadings with :func:`~emlib.factor_analysis.varimax` to make them easier
+        to interpret. The likelihood does not change.
+    min_noise_variance : float, default 1e-6
+        Each noise variance is kept at least this fraction of its feature's variance. When the floor is
+        reached (a "Heywood case": a factor explains a feature completely) a
+        :class:`~emlib.exceptions.DegenerateComponentWarning` says so.
+    max_iter : int, default 1000
+        Largest number of EM iterations. EM for factor analysis can be slow when a noise variance is
+        near zero.
+    tol : float, default 1e-8
+        Convergence threshold, relative: EM stops when the total log-likelihood changes by at most
+        ``tol * max(1, abs(log-likelihood))`` in one iteration (see :func:`emlib.em.fit`).
+        scikit-learn's ``tol`` is instead an absolute change.
+    random_state : None, int or numpy.random.Generator
+        Seed for ``init="random"``.
+    verbose : bool, default False
+        Print the log-likelihood at every iteration.
+
+    Attributes
+    ----------
+    loadings_ : ndarray of shape (n_features, n_components)
+        ``W``: how strongly each feature depends on each factor.
+    components_ : ndarray of shape (n_components, n_features)
+        ``W^T``, scikit-learn's name and layout.
+    noise_variance_ : ndarray of shape (n_features,)
+        ``psi``: the variance the factors leave unexplained in each feature.
+    mean_ : ndarray of shape (n_features,)
+        ``mu``, the sample mean (its maximum-likelihood estimate).
+    loglik_history_ : ndarray
+        Total log-likelihood at the starting values and after each iteration (``n_iter_ + 1``
+        values); never decreases.
+    n_iter_ : int
+        Number of EM iterations run.
+    converged_ : bool
+        Whether EM converged within ``max_iter`` iterations.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emlib import FactorAnalysis
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.standard_normal((5000, 1))  # one hidden factor, four observed features
+    >>> X = z @ [[2.0, 1.0, 1.0, 0.0]] + rng.standard_normal((5000, 4)) * [0.5, 0.5, 0.5, 1.0]
+    >>> fa = FactorAnalysis(n_components=1).fit(X)
+    >>> np.round(np.abs(fa.loadings_.ravel()), 1)  # the sign of a factor is arbitrary
+    array([2., 1., 1., 0.])
+    >>> np.round(fa.noise_variance_, 2)
+    array([0.24, 0.25, 0.24, 0.98])
+    """
+
+    def __init__(self, n_components=1, *, init="pca", rotation=None, min_noise_variance=1e-6,
+                 max_iter=1000, tol=1e-8, random_state=None, verbose=False):
+        self.n_components = n_components
+        self.init = init
+        self.rotation = rotation
+        self.min_noise_variance = min_noise_variance
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Estimate loadings and noise variances by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored; accepted for scikit-learn pipelines.
+
+        Returns
+        -------
+        self
+        """
+        self._check_parameters()
+        X = _check_X(X)
+        N, D = X.shape
+        if N < 2:
+            raise ValueError(f"X must have at least 2 samples to estimate a covariance, got {N}")
+        if self.n_components > D:
+            raise ValueError(
+                f"n_components={self.n_components} must be at most the number of features, {D}"
+            )
+        mean = X.mean(axis=0)
+        X_centred = X - mean
+        sum_squares = np.sum(X_centred**2, axis=0)
+        variance = sum_squares / N
+        if not np.any(variance > 0):
+            raise ValueError("X has the same value in every row; there is no variation to explain")
+        # A constant feature gets the floor of the typical feature, so its noise variance stays positive.
+        scale = np.where(variance > 0, variance, np.mean(variance[variance > 0]))
+        floor = np.maximum(self.min_noise_variance * scale, 1e-300)
+
+        result = em.fit(
+            _FactorEM(self),
+            _FitData(X_centred, sum_squares, floor),
+            max_iter=self.max_iter,
+            tol=self.tol,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+        loadings = result.model.loadings
+        if self.rotation == "varimax":
+            loadings = varimax(loadings)[0]
+        self.loadings_ = loadings
+        self.noise_variance_ = result.model.noise_variance
+        self.mean_ = mean
+        self.n_features_in_ = D
+        self.loglik_history_ = result.loglik_history
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations (tol={self.tol:g}); "
+                "increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        at_floor = np.flatnonzero(self.noise_variance_ <= floor * (1.0 + 1e-9))
+        if at_floor.size:
+            warnings.warn(
+                f"the noise variance of feature(s) {at_floor.tolist()} reached its floor "
+                f"(min_noise_variance={self.min_noise_variance:g} of the feature's variance): the "
+                "factors explain these features (almost) exactly, a Heywood case. Consider fewer "
+                "factors, or check for constant or duplicated features.",
+                DegenerateComponentWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit, then return the posterior factor means of ``X``, shape (n_samples, n_components)."""
+        return self.fit(X).transform(X)
+
+    def _check_parameters(self) -> None:
+        check_positive_int(self.n_components, "n_components")
+        check_choice(self.init, "init", ("pca", "random"))
+        check_choice(self.rotation, "rotation", (None, "varimax"))
+        min_noise = check_nonnegative_float(self.min_noise_variance, "min_noise_variance")
+        if not 0 < min_noise < 1:
+            raise ValueError(f"min_noise_variance must be in (0, 1), got {self.min_noise_variance!r}")
+        check_positive_int(self.max_iter, "max_iter", minimum=0)
+        check_nonnegative_float(self.tol, "tol")
+        check_random_state(self.random_state)
+
+    def _initial_parameters(self, data: _FitData, rng: np.random.Generator):
+        R = data.X_centred
+        N, D = R.shape
+        k = self.n_components
+        variance = data.sum_squares / N
+        if self.init == "random":
+            loadings = rng.standard_normal((D, k)) * np.sqrt(variance / (2.0 * k))[:, None]
+            return loadings, np.maximum(0.5 * variance, data.noise_floor)
+        # Probabilistic PCA's maximum-likelihood solution (Tipping & Bishop, 1999): the top-k
+        # eigenvectors of the covariance, scaled by sqrt(eigenvalue - sigma^2), sigma^2 the mean of the
+        # discarded eigenvalues. A small share of every eigenvalue is kept so no column starts at zero
+        # (W = 0 is a fixed point of EM).
+        eigenvalues, eigenvectors = np.linalg.eigh(R.T @ R / N)
+        eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+        sigma2 = eigenvalues[k:].mean() if k < D else 0.5 * eigenvalues[-1]
+        sigma2 = max(sigma2, 0.0)
+        top = eigenvalues[:k]
+        loadings = eigenvectors[:, :k] * np.sqrt(np.maximum(top - sigma2, 1e-3 * top.clip(0)))
+        return loadings, np.maximum(np.full(D, sigma2), data.noise_floor)
+
+    # -- inference --------------------------------------------------------------------------------
+    def _check_is_fitted(self) -> None:
+        if "loadings_" not in self.__dict__:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X) before using it"
+            )
+
+    def _checked_fitted_X(self, X) -> np.ndarray:
+        self._check_is_fitted()
+        X = _check_X(X)
+        check_n_features(X, self.n_features_in_)
+        return X
+
+    def transform(self, X) -> np.ndarray:
+        """Posterior means of the factors, ``E[z | x]``, shape (n_samples, n_components)."""
+        X = self._checked_fitted_X(X)
+        return factor_posterior(X - self.mean_, self.loadings_, self.noise_variance_)[0]
+
+    def score_samples(self, X) -> np.ndarray:
+        """Log-likelihood ``log p(x_n)`` of each sample, shape (n_samples,)."""
+        X = self._checked_fitted_X(X)
+        return factor_log_likelihood(X - self.mean_, self.loadings_, self.noise_variance_)
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per sample (scikit-learn's convention)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def get_covariance(self) -> np.ndarray:
+        """Model covariance of the data, ``W W^T + Psi``, shape (n_features, n_features)."""
+        self._check_is_fitted()
+        covariance = self.loadings_ @ self.loadings_.T
+        covariance.flat[:: covariance.shape[0] + 1] += self.noise_variance_
+        return covariance
+
+    def get_precision(self) -> np.ndarray:
+        """Inverse of :meth:`get_covariance` by the Woodbury identity, shape (n_features, n_features)."""
+        self._check_is_fitted()
+        scaled, _, L_inv = _posterior_system(self.loadings_, self.noise_variance_)
+        half = L_inv @ scaled.T  # (k, D)
+        precision = -half.T @ half
+        precision.flat[:: precision.shape[0] + 1] += 1.0 / self.noise_variance_
+        return precision
+
+    # -- model selection and generation ----------------------------------------------------------
+    def n_parameters(self) -> int:
+        """Free parameters: mean (D), loadings (D k, less k (k - 1) / 2 for rotations), noise (D)."""
+        self._check_is_fitted()
+        D, k = self.loadings_.shape
+        return 2 * D + D * k - k * (k - 1) // 2
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion ``-2 log L + p log N``; lower is better."""
+        X = self._checked_fitted_X(X)
+        return float(-2.0 * self.score_samples(X).sum() + self.n_parameters() * np.log(X.shape[0]))
+
+    def aic(self, X) -> float:
+        """Akaike information criterion ``-2 log L + 2 p``; lower is better."""
+        X = self._checked_fitted_X(X)
+        return float(-2.0 * self.score_samples(X).sum() + 2.0 * self.n_parameters())
+
+    def sample(self, n_samples=1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw from the fitted model.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        factors : ndarray of shape (n_samples, n_components)
+            The hidden factors ``z`` each sample was generated from.
+        """
+        self._check_is_fitted()
+        n_samples = check_positive_int(n_samples, "n_samples")
+        rng = check_random_state(random_state)
+        factors = rng.standard_normal((n_samples, self.n_components))
+        noise = rng.standard_normal((n_samples, self.n_features_in_)) * np.sqrt(self.noise_variance_)
+        return self.mean_ + factors @ self.loadings_.T + noise, factors
+
+    @property
+    def components_(self) -> np.ndarray:
+        """``W^T``, shape (n_components, n_features): scikit-learn's name and layout."""
+        self._check_is_fitted()
+        return self.loadings_.T
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_components={self.n_components!r})"
+
+
+def _check_X(X) -> np.ndarray:
+    # Own NaN message: factor analysis has no missing-data mode to point to.
+    X = check_data(X, "X", allow_nan=True)
+    if np.isnan(X).any():
+        raise ValueError("X contains NaN; factor analysis needs complete data (remove or impute them)")
+    return X

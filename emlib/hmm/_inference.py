@@ -1,0 +1,397 @@
+"""Inference in a hidden Markov model, as pure functions on arrays.
+
+Every function takes the log-emission probabilities ``log_emission[t, k] = log p(x_t | z_t = k)``
+(T, K), so it serves any emission model, plus ``startprob`` (K,), ``transmat`` (K, K) and optional
+``lengths`` (the sequences are the consecutive blocks of rows, as in hmmlearn). Zeros in
+``startprob``/``transmat`` and ``-inf`` in ``log_emission`` are allowed (structural zeros,
+impossible observations); a sequence that has probability zero as a whole raises a ``ValueError``
+naming the sequence and the step, except in :func:`log_likelihood`, which returns ``-inf``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emlib._validation import (
+    check_lengths,
+    check_probability_vector,
+    check_stochastic_matrix,
+)
+from emlib.hmm import _kernels, _reference
+
+__all__ = [
+    "backward",
+    "backward_log",
+    "forward",
+    "forward_backward",
+    "forward_log",
+    "forward_unscaled",
+    "log_likelihood",
+    "pairwise_posteriors",
+    "viterbi",
+]
+
+METHODS = ("scaling", "log")
+
+
+# -- validation ------------------------------------------------------------------------------------
+def check_log_emission(log_emission, name: str = "log_emission") -> np.ndarray:
+    """A (T, K) float array without NaN or +inf, as a fresh C-contiguous copy."""
+    try:
+        array = np.array(log_emission, dtype=np.float64, order="C")
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a 2-D array of numbers (T, K)") from None
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array of shape (T, K), got shape {array.shape}")
+    if np.isnan(array).any():
+        row = int(np.argwhere(np.isnan(array))[0, 0])
+        raise ValueError(f"{name} contains NaN (first in row {row})")
+    if np.isposinf(array).any():
+        raise ValueError(f"{name} contains +inf; log-probabilities must be finite or -inf")
+    return array
+
+
+def prepare(log_emission, startprob, transmat, lengths):
+    """Validated ``(log_emission, startprob, transmat, lengths, starts)``."""
+    log_emission = check_log_emission(log_emission)
+    T, K = log_emission.shape
+    startprob = check_probability_vector(startprob, "startprob", size=K)
+    transmat = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
+    lengths = check_lengths(lengths, T)
+    return log_emission, startprob, transmat, lengths, sequence_starts(lengths)
+
+
+def sequence_starts(lengths: np.ndarray) -> np.ndarray:
+    """First row of each sequence, int64 (S,)."""
+    starts = np.zeros(lengths.shape[0], dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
+def impossible_message(row: int, starts: np.ndarray, rows_name: str = "log_emission") -> str:
+    """Where a sequence first has probability zero, in words."""
+    sequence = int(np.searchsorted(starts, row, side="right") - 1)
+    step = int(row - starts[sequence])
+    return (
+        f"sequence {sequence} has probability zero at step {step} (row {row} of {rows_name}): no "
+        "state allowed there by the start probabilities, the zeros of the transition matrix"
+        + (" and the given states" if rows_name == "X" else "")
+        + " can emit that observation"
+    )
+
+
+def _raise_if_impossible(bad: int, starts: np.ndarray) -> None:
+    if bad >= 0:
+        raise ValueError(impossible_message(int(bad), starts))
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(p)
+
+
+# -- scaling ---------------------------------------------------------------------------------------
+def forward(log_emission, startprob, transmat, lengths=None):
+    """Scaled forward pass (Rabiner's normalised recursion, with the errata of his tutorial fixed).
+
+    At every step the forward variables are normalised to sum to one; the normalisers ``c[t]`` are
+    kept (as logarithms) and carry the likelihood.
+
+    Parameters
+    ----------
+    log_emission : array-like of shape (T, K)
+        ``log p(x_t | z_t = k)``; ``-inf`` for an observation state ``k`` cannot emit.
+    startprob : array-like of shape (K,)
+        ``p(z_0 = k)``.
+    transmat : array-like of shape (K, K)
+        ``transmat[i, j] = p(z_t+1 = j | z_t = i)``; rows sum to one.
+    lengths : array-like of int, optional
+        Lengths of the sequences stacked in the rows; ``None`` means one sequence.
+
+    Returns
+    -------
+    alpha : ndarray of shape (T, K)
+        ``p(z_t = k | x_0..t)``, the filtering distribution: each row sums to one.
+    log_scaling : ndarray of shape (T,)
+        ``log c[t] = log p(x_t | x_0..t-1)`` within each sequence; the sum over a sequence is its
+        log-likelihood.
+
+    Notes
+    -----
+    Rabiner (1989, section V.A) writes the scaled forward recursion ambiguously (his eqs. 91–92 mix
+    scaled and unscaled variables) and gives no recursion for the scaled backward variables; in his
+    formulas for several sequences (eqs. 109–110) the per-sequence likelihoods must not appear once
+    scaled variables are used, because the scaling already divides them out. The version here
+    follows the corrections in Rahimi's erratum: ``alpha[t] = b[t] * (alpha[t-1] @ A) / c[t]`` and,
+    in :func:`backward`, ``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]`` with the same ``c``.
+    """
+    log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
+    return scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths)
+
+
+def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
+    """``(alpha, log_scaling)`` of validated arrays; through log space if the scaled pass underflows."""
+    alpha = np.empty_like(log_emission)
+    log_scaling = np.empty(log_emission.shape[0])
+    status = _kernels.forward_scaled(log_emission, startprob, transmat, starts, lengths, alpha, log_scaling)
+    if status == _kernels.OUT_OF_RANGE:
+        # The same quantities from log space: alpha normalised per step, c[t] from successive totals.
+        log_alpha = np.empty_like(log_emission)
+        _, status = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths,
+                                         log_alpha)
+        _raise_if_impossible(status, starts)
+        top = log_alpha.max(axis=1, keepdims=True)
+        alpha = np.exp(log_alpha - top)
+        total = alpha.sum(axis=1, keepdims=True)
+        alpha /= total
+        log_total = (np.log(total) + top)[:, 0]
+        log_scaling = np.diff(log_total, prepend=0.0)
+        log_scaling[starts] = log_total[starts]
+        return alpha, log_scaling
+    _raise_if_impossible(status, starts)
+    return alpha, log_scaling
+
+
+def backward(log_emission, transmat, log_scaling, lengths=None):
+    """Scaled backward pass, with the scaling constants of :func:`forward`.
+
+    Parameters
+    ----------
+    log_emission : array-like of shape (T, K)
+    transmat : array-like of shape (K, K)
+    log_scaling : array-like of shape (T,)
+        The second output of :func:`forward` for the same arguments.
+    lengths : array-like of int, optional
+
+    Returns
+    -------
+    beta : ndarray of shape (T, K)
+        ``p(x_t+1..n-1 | z_t = k) / p(x_t+1..n-1 | x_0..t)``; ``alpha * beta`` is the posterior
+        ``p(z_t = k | x)`` exactly.
+    """
+    log_emission = check_log_emission(log_emission)
+    T, K = log_emission.shape
+    transmat = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
+    lengths = check_lengths(lengths, T)
+    log_scaling = np.array(log_scaling, dtype=np.float64)
+    if log_scaling.shape != (T,) or not np.all(np.isfinite(log_scaling)):
+        raise ValueError(f"log_scaling must be the finite (T,) = ({T},) output of forward()")
+    beta = np.empty_like(log_emission)
+    _kernels.backward_scaled(log_emission, transmat, sequence_starts(lengths), lengths, log_scaling, beta)
+    return beta
+
+
+# -- log space -------------------------------------------------------------------------------------
+def forward_log(log_emission, startprob, transmat, lengths=None):
+    """Forward pass in log space (log-sum-exp), the other numerically stable method.
+
+    Parameters are as for :func:`forward`.
+
+    Returns
+    -------
+    log_alpha : ndarray of shape (T, K)
+        ``log p(x_0..t, z_t = k)`` within each sequence.
+    log_likelihood : float
+        Total over the sequences.
+    """
+    log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
+    log_alpha = np.empty_like(log_emission)
+    loglik, bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha)
+    _raise_if_impossible(bad, starts)
+    return log_alpha, float(loglik)
+
+
+def backward_log(log_emission, transmat, lengths=None):
+    """Backward pass in log space.
+
+    Returns
+    -------
+    log_beta : ndarray of shape (T, K)
+        ``log p(x_t+1..n-1 | z_t = k)`` within each sequence (0 at a sequence's last step).
+    """
+    log_emission = check_log_emission(log_emission)
+    T, K = log_emission.shape
+    transmat = check_stochastic_matrix(transmat, "transmat", shape=(K, K))
+    lengths = check_lengths(lengths, T)
+    log_beta = np.empty_like(log_emission)
+    _kernels.backward_log(log_emission, _log(transmat), sequence_starts(lengths), lengths, log_beta)
+    return log_beta
+
+
+# -- what the E-step needs -------------------------------------------------------------------------
+def forward_backward(log_emission, startprob, transmat, lengths=None, *, method="scaling"):
+    """State posteriors, summed pairwise posteriors and log-likelihood: the E-step of Baum–Welch.
+
+    Parameters
+    ----------
+    log_emission : array-like of shape (T, K)
+    startprob : array-like of shape (K,)
+    transmat : array-like of shape (K, K)
+    lengths : array-like of int, optional
+    method : {"scaling", "log"}, default "scaling"
+        Normalised recursion (faster) or log-sum-exp; they agree to round-off.
+
+    Returns
+    -------
+    posteriors : ndarray of shape (T, K)
+        ``p(z_t = k | x)``.
+    pairwise : ndarray of shape (K, K)
+        ``sum_t p(z_t = i, z_t+1 = j | x)``, summed over every transition inside every sequence
+        (never stored per step, so memory stays O(T K)).
+    log_likelihood : float
+        ``log p(x)``, summed over the sequences.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be 'scaling' or 'log', got {method!r}")
+    log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
+    buffers = EStepBuffers(*log_emission.shape)
+    copies = [log_emission, log_emission.copy()]  # the kernel overwrites its input: a copy goes first
+
+    loglik, bad = run_e_step(copies.pop, startprob, transmat, starts, lengths, buffers, method)
+    _raise_if_impossible(bad, starts)
+    return buffers.posteriors, buffers.pairwise, float(loglik)
+
+
+class EStepBuffers:
+    """Output arrays of the fused E-step kernels, allocated once and reused across iterations."""
+
+    def __init__(self, T: int, K: int):
+        self.posteriors = np.empty((T, K))
+        self.scale = np.empty(T)
+        self.pairwise = np.empty((K, K))
+        self.start_counts = np.empty(K)
+
+
+def run_e_step(fresh_log_emission, startprob, transmat, starts, lengths, buffers, method="scaling"):
+    """Fused forward–backward into ``buffers``; returns ``(log_likelihood, status)``.
+
+    ``fresh_log_emission()`` must return the (T, K) log-emissions as an array the kernel may
+    overwrite; it is called a second time only if the scaled recursion leaves the range of doubles
+    and the work is redone in log space.
+    """
+    b = buffers
+    if method == "scaling":
+        loglik, status = _kernels.forward_backward_scaled(
+            fresh_log_emission(), startprob, transmat, starts, lengths, b.posteriors, b.scale, b.pairwise,
+            b.start_counts,
+        )
+        if status != _kernels.OUT_OF_RANGE:
+            return loglik, status
+    return _kernels.forward_backward_log(
+        fresh_log_emission(), _log(startprob), _log(transmat), starts, lengths, b.posteriors, b.pairwise,
+        b.start_counts,
+    )
+
+
+def log_likelihood(log_emission, startprob, transmat, lengths=None, *, per_sequence=False):
+    """``log p(x)`` by the scaled forward pass, storing nothing per step.
+
+    Parameters
+    ----------
+    log_emission, startprob, transmat, lengths
+        As for :func:`forward`.
+    per_sequence : bool, default False
+        Return one value per sequence instead of the total.
+
+    Returns
+    -------
+    float or ndarray of shape (n_sequences,)
+        ``-inf`` for a sequence the model cannot produce (no error is raised).
+    """
+    log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
+    values = sequence_log_likelihoods(log_emission, startprob, transmat, starts, lengths)
+    return values if per_sequence else float(values.sum())
+
+
+def sequence_log_likelihoods(log_emission, startprob, transmat, starts, lengths) -> np.ndarray:
+    """``log p(x)`` of each sequence (S,) from validated arrays; -inf where impossible."""
+    values = np.empty(starts.shape[0])
+    _kernels.log_likelihood_scaled(log_emission, startprob, transmat, starts, lengths, values)
+    for s in np.flatnonzero(np.isnan(values)):  # the scaled normaliser hit zero: settle it in log space
+        rows = slice(starts[s], starts[s] + lengths[s])
+        values[s], _ = _kernels.forward_log(
+            log_emission[rows], _log(startprob), _log(transmat), np.zeros(1, dtype=np.int64), lengths[s:s + 1],
+            np.empty((lengths[s], log_emission.shape[1])),
+        )
+    return values
+
+
+def viterbi(log_emission, startprob, transmat, lengths=None):
+    """Most probable state path (Viterbi's dynamic programming, in log space).
+
+    Parameters are as for :func:`forward`.
+
+    Returns
+    -------
+    path : ndarray of shape (T,)
+        The most probable state of every step, jointly: ``argmax_z p(z | x)`` (ties go to the
+        lower state).
+    log_probability : float
+        ``log p(x, path)``, summed over the sequences.
+    """
+    log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
+    path = np.empty(log_emission.shape[0], dtype=np.int64)
+    logprob, bad = _kernels.viterbi(log_emission, _log(startprob), _log(transmat), starts, lengths, path)
+    _raise_if_impossible(bad, starts)
+    return path, float(logprob)
+
+
+# -- for teaching ----------------------------------------------------------------------------------
+def forward_unscaled(log_emission, startprob, transmat, lengths=None):
+    """The textbook forward pass on raw probabilities, deliberately without scaling.
+
+    ``alpha[t, k] = p(x_0..t, z_t = k)`` is a product of ``t`` numbers below one (densities of
+    ordinary data are too), so it underflows to exactly zero after a few hundred steps. Use it to
+    see why :func:`forward` normalises; never to compute a likelihood.
+
+    Returns
+    -------
+    alpha : ndarray of shape (T, K)
+    likelihood : float
+        ``p(x)`` as the recursion computes it (0.0 after underflow).
+    """
+    log_emission, startprob, transmat, lengths, _ = prepare(log_emission, startprob, transmat, lengths)
+    with np.errstate(under="ignore"):
+        return _reference.forward_unscaled(log_emission, startprob, transmat, lengths)
+
+
+def pairwise_posteriors(log_emission, startprob, transmat, lengths=None):
+    """Per-step pairwise posteriors ``p(z_t = i, z_t+1 = j | x)`` for every transition.
+
+    Meant for small problems and teaching (e.g. :func:`~emlib.hmm.evidence_lower_bound`): the result
+    has ``T - n_sequences`` matrices of size K x K. Fitting never builds it; it sums the pairwise
+    posteriors on the fly (see :func:`forward_backward`).
+
+    Returns
+    -------
+    ndarray of shape (T - n_sequences, K, K)
+        One matrix per transition, in order: the transitions of sequence 0, then of sequence 1, ...
+        Each matrix sums to one.
+    """
+    log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
+    log_alpha, log_beta = _log_forward_backward(log_emission, startprob, transmat, starts, lengths)
+    first, second = transition_rows(lengths)
+    # Log space, so that no ratio of scaled variables can overflow in this teaching function.
+    log_xi = (log_alpha[first][:, :, None] + _log(transmat)[None, :, :]
+              + (log_emission[second] + log_beta[second])[:, None, :])
+    top = log_xi.max(axis=(1, 2), keepdims=True)
+    xi = np.exp(log_xi - top)
+    xi /= xi.sum(axis=(1, 2), keepdims=True)
+    return xi
+
+
+def _log_forward_backward(log_emission, startprob, transmat, starts, lengths):
+    log_alpha = np.empty_like(log_emission)
+    _, bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha)
+    _raise_if_impossible(bad, starts)
+    log_beta = np.empty_like(log_emission)
+    _kernels.backward_log(log_emission, _log(transmat), starts, lengths, log_beta)
+    return log_alpha, log_beta
+
+
+def transition_rows(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``t`` and ``t + 1`` of every transition inside the sequences, each of shape (T - S,)."""
+    T = int(lengths.sum())
+    last_rows = np.cumsum(lengths) - 1
+    first = np.delete(np.arange(T), last_rows)
+    return first, first + 1

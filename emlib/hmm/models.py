@@ -1,0 +1,433 @@
+"""HMM estimators: Gaussian, categorical and Poisson emissions on one shared base."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from emlib._validation import (
+    check_choice,
+    check_n_features,
+    check_nonnegative_float,
+    check_positive_int,
+)
+from emlib.distributions import (
+    COVARIANCE_TYPES,
+    Categorical,
+    Gaussian,
+    Poisson,
+    covariance_shape,
+)
+from emlib.distributions.categorical import check_symbols
+from emlib.distributions.poisson import check_counts
+from emlib.hmm._base import BaseHMM
+
+__all__ = ["CategoricalHMM", "GaussianHMM", "PoissonHMM"]
+
+_COMMON_PARAMETERS = """
+    startprob_init : array-like of shape (K,), optional
+        Starting start probabilities (default uniform). Zeros stay zero.
+    transmat_init : array-like of shape (K, K), optional
+        Starting transition matrix (default uniform); rows sum to one. Zeros stay zero: they are
+        structural, e.g. a left-to-right model.
+    startprob_prior, transmat_prior : float or array-like, default 0
+        Dirichlet pseudo-counts added to the expected start and transition counts in every M-step
+        (maximum a posteriori estimation; ``0`` is maximum likelihood). The prior's log-density
+        then enters ``loglik_history_``.
+    fixed : collection of str, default ()
+        Names of parameters that training leaves at their starting values, e.g.
+        ``{"transmat", "means"}``."""
+
+_COMMON_TRAINING = """
+    n_init : int, default 1
+        Number of EM runs from different starting values; the best is kept.
+    max_iter : int, default 100
+        Largest number of EM iterations per run.
+    tol : float, default 1e-6
+        Stop when the objective changes by less than ``tol`` times its magnitude.
+    random_state : None, int or numpy.random.Generator
+        Seed for the starting values.
+    verbose : bool, default False
+        Print the objective at every iteration."""
+
+_COMMON_ATTRIBUTES = """
+    startprob_ : ndarray of shape (K,)
+        Start probabilities.
+    transmat_ : ndarray of shape (K, K)
+        Transition probabilities, ``transmat_[i, j] = p(z_t+1 = j | z_t = i)``.
+    loglik_history_ : ndarray
+        The objective at the starting values and after every iteration (``n_iter_ + 1`` values):
+        the log-likelihood, of the data and the known states when some are given, plus the
+        log-prior when pseudo-counts are used. It never decreases.
+    converged_ : bool
+        Whether EM converged (always True for supervised fitting).
+    n_iter_ : int
+        Iterations run by the kept start (0 for supervised fitting).
+    restart_logliks_ : ndarray of shape (n_init,)
+        Final objective of every start."""
+
+
+class GaussianHMM(BaseHMM):
+    __doc__ = f"""Hidden Markov model with Gaussian emissions, fitted by Baum–Welch (EM).
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of hidden states ``K``.
+    covariance_type : {{"full", "diag", "spherical", "tied"}}, default "full"
+        Covariance structure of the states' Gaussians (as in
+        :class:`~emlib.distributions.Gaussian`).
+{_COMMON_PARAMETERS}
+        Names: ``"startprob"``, ``"transmat"``, ``"means"``, ``"covariances"``.
+    means_init : array-like of shape (K, D), optional
+        Starting means.
+    covariances_init : array-like, optional
+        Starting covariances, shaped as ``covariances_``.
+    init : {{"kmeans++", "random"}}, default "kmeans++"
+        How to seed the starting means when ``means_init`` is not given (states with labelled steps
+        start at the mean of those steps). A few k-means iterations then refine the means, and the
+        resulting groups give the starting covariances.
+    reg_covar : float, default 1e-6
+        Added to the diagonal of every estimated covariance.
+{_COMMON_TRAINING}
+
+    Attributes
+    ----------{_COMMON_ATTRIBUTES}
+    means_ : ndarray of shape (K, D)
+    covariances_ : ndarray
+        (K, D, D) full, (K, D) diag, (K,) spherical, (D, D) tied.
+    emission_ : emlib.distributions.Gaussian
+        The fitted emission distribution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emlib import GaussianHMM
+    >>> truth = GaussianHMM(2).set_parameters(
+    ...     startprob=[1, 0], transmat=[[0.95, 0.05], [0.1, 0.9]],
+    ...     means=[[0.0], [4.0]], covariances=[[[1.0]], [[1.0]]])
+    >>> X, states = truth.sample(500, random_state=0)
+    >>> model = GaussianHMM(2, random_state=0).fit(X)
+    >>> print(np.sort(model.means_.ravel()).round(1))  # true means 0 and 4
+    [-0.1  4. ]
+    >>> path = model.predict(X)  # unsupervised: which state is called 0 is arbitrary
+    >>> bool(max(np.mean(path == states), np.mean(path == 1 - states)) > 0.95)
+    True
+    """
+
+    _emission_names = ("means", "covariances")
+    _init_choices = ("kmeans++", "random")
+
+    def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
+                 means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
+                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6, random_state=None,
+                 verbose=False):
+        super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
+                         startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
+                         verbose=verbose)
+        self.covariance_type = covariance_type
+        self.means_init = means_init
+        self.covariances_init = covariances_init
+        self.reg_covar = reg_covar
+
+    def _check_parameters(self) -> None:
+        super()._check_parameters()
+        check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        check_nonnegative_float(self.reg_covar, "reg_covar")
+
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        X = Gaussian.check_data(X)
+        if not fitting:
+            check_n_features(X, self.n_features_in_)
+        return X
+
+    def _initial_emission(self, X, rng, labelled_rows, labels) -> Gaussian:
+        K, D = self.n_components, X.shape[1]
+        if self.means_init is not None:
+            centres = np.array(self.means_init, dtype=np.float64)
+            if centres.ndim == 1 and D == 1:
+                centres = centres[:, None]
+            if centres.shape != (K, D) or not np.all(np.isfinite(centres)):
+                raise ValueError(f"means_init must be a finite array of shape {(K, D)}, got shape {centres.shape}")
+        else:
+            centres = self._initial_centres(X, rng, labelled_rows, labels)
+        if self.covariances_init is not None:
+            try:
+                return Gaussian(centres, self.covariances_init, self.covariance_type, reg_covar=self.reg_covar)
+            except ValueError as exc:
+                raise ValueError(f"covariances_init: {exc}") from None
+        overall = _overall_covariance(X, self.covariance_type, K, self.reg_covar)
+        emission = Gaussian(centres, overall, self.covariance_type, reg_covar=self.reg_covar)
+        weights = self._kmeans_weights(X, centres, labelled_rows, labels)
+        emission.fit(X, weights, fixed=("means",) if self.means_init is not None else ())
+        return emission
+
+    def _n_free_emission_parameters(self) -> int:
+        K, D = self.emission_.n_components, self.emission_.n_features
+        total = 0 if "means" in self._fixed else K * D
+        if "covariances" not in self._fixed:
+            total += self.emission_.n_parameters - K * D
+        return total
+
+    def set_parameters(self, *, startprob, transmat, means, covariances) -> GaussianHMM:
+        """Set every parameter by hand, without fitting (to sample from a known model, say).
+
+        Parameters
+        ----------
+        startprob : array-like of shape (K,)
+        transmat : array-like of shape (K, K)
+        means : array-like of shape (K, D)
+        covariances : array-like
+            Shaped for ``covariance_type``.
+
+        Returns
+        -------
+        self
+        """
+        emission = Gaussian(means, covariances, self.covariance_type, reg_covar=self.reg_covar)
+        self._set_fitted(startprob, transmat, emission)
+        self.n_features_in_ = emission.n_features
+        return self
+
+    @property
+    def means_(self) -> np.ndarray:
+        return self._fitted_emission().means
+
+    @property
+    def covariances_(self) -> np.ndarray:
+        return self._fitted_emission().covariances
+
+
+class CategoricalHMM(BaseHMM):
+    __doc__ = f"""Hidden Markov model emitting symbols ``0, 1, ..., M - 1``, fitted by Baum–Welch (EM).
+
+    ``X`` is a 1-D integer array of symbols (a column of shape (n_samples, 1) is accepted too).
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of hidden states ``K``.
+    n_symbols : int, optional
+        Number of symbols ``M``; by default the largest symbol in the training data plus one (or
+        the width of ``emissionprob_init``).
+{_COMMON_PARAMETERS}
+        Names: ``"startprob"``, ``"transmat"``, ``"emissionprob"``.
+    emissionprob_init : array-like of shape (K, M), optional
+        Starting emission probabilities; rows sum to one. Zeros stay zero.
+    emissionprob_prior : float, default 0
+        Dirichlet pseudo-count added to every emission count (``1`` is add-one smoothing: symbols
+        never seen in a state stay possible there).
+    init : {{"random"}}, default "random"
+        Starting emission probabilities, when ``emissionprob_init`` is not given, drawn uniformly
+        from the probability simplex (states with labelled steps start from their add-one
+        smoothed symbol counts instead).
+{_COMMON_TRAINING}
+
+    Attributes
+    ----------{_COMMON_ATTRIBUTES}
+    emissionprob_ : ndarray of shape (K, M)
+        ``emissionprob_[k, m] = p(x_t = m | z_t = k)``.
+    n_symbols_ : int
+        Number of symbols ``M``.
+    emission_ : emlib.distributions.Categorical
+        The fitted emission distribution.
+    """
+
+    _emission_names = ("emissionprob",)
+    _emission_aliases: ClassVar[dict[str, str]] = {"emissionprob": "probabilities"}
+    _init_choices = ("random",)
+
+    def __init__(self, n_components=1, *, n_symbols=None, startprob_init=None, transmat_init=None,
+                 emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
+                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, random_state=None, verbose=False):
+        super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
+                         startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
+                         verbose=verbose)
+        self.n_symbols = n_symbols
+        self.emissionprob_init = emissionprob_init
+        self.emissionprob_prior = emissionprob_prior
+
+    def _check_parameters(self) -> None:
+        super()._check_parameters()
+        check_nonnegative_float(self.emissionprob_prior, "emissionprob_prior")
+        if self.n_symbols is not None:
+            check_positive_int(self.n_symbols, "n_symbols")
+        if self.emissionprob_init is not None:
+            probabilities = _checked_categorical(self.emissionprob_init, 0.0).probabilities
+            if probabilities.shape[0] != self.n_components:
+                raise ValueError(
+                    f"emissionprob_init must have n_components={self.n_components} rows, got "
+                    f"{probabilities.shape[0]}"
+                )
+            if self.n_symbols is not None and probabilities.shape[1] != self.n_symbols:
+                raise ValueError(
+                    f"emissionprob_init has {probabilities.shape[1]} columns but n_symbols={self.n_symbols}"
+                )
+
+    def _known_n_symbols(self) -> int | None:
+        if self.n_symbols is not None:
+            return int(self.n_symbols)
+        if self.emissionprob_init is not None:
+            return int(np.shape(self.emissionprob_init)[1])
+        return None
+
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        return check_symbols(X, "X", self._known_n_symbols() if fitting else self.n_symbols_)
+
+    def _set_n_features(self, X) -> None:
+        known = self._known_n_symbols()
+        self._fit_n_symbols = known if known is not None else int(X.max()) + 1
+        self.n_features_in_ = 1
+
+    def _initial_emission(self, X, rng, labelled_rows, labels) -> Categorical:
+        K, M = self.n_components, self._fit_n_symbols
+        if self.emissionprob_init is not None:
+            return _checked_categorical(self.emissionprob_init, self.emissionprob_prior)
+        probabilities = rng.dirichlet(np.ones(M), size=K)
+        if labels is not None:
+            for k in np.unique(labels):
+                counts = np.bincount(X[labelled_rows[labels == k]], minlength=M) + 1.0
+                probabilities[k] = counts / counts.sum()
+        return Categorical(probabilities, pseudo_count=float(self.emissionprob_prior))
+
+    def _n_free_emission_parameters(self) -> int:
+        return 0 if "emissionprob" in self._fixed else self.emission_.n_parameters
+
+    def set_parameters(self, *, startprob, transmat, emissionprob) -> CategoricalHMM:
+        """Set every parameter by hand, without fitting.
+
+        Parameters
+        ----------
+        startprob : array-like of shape (K,)
+        transmat : array-like of shape (K, K)
+        emissionprob : array-like of shape (K, M)
+
+        Returns
+        -------
+        self
+        """
+        self._set_fitted(startprob, transmat, _checked_categorical(emissionprob, self.emissionprob_prior))
+        self.n_features_in_ = 1
+        return self
+
+    @property
+    def emissionprob_(self) -> np.ndarray:
+        return self._fitted_emission().probabilities
+
+    @property
+    def n_symbols_(self) -> int:
+        return self._fitted_emission().n_symbols
+
+
+class PoissonHMM(BaseHMM):
+    __doc__ = f"""Hidden Markov model with Poisson emissions (counts), fitted by Baum–Welch (EM).
+
+    Each state has one rate per feature; the features of a step are independent given the state.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of hidden states ``K``.
+{_COMMON_PARAMETERS}
+        Names: ``"startprob"``, ``"transmat"``, ``"rates"``.
+    rates_init : array-like of shape (K, D) or (K,), optional
+        Starting rates.
+    init : {{"kmeans++", "random"}}, default "kmeans++"
+        How to choose starting rates when ``rates_init`` is not given (states with labelled steps
+        start at the mean of those steps): centres seeded by k-means++ or at random and refined
+        by a few k-means iterations; the rates are the group means.
+{_COMMON_TRAINING}
+
+    Attributes
+    ----------{_COMMON_ATTRIBUTES}
+    rates_ : ndarray of shape (K, D)
+        Expected count of each feature in each state.
+    emission_ : emlib.distributions.Poisson
+        The fitted emission distribution.
+    """
+
+    _emission_names = ("rates",)
+    _init_choices = ("kmeans++", "random")
+
+    def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
+                 startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
+                 tol=1e-6, random_state=None, verbose=False):
+        super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
+                         startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
+                         verbose=verbose)
+        self.rates_init = rates_init
+
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        X = check_counts(X, "X")
+        if not fitting:
+            check_n_features(X, self.n_features_in_)
+        return X
+
+    def _initial_emission(self, X, rng, labelled_rows, labels) -> Poisson:
+        K, D = self.n_components, X.shape[1]
+        if self.rates_init is not None:
+            try:
+                emission = Poisson(self.rates_init)
+            except ValueError as exc:
+                raise ValueError(f"rates_init: {exc}") from None
+            if emission.rates.shape != (K, D):
+                raise ValueError(f"rates_init must have shape {(K, D)}, got {np.shape(self.rates_init)}")
+            return emission
+        centres = self._initial_centres(X, rng, labelled_rows, labels)
+        emission = Poisson(centres)
+        emission.fit(X, self._kmeans_weights(X, centres, labelled_rows, labels))
+        # A state starting at rate zero could never emit a positive count: start slightly above.
+        floor = 1e-3 * np.maximum(X.mean(axis=0), 1e-3)
+        emission.rates = np.maximum(emission.rates, floor)
+        return emission
+
+    def _n_free_emission_parameters(self) -> int:
+        return 0 if "rates" in self._fixed else self.emission_.n_parameters
+
+    def set_parameters(self, *, startprob, transmat, rates) -> PoissonHMM:
+        """Set every parameter by hand, without fitting.
+
+        Parameters
+        ----------
+        startprob : array-like of shape (K,)
+        transmat : array-like of shape (K, K)
+        rates : array-like of shape (K, D) or (K,)
+
+        Returns
+        -------
+        self
+        """
+        emission = Poisson(rates)
+        self._set_fitted(startprob, transmat, emission)
+        self.n_features_in_ = emission.n_features
+        return self
+
+    @property
+    def rates_(self) -> np.ndarray:
+        return self._fitted_emission().rates
+
+
+def _checked_categorical(probabilities, pseudo_count) -> Categorical:
+    try:
+        return Categorical(probabilities, pseudo_count=float(pseudo_count))
+    except ValueError as exc:
+        raise ValueError(f"emissionprob_init: {exc}") from None
+
+
+def _overall_covariance(X, covariance_type, n_components, reg_covar):
+    """The data's covariance in the shape of ``covariance_type``, for every state."""
+    diff = X - X.mean(axis=0)
+    cov = diff.T @ diff / X.shape[0]
+    cov.flat[:: X.shape[1] + 1] += max(reg_covar, 1e-12)
+    shape = covariance_shape(covariance_type, n_components, X.shape[1])
+    if covariance_type == "full":
+        return np.broadcast_to(cov, shape).copy()
+    if covariance_type == "tied":
+        return cov
+    if covariance_type == "diag":
+        return np.broadcast_to(np.diag(cov), shape).copy()
+    return np.full(shape, np.mean(np.diag(cov)))

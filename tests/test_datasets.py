@@ -1,0 +1,100 @@
+"""emlib.datasets: the shipped data, checked against published summaries, and shipped in the wheel."""
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emlib import datasets
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV_FILES = ("faithful.csv", "earthquakes.csv", "seattle_weather.csv", "goog.csv")
+
+
+def test_faithful():
+    data = datasets.load_faithful()
+    assert data.data.shape == (272, 2) and data.data.dtype == np.float64
+    assert data.feature_names == ("eruptions", "waiting")
+    # R: colMeans(faithful) = 3.487783 70.897059
+    np.testing.assert_allclose(data.data.mean(axis=0), [3.487783, 70.897059], atol=5e-7)
+    assert data.dates is None and data.labels is None and len(data) == 272
+    np.testing.assert_array_equal(data.column("waiting"), data.data[:, 1])
+    np.testing.assert_array_equal(data.data[:2], [[3.6, 79.0], [1.8, 54.0]])
+
+
+def test_earthquakes():
+    data = datasets.load_earthquakes()
+    counts = data.column("count")
+    assert data.data.shape == (107, 1) and data.feature_names == ("count",)
+    # Zucchini & MacDonald (2009): sum 2072, mean 19.36, variance 51.57
+    assert counts.sum() == 2072
+    assert counts.mean() == pytest.approx(19.36, abs=0.005)
+    assert counts.var(ddof=1) == pytest.approx(51.57, abs=0.005)
+    assert np.all(counts == np.round(counts)) and counts.min() >= 0
+    assert data.dates.dtype == np.dtype("datetime64[D]")
+    assert data.dates[0] == np.datetime64("1900-01-01") and data.dates[-1] == np.datetime64("2006-01-01")
+    np.testing.assert_array_equal(np.diff(data.dates.astype("datetime64[Y]").astype(int)), 1)
+
+
+def test_seattle_weather():
+    data = datasets.load_seattle_weather()
+    assert data.data.shape == (1461, 4)
+    assert data.feature_names == ("precipitation", "temp_max", "temp_min", "wind")
+    assert data.dates[0] == np.datetime64("2012-01-01") and data.dates[-1] == np.datetime64("2015-12-31")
+    np.testing.assert_array_equal(np.diff(data.dates).astype(int), 1)  # every day once, in order
+    labels, counts = np.unique(data.labels, return_counts=True)
+    assert labels.tolist() == ["drizzle", "fog", "rain", "snow", "sun"]
+    assert counts.sum() == 1461 and data.labels[0] == "drizzle" and data.labels[1] == "rain"
+    assert np.all(data.column("temp_max") >= data.column("temp_min"))
+    assert np.all(data.column("precipitation") >= 0) and np.all(data.column("wind") >= 0)
+
+
+def test_goog():
+    data = datasets.load_goog()
+    assert data.data.shape == (1047, 6)
+    assert data.feature_names == ("open", "high", "low", "close", "volume", "adj_close")
+    assert data.dates[0] == np.datetime64("2004-08-19") and data.dates[-1] == np.datetime64("2008-10-14")
+    assert len(data.dates) == 1047 and np.all(np.diff(data.dates).astype(int) > 0)
+    high, low = data.column("high"), data.column("low")
+    assert np.all(high >= low)
+    assert np.all((data.column("close") >= low) & (data.column("close") <= high))
+    np.testing.assert_array_equal(data.data[0, :4], [100.0, 104.06, 95.96, 100.34])
+
+
+@pytest.mark.parametrize("loader", [datasets.load_faithful, datasets.load_earthquakes,
+                                    datasets.load_seattle_weather, datasets.load_goog])
+def test_every_loader_documents_source_and_licence(loader):
+    data = loader()
+    assert "Source" in loader.__doc__ or "Distributed" in loader.__doc__ or "example of" in loader.__doc__
+    assert data.description == loader.__doc__
+    assert np.all(np.isfinite(data.data))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        data.data = None
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        data.column("nope")
+
+
+def test_data_files_are_package_data(tmp_path):
+    """A wheel built from the sources contains the CSV files the loaders read."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "emlib", source / "emlib", ignore=shutil.ignore_patterns("__pycache__"))
+    # Built offline from a copy (the build writes build/ and *.egg-info next to the sources).
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "--no-index",
+         "-q", "-w", str(tmp_path / "dist")],
+        cwd=source, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = (tmp_path / "dist").glob("emlib-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for csv_file in CSV_FILES:
+        assert f"emlib/data/{csv_file}" in names
+    assert "emlib/data/README.md" in names and "emlib/datasets.py" in names
