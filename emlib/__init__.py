@@ -27,7 +27,7 @@ _LAZY = {
 }
 _SUBMODULES = {
     "em", "mixture", "distributions", "datasets", "plotting", "elbo", "exceptions", "hmm", "reporting",
-    "factor_analysis", "discrete_mixtures",
+    "factor_analysis", "discrete_mixtures", "missing",
 }
 
 __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
@@ -49,6 +49,7 @@ __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
     "factor_analysis",
     "discrete_mixtures",
     "hmm",
+    "missing",
     "mixture",
     "plotting",
 ]

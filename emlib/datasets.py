@@ -110,6 +110,11 @@ def load_seattle_weather() -> Dataset:
     Source: NOAA daily records for Seattle, as packaged in the Vega datasets collection
     (``seattle-weather.csv``, BSD-3-Clause licence; the NOAA records are public domain).
 
+    The labels change meaning in spring 2013: from then on the source hardly records rain,
+    drizzle or snow, and "fog" and "sun" take their place (the Vega datasets maintainers traced
+    this to the upstream records). Compare label frequencies per year before trusting them; the
+    book's chapter on tagged and untagged sequences merges them into "sun" and "other".
+
     Returns
     -------
     Dataset

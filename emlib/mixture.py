@@ -4,6 +4,10 @@ E-step: responsibilities ``r[n, k] = p(z_n = k | x_n)`` from the components' ``l
 mixing weights (:func:`responsibilities`). M-step: weighted maximum likelihood, i.e.
 ``weights = mean of r`` and each component refitted to the data with sample ``n`` counted ``r[n, k]``
 times (``components.fit(X, r)``).
+
+With missing entries (``GaussianMixture(missing="em")``) the E-step scores each row by its observed
+entries and the M-step uses the expected sufficient statistics of the missing ones
+(:mod:`emlib.missing`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from emlib import em
+from emlib import em, missing
 from emlib._math import kmeans_plusplus, normalize_log_columns
 from emlib._validation import (
     check_choice,
@@ -32,6 +36,8 @@ from emlib.exceptions import (
 )
 
 __all__ = ["BaseMixture", "GaussianMixture", "responsibilities"]
+
+_MISSING_CHOICES = ("error", "em")
 
 # Rows per block in the E-step: the (K, rows) working arrays stay in cache.
 _E_STEP_ROWS = 2048
@@ -60,13 +66,17 @@ def responsibilities(components, weights: np.ndarray, X: np.ndarray) -> tuple[np
     log_evidence : ndarray of shape (N,)
         ``log p(x_n) = log sum_k w_k p_k(x_n)``.
     """
-    n = X.shape[0]
+    return _posterior_from_log_prob(components.log_prob(X), weights)
+
+
+def _posterior_from_log_prob(log_prob: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`responsibilities` from the components' log-densities ``log_prob`` (N, K)."""
+    n = log_prob.shape[0]
     K = weights.shape[0]
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights)[:, None]
     resp_t = np.empty((K, n))
     log_evidence = np.empty(n)
-    log_prob = components.log_prob(X)
     work = np.empty((K, min(n, _E_STEP_ROWS)))
     for start in range(0, n, _E_STEP_ROWS):
         stop = min(start + _E_STEP_ROWS, n)
@@ -115,14 +125,58 @@ class _MixtureEM:
         self.components.fit(data.X, weighted)
 
 
+class _MissingFitData(NamedTuple):
+    X: np.ndarray  # (N, D) with NaN, rows of positive weight only
+    sample_weight: np.ndarray  # (N,), positive
+    unit_weights: bool
+    patterns: missing.MissingPatterns  # the rows of X grouped by pattern of missingness
+    mean_imputed: np.ndarray  # X with each NaN replaced by its column's weighted mean: for starting
+
+
+class _MissingGaussianEM(_MixtureEM):
+    """EM for a Gaussian mixture on data with missing entries (``_MissingFitData``).
+
+    E-step: responsibilities from the density of each row's observed entries, and under each
+    component the conditional distribution of the missing entries, summed straight into the
+    expected sufficient statistics (:func:`emlib.missing.expected_statistics`). M-step: mixing
+    weights as usual, components by :meth:`emlib.distributions.Gaussian.fit_statistics`.
+    """
+
+    def __deepcopy__(self, memo):
+        twin = _MissingGaussianEM(self.estimator)
+        twin.components = copy.deepcopy(self.components, memo)
+        twin.weights = copy.deepcopy(self.weights, memo)
+        return twin
+
+    def initialize(self, data: _MissingFitData, rng: np.random.Generator) -> None:
+        # Any start will do for EM: k-means++ and the group covariances of the mean-imputed data.
+        self.components, self.weights = self.estimator._initial_parameters(
+            data.mean_imputed, data.sample_weight, rng)
+
+    def e_step(self, data: _MissingFitData):
+        log_evidence, *statistics = missing.expected_statistics(
+            data.patterns, self.weights, self.components.means,
+            missing.ObservedGaussian(self.components).covariance_stack(),
+            None if data.unit_weights else data.sample_weight)
+        loglik = log_evidence.sum() if data.unit_weights else data.sample_weight @ log_evidence
+        return statistics, float(loglik)
+
+    def m_step(self, data: _MissingFitData, statistics) -> None:
+        totals, means, scatter = statistics
+        self.weights = totals / totals.sum()
+        self.components.fit_statistics(totals, means, scatter)
+
+
 class BaseMixture:
     """What every mixture shares: EM via :mod:`emlib.em` and the scikit-learn-like surface.
 
     Subclasses provide ``_check_X(X, fitting)`` (validation for their data type, returning an
     (N, D) array) and ``_initial_components(X, sample_weight, rng)`` (starting component
     distributions, an object with ``log_prob``, ``fit``, ``sample`` and ``n_parameters``). They may
-    override ``_check_initial_values(X)`` to validate user starting values before fitting. The fitted
-    components are in ``components_``.
+    override ``_check_initial_values(X)`` to validate user starting values before fitting, and, for
+    data the components cannot score directly (missing entries), ``_em_problem(X, sample_weight)``
+    (the model and data handed to :func:`emlib.em.fit`) and ``_scoring_components(X)`` (what scores
+    ``X`` in ``predict`` and the like). The fitted components are in ``components_``.
     """
 
     _init_choices: tuple[str, ...] = ("kmeans++", "random")
@@ -173,11 +227,11 @@ class BaseMixture:
         self._check_initial_values(X)
         if not keep.all():  # a zero weight is an absent row
             X, sample_weight = X[keep], sample_weight[keep]
-        data = _FitData(X, sample_weight, bool(np.all(sample_weight == 1.0)))
+        model, data = self._em_problem(X, sample_weight)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = em.fit(
-                _MixtureEM(self),
+                model,
                 data,
                 max_iter=self.max_iter,
                 tol=self.tol,
@@ -203,6 +257,10 @@ class BaseMixture:
                 stacklevel=2,
             )
         return self
+
+    def _em_problem(self, X, sample_weight):
+        """The model and data that :func:`emlib.em.fit` runs on (subclasses may substitute)."""
+        return _MixtureEM(self), _FitData(X, sample_weight, bool(np.all(sample_weight == 1.0)))
 
     def _reissue_warnings(self, caught) -> None:
         """Pass on the warnings of a fit once each, from the caller's line.
@@ -293,9 +351,13 @@ class BaseMixture:
         check_n_features(X, self.n_features_in_)
         return X
 
+    def _scoring_components(self, X):
+        """What scores ``X`` with ``log_prob``: the components (subclasses may wrap them)."""
+        return self.components_
+
     def _posterior(self, X) -> tuple[np.ndarray, np.ndarray]:
         X = self._checked_fitted_X(X)
-        return responsibilities(self.components_, self.weights_, X)
+        return responsibilities(self._scoring_components(X), self.weights_, X)
 
     def predict_proba(self, X) -> np.ndarray:
         """Responsibilities ``p(z = k | x)`` of each sample, shape (n_samples, n_components).
@@ -345,7 +407,7 @@ class BaseMixture:
 
         X = self._checked_fitted_X(X)
         with np.errstate(divide="ignore"):
-            log_joint = self.components_.log_prob(X) + np.log(self.weights_)
+            log_joint = self._scoring_components(X).log_prob(X) + np.log(self.weights_)
         return mixture_decomposition(log_joint, q)
 
     # -- model selection and generation ----------------------------------------------------------
@@ -415,6 +477,11 @@ class GaussianMixture(BaseMixture):
     reg_covar : float, default 1e-6
         Added to the diagonal of every estimated covariance, so a component that collapses onto one
         point stays positive definite (a :class:`~emlib.exceptions.DegenerateComponentWarning` says so).
+    missing : {"error", "em"}, default "error"
+        What to do with NaN entries in ``X``. ``"error"``: refuse them. ``"em"``: treat them as
+        missing values and integrate them out exactly, in ``fit``, ``predict``, ``predict_proba``,
+        ``score_samples``, ``score``, ``bic`` and ``aic`` alike (see Notes). Every covariance type
+        supports it; a row with no observed entry is an error.
     max_iter : int, default 100
         Largest number of EM iterations per run.
     tol : float, default 1e-6
@@ -452,6 +519,21 @@ class GaussianMixture(BaseMixture):
     restart_logliks_ : ndarray of shape (n_init,)
         Final log-likelihood of every start.
 
+    Notes
+    -----
+    With ``missing="em"`` a row with observed entries ``x_o`` and missing entries ``x_m`` counts
+    through the density of what was observed, ``p(x_o) = sum_k w_k N(x_o | mu_{k,o}, Sigma_{k,oo})``,
+    and the log-likelihood that EM climbs (``loglik_history_``) is the sum of these. The E-step also
+    gives, under each component, the conditional distribution of ``x_m`` given ``x_o`` (mean
+    ``mu_m + Sigma_mo Sigma_oo^{-1} (x_o - mu_o)``, covariance ``Sigma_mm - Sigma_mo Sigma_oo^{-1}
+    Sigma_om``); the M-step uses the expected sufficient statistics, conditional covariance
+    included. Rows are grouped by pattern of missingness, so an iteration costs one Cholesky
+    factorisation per pattern and component. Starting values come from the data with each missing
+    entry replaced by its column's mean. The estimates are maximum-likelihood estimates when
+    entries are missing at random (whether an entry is missing may depend on the observed entries,
+    not on the missing value itself). With one component this is the classic EM for a multivariate
+    normal distribution with missing data; :meth:`impute` gives the conditional means.
+
     Examples
     --------
     >>> import numpy as np
@@ -469,22 +551,85 @@ class GaussianMixture(BaseMixture):
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", init="kmeans++", weights_init=None,
-                 means_init=None, covariances_init=None, n_init=1, reg_covar=1e-6, max_iter=100,
-                 tol=1e-6, random_state=None, verbose=False):
+                 means_init=None, covariances_init=None, n_init=1, reg_covar=1e-6, missing="error",
+                 max_iter=100, tol=1e-6, random_state=None, verbose=False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
                          max_iter=max_iter, tol=tol, random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
         self.covariances_init = covariances_init
         self.reg_covar = reg_covar
+        self.missing = missing
 
     def _check_parameters(self) -> None:
         super()._check_parameters()
         check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         check_nonnegative_float(self.reg_covar, "reg_covar")
+        check_choice(self.missing, "missing", _MISSING_CHOICES)
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
+        if check_choice(self.missing, "missing", _MISSING_CHOICES) == "em":
+            return missing.check_missing_data(X, fitting=fitting)
         return Gaussian.check_data(X)
+
+    def _em_problem(self, X, sample_weight):
+        observed = None if self.missing == "error" else ~np.isnan(X)
+        if observed is None or observed.all():  # nothing missing: the ordinary (fast) path
+            return super()._em_problem(X, sample_weight)
+        counts = sample_weight @ observed
+        column_means = (sample_weight @ np.where(observed, X, 0.0)) / np.where(counts > 0, counts, 1.0)
+        if not np.all(counts > 0):
+            raise ValueError(
+                f"column {int(np.argmin(counts > 0))} of X is observed only in rows of sample_weight 0; "
+                "its mean cannot be estimated"
+            )
+        data = _MissingFitData(X, sample_weight, bool(np.all(sample_weight == 1.0)),
+                               missing.MissingPatterns(X), np.where(observed, X, column_means))
+        return _MissingGaussianEM(self), data
+
+    def _scoring_components(self, X):
+        if np.isnan(X).any():  # only reachable with missing="em" (_check_X refuses NaN otherwise)
+            return missing.ObservedGaussian(self.components_)
+        return self.components_
+
+    def impute(self, X) -> np.ndarray:
+        """Fill in each missing (NaN) entry with its conditional mean given the row's observed entries.
+
+        ``E[x_m | x_o] = sum_k p(k | x_o) (mu_{k,m} + Sigma_{k,mo} Sigma_{k,oo}^{-1} (x_o - mu_{k,o}))``:
+        under each component the regression of the missing entries on the observed ones, averaged
+        with the responsibilities computed from the observed entries. Works whatever ``missing`` was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NaN marks a missing entry; every row needs at least one observed entry.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            A copy of ``X`` with the missing entries filled in.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emlib import GaussianMixture
+        >>> rng = np.random.default_rng(1)
+        >>> X = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=5000)
+        >>> X[rng.random(5000) < 0.3, 1] = np.nan  # 30% of the second column missing
+        >>> gm = GaussianMixture(missing="em").fit(X)
+        >>> np.round(gm.covariances_, 1)
+        array([[[1. , 0.8],
+                [0.8, 1. ]]])
+        >>> np.round(gm.impute([[1.0, np.nan], [np.nan, -2.0]]), 1)
+        array([[ 1. ,  0.8],
+               [-1.6, -2. ]])
+        """
+        self._check_is_fitted()
+        X = missing.check_missing_data(X)
+        check_n_features(X, self.n_features_in_)
+        covariances = missing.ObservedGaussian(self.components_).covariance_stack()
+        return missing.conditional_means(missing.MissingPatterns(X), self.weights_, self.means_,
+                                         covariances)
 
     def _check_initial_values(self, X: np.ndarray) -> None:
         K, D = self.n_components, X.shape[1]
@@ -550,8 +695,9 @@ class GaussianMixture(BaseMixture):
         return self.components_.precisions_cholesky
 
     def __repr__(self) -> str:
+        extra = "" if self.missing == "error" else f", missing={self.missing!r}"
         return (f"GaussianMixture(n_components={self.n_components!r}, "
-                f"covariance_type={self.covariance_type!r})")
+                f"covariance_type={self.covariance_type!r}{extra})")
 
 
 def _check_means_init(means_init, n_components: int, n_features: int) -> np.ndarray:

@@ -325,14 +325,7 @@ class Gaussian:
         if unknown:
             raise ValueError(f"fixed may only name {self.parameter_names}, got {sorted(unknown)}")
         totals = weights.sum(axis=0)  # (K,)
-        empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
-        if empty.any():
-            warnings.warn(
-                f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their parameters "
-                "are left unchanged. Consider fewer components.",
-                DegenerateComponentWarning,
-                stacklevel=2,
-            )
+        empty = _empty_components(totals)
         safe_totals = np.where(empty, 1.0, totals)
 
         fit_means = "means" not in fixed
@@ -357,18 +350,75 @@ class Gaussian:
         return self
 
     def _weighted_covariance_matrices(self, X, weights, means, totals, empty) -> np.ndarray:
-        D = self.n_features
         # Scatter about each component's own mean: no cancellation between large moments.
         scatter = _weighted_scatter(X, weights, means, ~empty)
-        if self.covariance_type == "tied":
-            covariance = scatter.sum(axis=0) / totals[~empty].sum()
+        return self._covariances_from_scatter(scatter, totals, empty)
+
+    def _covariances_from_scatter(self, scatter, totals, empty) -> np.ndarray:
+        """Covariances of this type from the scatter matrices (K, D, D) and weight totals (K,)."""
+        D = self.n_features
+        ctype = self.covariance_type
+        if ctype == "tied":
+            covariance = scatter[~empty].sum(axis=0) / totals[~empty].sum()
             covariance.flat[:: D + 1] += self.reg_covar
             return covariance
+        if ctype in ("diag", "spherical"):
+            variances = np.diagonal(scatter, axis1=1, axis2=2) / totals[:, None] + self.reg_covar
+            if ctype == "spherical":
+                variances = variances.mean(axis=1)
+            variances[empty] = self._covariances[empty]
+            return variances
         covariances = scatter / totals[:, None, None]
         diagonal = np.arange(D)
         covariances[:, diagonal, diagonal] += self.reg_covar
         covariances[empty] = self._covariances[empty]
         return covariances
+
+    def fit_statistics(self, totals, means, scatter) -> Gaussian:
+        """M-step from weighted sufficient statistics instead of data, in place.
+
+        :meth:`fit` computes these statistics from complete data; EM with missing entries
+        (:mod:`emlib.missing`) computes their expected values given the observed entries and passes
+        them here. The covariances then follow ``covariance_type``: the matrices ``scatter[k] /
+        totals[k]`` (full), their diagonals (diag) or the means of the diagonals (spherical), or
+        ``sum(scatter) / sum(totals)`` (tied); ``reg_covar`` is added to every diagonal.
+
+        Parameters
+        ----------
+        totals : ndarray of shape (K,)
+            ``N_k = sum_n w[n, k]``, the weight each component receives.
+        means : ndarray of shape (K, D)
+            The new means, ``sum_n w[n, k] E[x_n] / N_k``.
+        scatter : ndarray of shape (K, D, D)
+            ``sum_n w[n, k] E[(x_n - mu_k)(x_n - mu_k)^T]`` about the new means; symmetric.
+
+        Returns
+        -------
+        self
+
+        Warns
+        -----
+        emlib.exceptions.DegenerateComponentWarning
+            As :meth:`fit`: a component without weight keeps its parameters; a collapsed one is
+            reported.
+        """
+        K, D = self.n_components, self.n_features
+        totals = np.asarray(totals, dtype=np.float64)
+        means = np.array(means, dtype=np.float64)
+        scatter = np.asarray(scatter, dtype=np.float64)
+        for name, value, shape in (("totals", totals, (K,)), ("means", means, (K, D)),
+                                   ("scatter", scatter, (K, D, D))):
+            if value.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
+        empty = _empty_components(totals)
+        means[empty] = self._means[empty]
+        if not np.all(np.isfinite(means)) or not np.all(np.isfinite(scatter[~empty])):
+            raise ValueError("means and scatter must be finite")
+        covariances = self._covariances_from_scatter(scatter, np.where(empty, 1.0, totals), empty)
+        self._means = means
+        self._set_covariances(covariances, fitting=True)
+        self._warn_if_collapsed(~empty)
+        return self
 
     def _warn_if_collapsed(self, updated: np.ndarray) -> None:
         if self.reg_covar == 0:
@@ -414,6 +464,19 @@ class Gaussian:
     def __repr__(self) -> str:
         return (f"Gaussian(n_components={self.n_components}, n_features={self.n_features}, "
                 f"covariance_type={self.covariance_type!r})")
+
+
+def _empty_components(totals: np.ndarray) -> np.ndarray:
+    """Components whose total weight is zero (or underflow), with a warning naming them: (K,) bool."""
+    empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
+    if empty.any():
+        warnings.warn(
+            f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their parameters "
+            "are left unchanged. Consider fewer components.",
+            DegenerateComponentWarning,
+            stacklevel=3,
+        )
+    return empty
 
 
 def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,

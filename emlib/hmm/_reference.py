@@ -50,16 +50,19 @@ def _log(p: np.ndarray) -> np.ndarray:
 
 # -- the naive recursion (for teaching: it underflows) ---------------------------------------------
 def forward_unscaled(log_emission, startprob, transmat, lengths=None):
-    """Textbook forward pass on raw probabilities: ``alpha[t] = (alpha[t-1] @ A) * b[t]``.
+    """Textbook forward pass on raw probabilities.
 
-    ``alpha[t, k] = p(x_0..t, z_t = k)`` shrinks geometrically with ``t`` and underflows to zero
-    after a few hundred steps of ordinary data, which is why nobody runs it in practice.
+    ``alpha[t] = (alpha[t-1] @ A) * b[t]`` with ``alpha[t, k] =
+    p(x_0..t, z_t = k)``. It shrinks geometrically with ``t`` and underflows
+    to zero after a few hundred steps of ordinary data, which is why nobody
+    runs it in practice.
 
     Returns
     -------
     alpha : ndarray of shape (T, K)
     likelihood : float
-        Product over sequences of ``sum_k alpha[last, k]``: 0.0 once the recursion has underflowed.
+        Product over sequences of ``sum_k alpha[last, k]``: 0.0 once the
+        recursion has underflowed.
     """
     b = np.exp(log_emission)
     alpha = np.empty_like(b)
@@ -75,17 +78,20 @@ def forward_unscaled(log_emission, startprob, transmat, lengths=None):
 
 # -- scaling (Rabiner's normalised recursion, errata fixed) ----------------------------------------
 def forward_scaled(log_emission, startprob, transmat, lengths=None):
-    """Normalise ``alpha`` at every step; the normalisers ``c[t]`` carry the likelihood.
+    """Normalise ``alpha`` at every step; the normalisers ``c[t]`` carry the
+    likelihood.
 
     Returns
     -------
     alpha : ndarray of shape (T, K)
         ``p(z_t | x_0..t)``: each row sums to one.
     log_scaling : ndarray of shape (T,)
-        ``log c[t] = log p(x_t | x_0..t-1)``; their sum over a sequence is its log-likelihood.
+        ``log c[t] = log p(x_t | x_0..t-1)``; their sum over a sequence is
+        its log-likelihood.
     """
     top = np.max(log_emission, axis=1, keepdims=True)
-    b = np.exp(log_emission - top)  # emission probabilities divided by the step's largest one
+    # Emissions divided by the step's largest one: exp cannot overflow.
+    b = np.exp(log_emission - top)
     alpha = np.empty_like(b)
     c = np.empty(len(b))
     for rows in _sequences(len(b), lengths):
@@ -100,11 +106,13 @@ def forward_scaled(log_emission, startprob, transmat, lengths=None):
 
 
 def backward_scaled(log_emission, transmat, log_scaling, lengths=None):
-    """``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]`` with the forward pass's constants.
+    """``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]``, with the forward
+    pass's constants.
 
-    With these constants ``alpha[t] * beta[t]`` is the posterior ``p(z_t | x)`` with no further
-    normalisation. (Rabiner's tutorial scales beta with the same ``c`` but does not write the
-    recursion out; using ``c[t]`` instead of ``c[t+1]`` is a common slip.)
+    With these constants ``alpha[t] * beta[t]`` is the posterior
+    ``p(z_t | x)`` with no further normalisation. (Rabiner's tutorial scales
+    beta with the same ``c`` but does not write the recursion out; using
+    ``c[t]`` instead of ``c[t+1]`` is a common slip.)
     """
     weighted_b = np.exp(log_emission - log_scaling[:, None])  # b[t] / c[t]
     beta = np.empty_like(weighted_b)
@@ -155,7 +163,8 @@ def forward_log(log_emission, startprob, transmat, lengths=None):
         la, le = log_alpha[rows], log_emission[rows]
         la[0] = log_pi + le[0]
         for t in range(1, len(le)):
-            la[t] = _logsumexp(la[t - 1][:, None] + log_a, axis=0) + le[t]
+            previous = la[t - 1][:, None] + log_a  # (from state, to state)
+            la[t] = _logsumexp(previous, axis=0) + le[t]
         loglik += _logsumexp(la[-1], axis=0)
     return log_alpha, float(loglik)
 
@@ -192,7 +201,7 @@ def forward_backward_log(log_emission, startprob, transmat, lengths=None):
 
 # -- Viterbi ---------------------------------------------------------------------------------------
 def viterbi(log_emission, startprob, transmat, lengths=None):
-    """Most probable state path, by dynamic programming on log-probabilities.
+    """Most probable state path, by dynamic programming on log-probs.
 
     Returns
     -------
@@ -209,7 +218,8 @@ def viterbi(log_emission, startprob, transmat, lengths=None):
         delta = log_pi + le[0]
         backpointer = np.zeros((n, K), dtype=np.int64)
         for t in range(1, n):
-            scores = delta[:, None] + log_a  # scores[i, j]: best path ending i, then i -> j
+            # scores[i, j]: best path ending in i, then the step i -> j
+            scores = delta[:, None] + log_a
             backpointer[t] = np.argmax(scores, axis=0)
             delta = scores[backpointer[t], np.arange(K)] + le[t]
         p = path[rows]
