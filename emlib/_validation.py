@@ -22,22 +22,25 @@ def check_random_state(random_state) -> np.random.Generator:
     )
 
 
-def check_data(X, name: str = "X", *, allow_nan: bool = False, dtype=np.float64) -> np.ndarray:
+def check_data(X, name: str = "X", *, allow_nan: bool = False, nan_hint: str = "",
+               what: str = "numbers", dtype=np.float64) -> np.ndarray:
     """Return ``X`` as a C-contiguous 2-D float array of shape (n_samples, n_features).
 
     1-D input is read as one feature. Non-numeric input, other dimensions, empty input and NaN or
     infinite entries (NaN allowed when ``allow_nan``) raise ``ValueError`` naming ``name``.
+    ``nan_hint`` is appended to the NaN message (e.g. an option that accepts missing values);
+    ``what`` names the expected entries in the messages (e.g. "counts").
     """
     try:
         array = np.asarray(X)
     except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise ValueError(f"{name} must be a 1-D or 2-D array of numbers: {exc}") from None
+        raise ValueError(f"{name} must be a 1-D or 2-D array of {what}: {exc}") from None
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
     ):
-        raise ValueError(f"{name} must contain numbers, got an array of dtype {array.dtype}")
+        raise ValueError(f"{name} must contain {what}, got an array of dtype {array.dtype}")
     if np.issubdtype(array.dtype, np.complexfloating):
-        raise ValueError(f"{name} must contain real numbers, got complex values")
+        raise ValueError(f"{name} must contain real {what}, got complex values")
     if array.ndim == 1:
         array = array[:, None]
     elif array.ndim != 2:
@@ -53,10 +56,7 @@ def check_data(X, name: str = "X", *, allow_nan: bool = False, dtype=np.float64)
         if np.isinf(array).any():
             raise ValueError(f"{name} contains infinite values")
         if not allow_nan:
-            raise ValueError(
-                f"{name} contains NaN; remove or impute the missing values"
-                + (" (or pass missing='em' to fit them)" if name == "X" else "")
-            )
+            raise ValueError(f"{name} contains NaN; remove or impute the missing values{nan_hint}")
     return array
 
 

@@ -126,7 +126,8 @@ def fit(
         when ``abs(change) <= tol * max(1, abs(loglik))``. ``0`` runs exactly ``max_iter`` iterations.
     n_init : int, default 1
         Number of restarts from different starting values; the restart with the highest final
-        log-likelihood is kept. With ``n_init > 1`` each restart runs on a copy of ``model``.
+        log-likelihood is kept. With ``n_init > 1`` each restart runs on a copy of ``model``, and
+        only the kept restart's warnings are shown.
     random_state : None, int or numpy.random.Generator
         Seed for the generator handed to ``model.initialize``.
     callback : callable, optional
@@ -159,21 +160,31 @@ def fit(
         raise ValueError(f"tol must be a non-negative number, got {tol!r}")
     rng = check_random_state(random_state)
 
-    best = None
+    if n_init == 1:
+        best = _run_one(model, data, rng, max_iter, tol, callback, verbose)
+        best.restart_logliks = np.array([best.loglik])
+        return best
+
+    best, best_warnings = None, []
     restart_logliks = []
     for restart in range(n_init):
-        candidate = model if n_init == 1 else copy.deepcopy(model)
-        if verbose and n_init > 1:
+        if verbose:
             print(f"restart {restart + 1} of {n_init}")
-        run = _run_one(candidate, data, rng, max_iter, tol, callback, verbose)
+        # A discarded restart's warnings (a component that collapsed there, say) would only
+        # mislead; keep each restart's warnings and pass on those of the one that is kept.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = _run_one(copy.deepcopy(model), data, rng, max_iter, tol, callback, verbose)
         restart_logliks.append(run.loglik)
         if best is None or run.loglik > best.loglik:
-            best = run
+            best, best_warnings = run, caught
             best.best_restart = restart
+    for record in best_warnings:
+        warnings.warn_explicit(record.message, record.category, record.filename, record.lineno,
+                               source=record.source)
 
-    if best.model is not model:
-        model.__dict__.update(best.model.__dict__)
-        best.model = model
+    model.__dict__.update(best.model.__dict__)
+    best.model = model
     best.restart_logliks = np.array(restart_logliks)
     return best
 

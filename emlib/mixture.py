@@ -241,6 +241,7 @@ class BaseMixture:
             )
         self._reissue_warnings(caught)
         self.components_ = result.model.components
+        self._warn_if_degenerate()
         self.weights_ = result.model.weights
         self.n_features_in_ = X.shape[1]
         self.converged_ = result.converged
@@ -265,7 +266,7 @@ class BaseMixture:
     def _reissue_warnings(self, caught) -> None:
         """Pass on the warnings of a fit once each, from the caller's line.
 
-        EM would warn at every iteration in which, say, a component stays collapsed. A fall of the
+        EM would warn at every iteration in which, say, a component stays empty. A fall of the
         log-likelihood is reported by :func:`emlib.em.fit` as a likely bug; when the subclass's
         M-step is not an exact maximisation (``_inexact_m_step``) it is explained instead.
         """
@@ -288,6 +289,9 @@ class BaseMixture:
                 DegenerateComponentWarning,
                 stacklevel=3,
             )
+
+    def _warn_if_degenerate(self) -> None:
+        """Warn about a degenerate final fit (subclasses whose components can collapse say how)."""
 
     def _inexact_m_step(self, caught) -> bool:
         """Whether the M-step may not maximise exactly (subclasses that regularise say so)."""
@@ -570,7 +574,7 @@ class GaussianMixture(BaseMixture):
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         if check_choice(self.missing, "missing", _MISSING_CHOICES) == "em":
             return missing.check_missing_data(X, fitting=fitting)
-        return Gaussian.check_data(X)
+        return Gaussian.check_data(X, nan_hint=" (or pass missing='em' to fit them)")
 
     def _em_problem(self, X, sample_weight):
         observed = None if self.missing == "error" else ~np.isnan(X)
@@ -582,6 +586,16 @@ class GaussianMixture(BaseMixture):
             raise ValueError(
                 f"column {int(np.argmin(counts > 0))} of X is observed only in rows of sample_weight 0; "
                 "its mean cannot be estimated"
+            )
+        with np.errstate(invalid="ignore"):
+            constant = np.flatnonzero(np.nanmax(X, axis=0) == np.nanmin(X, axis=0))
+        if constant.size:  # e.g. observed once: with complete data the final fit would show a collapse
+            warnings.warn(
+                f"column(s) {constant.tolist()} of X take a single observed value, so their variance "
+                "cannot be estimated and only reg_covar sets it. Remove such columns, or set reg_covar "
+                "to a variance that means something for them.",
+                DegenerateComponentWarning,
+                stacklevel=3,
             )
         data = _MissingFitData(X, sample_weight, bool(np.all(sample_weight == 1.0)),
                                missing.MissingPatterns(X), np.where(observed, X, column_means))
@@ -663,16 +677,25 @@ class GaussianMixture(BaseMixture):
         components.fit(X, groups, fixed=fixed)
         return components
 
+    def _warn_if_degenerate(self) -> None:
+        # Judged on the final fit only: EM may pass through a collapse and leave it again.
+        self.components_.warn_if_collapsed(stacklevel=3)
+
     def _inexact_m_step(self, caught) -> bool:
         # reg_covar, or the jitter added to a singular covariance, moves the covariance away from
         # the weighted maximum-likelihood estimate, so EM's guarantee no longer holds exactly.
         return self.reg_covar > 0 or any(issubclass(r.category, DegenerateComponentWarning) for r in caught)
 
     def _inexact_m_step_reason(self) -> str:
+        if self.reg_covar == 0:
+            return ("Not a bug: a covariance became singular and a jitter was added to its diagonal, "
+                    "so that M-step did not maximise exactly. Set reg_covar > 0 or use fewer components.")
         return (
-            f"Not a bug: reg_covar={self.reg_covar:g} (or a jitter) added to the covariances is not "
-            "negligible against some component's variance, so the M-step no longer maximises exactly. "
-            "Standardise the data, lower reg_covar, or use fewer components."
+            f"Not a bug: reg_covar={self.reg_covar:g} added to the covariances is not negligible "
+            "against some component's variance, so the M-step no longer maximises exactly. Expected "
+            "when reg_covar is a deliberate floor (the data's rounding, say) or holds a component "
+            "that is thin along some direction; otherwise standardise the data, lower reg_covar, or "
+            "use fewer components."
         )
 
     # Fitted parameters live in the components; these are views for the familiar names.

@@ -164,7 +164,8 @@ def test_poisson_fixed_empty_and_sampling():
     [
         ([1, -2, 3], r"counts >= 0, but X\[1, 0\] is -2"),
         ([1, 2.5], r"whole-number counts, but X\[1, 0\] is 2.5"),
-        ([1, np.inf], "NaN or infinite"),
+        ([1, np.inf], "X contains infinite values"),
+        ([1, np.nan], "X contains NaN"),
         ([["a"]], "counts"),
         (np.zeros((2, 2, 2)), "1-D"),
     ],

@@ -53,6 +53,31 @@ def test_decrease_warns_with_iteration():
         em.fit(BrokenMStep(), COUNTS, max_iter=5, tol=0)
 
 
+def test_only_the_kept_restarts_warnings_are_shown():
+    # Restart 0 runs the broken M-step (a decrease) and ends low; restart 1 is sound and kept.
+    class BrokenOnlyFirst(TwoCoins):
+        def initialize(self, counts, rng):
+            self.broken = getattr(self, "_restarts", 0) == 0
+            type(self)._restarts = getattr(self, "_restarts", 0) + 1
+            self.theta = np.array([0.6, 0.5])
+
+        def m_step(self, counts, responsibilities):
+            if self.broken:
+                self.theta = np.array([0.9, 0.1]) if self.theta[0] > 0.55 else np.array([0.6, 0.5])
+            else:
+                super().m_step(counts, responsibilities)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = em.fit(BrokenOnlyFirst(), COUNTS, n_init=2, max_iter=5, tol=0)
+    assert result.best_restart == 1
+    assert not [w for w in caught if "decreased" in str(w.message)]
+
+    BrokenOnlyFirst._restarts = 0
+    with pytest.warns(RuntimeWarning, match="decreased"):  # alone, the broken run does warn
+        em.fit(BrokenOnlyFirst(), COUNTS, n_init=1, max_iter=5, tol=0)
+
+
 def test_verbose_prints_one_line_per_iteration(capsys):
     em.fit(TwoCoins(), COUNTS, max_iter=3, tol=0, verbose=True)
     lines = capsys.readouterr().out.strip().splitlines()

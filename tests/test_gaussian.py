@@ -1,5 +1,7 @@
 """emlib.distributions.Gaussian and the numerical helpers in emlib._math."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -251,9 +253,24 @@ def test_collapse_warning_names_the_component():
     X = np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 1.0], [4.0, 5.0], [6.0, 2.0]])
     weights = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
     g = Gaussian(np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
-    with pytest.warns(DegenerateComponentWarning, match=r"component\(s\) \[0\] collapsed"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fitting itself is quiet: EM may pass through a collapse
         g.fit(X, weights)
     np.testing.assert_allclose(g.covariances[0], 1e-6 * np.eye(2))
+    np.testing.assert_array_equal(g.collapsed_components(), [0])
+    with pytest.warns(DegenerateComponentWarning, match=r"component\(s\) \[0\] collapsed"):
+        g.warn_if_collapsed()
+
+
+def test_collapse_along_a_tilted_line_is_found():
+    # Points on the line y = x: flat along (1, -1), which no feature points along.
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    g = Gaussian(np.zeros((1, 2)), [np.eye(2)]).fit(X, np.ones((4, 1)))
+    np.testing.assert_array_equal(g.collapsed_components(), [0])
+    g = Gaussian(np.zeros((1, 2)), np.eye(2), "tied").fit(X, np.ones((4, 1)))
+    np.testing.assert_array_equal(g.collapsed_components(), [0])
+    wide = X + np.array([[0.0, 0.1], [0.0, -0.1], [0.0, 0.1], [0.0, -0.1]])
+    assert Gaussian(np.zeros((1, 2)), [np.eye(2)]).fit(wide, np.ones((4, 1))).collapsed_components().size == 0
 
 
 # -- numerical helpers -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emlib import hmm
+from emlib.elbo import Decomposition
 from emlib.hmm import _inference, _kernels
 from emlib.hmm import _reference as ref
 
@@ -384,9 +385,11 @@ def test_elbo_plus_kl_is_the_log_likelihood(lengths):
     assert bound == pytest.approx(loglik, rel=1e-10)
     for _ in range(5):
         q, qq = random_markov_q(rng, 3, lengths)
-        bound, kl = hmm.evidence_lower_bound(*args, q, qq, lengths=lengths)
+        result = hmm.evidence_lower_bound(*args, q, qq, lengths=lengths)
+        bound, kl = result
         assert kl > 1e-3 and bound < loglik
         assert bound + kl == pytest.approx(loglik, rel=1e-10)
+        assert isinstance(result, Decomposition) and result.loglik == pytest.approx(loglik, rel=1e-10)
 
 
 def test_elbo_matches_enumeration_over_paths():

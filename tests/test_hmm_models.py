@@ -410,7 +410,8 @@ def test_bad_parameters_and_data_are_named(estimator, kwargs, fit_kwargs, messag
         (CategoricalHMM, [0, -1, 2], r"symbols >= 0, but X\[1\] is -1"),
         (PoissonHMM, [0, 3, -1], r"counts >= 0, but X\[2, 0\] is -1"),
         (PoissonHMM, [0, 3, 1.5], "whole-number counts"),
-        (GaussianHMM, [0.0, np.nan, 1.0], "X contains NaN"),
+        # GaussianHMM has no missing="em", so its message must not suggest one
+        (GaussianHMM, [0.0, np.nan, 1.0], "X contains NaN; remove or impute the missing values$"),
         (GaussianHMM, [0.0, np.inf, 1.0], "X contains infinite values"),
     ],
 )
@@ -432,3 +433,29 @@ def test_unfitted_and_mismatched_use():
         model.predict(np.zeros((4, 2)), algorithm="greedy")
     with pytest.raises(ValueError, match="needs at least as many samples"):
         GaussianHMM(5).fit(np.zeros((3, 1)))
+
+
+def test_filtered_probabilities_use_only_the_past():
+    rng = np.random.default_rng(31)
+    X = np.concatenate([rng.normal(0, 1, 40), rng.normal(3, 1, 40)])
+    model = GaussianHMM(2, random_state=0).fit(X, lengths=[50, 30])
+    filtered = model.filter_proba(X, lengths=[50, 30])
+    assert filtered.shape == (80, 2)
+    np.testing.assert_allclose(filtered.sum(axis=1), 1.0, rtol=1e-12)
+    # Filtering at step t is smoothing on the sequence cut after t.
+    for t in (0, 7, 49):
+        np.testing.assert_allclose(filtered[t], model.predict_proba(X[: t + 1])[-1], rtol=1e-10)
+    for t in (50, 61, 79):
+        np.testing.assert_allclose(filtered[t], model.predict_proba(X[50 : t + 1])[-1], rtol=1e-10)
+    # ... so the last step of each sequence agrees with the smoothed posterior, and others differ.
+    smoothed = model.predict_proba(X, lengths=[50, 30])
+    np.testing.assert_allclose(filtered[[49, 79]], smoothed[[49, 79]], rtol=1e-10)
+    assert np.abs(filtered - smoothed).max() > 1e-3
+
+
+def test_filtered_probabilities_explain_an_impossible_observation():
+    model = CategoricalHMM(2, transmat_init=[[1.0, 0.0], [0.0, 1.0]], startprob_init=[1.0, 0.0],
+                           emissionprob_init=[[1.0, 0.0], [0.0, 1.0]], fixed={"startprob", "transmat", "emissionprob"})
+    model.fit([0, 0, 0])
+    with pytest.raises(ValueError, match=r"X: sequence 0 has probability zero at step 2 .*under the fitted model"):
+        model.filter_proba([0, 0, 1])

@@ -229,9 +229,9 @@ class Gaussian:
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
-    def check_data(X, name: str = "X", allow_nan: bool = False) -> np.ndarray:
+    def check_data(X, name: str = "X", allow_nan: bool = False, nan_hint: str = "") -> np.ndarray:
         """Validate data for this family: a finite 1-D or 2-D numeric array (as (N, D) floats)."""
-        return check_data(X, name, allow_nan=allow_nan)
+        return check_data(X, name, allow_nan=allow_nan, nan_hint=nan_hint)
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K)."""
@@ -314,8 +314,10 @@ class Gaussian:
         Warns
         -----
         emlib.exceptions.DegenerateComponentWarning
-            When a component receives no weight (it keeps its parameters) or its covariance is
-            positive definite only thanks to ``reg_covar`` (it collapsed onto a point or a line).
+            When a component receives no weight (it keeps its parameters). A component that
+            collapses onto a point or a line is held positive definite by ``reg_covar`` without a
+            warning, since EM often passes through such states; ask :meth:`collapsed_components`
+            about the final fit (the estimators do, and warn).
         """
         X = np.asarray(X, dtype=np.float64)
         weights = np.asarray(weights, dtype=np.float64)
@@ -346,7 +348,6 @@ class Gaussian:
             covariances = self._weighted_covariance_matrices(X, weights, means, safe_totals, empty)
         self._means = means
         self._set_covariances(covariances, fitting=True)
-        self._warn_if_collapsed(~empty)
         return self
 
     def _weighted_covariance_matrices(self, X, weights, means, totals, empty) -> np.ndarray:
@@ -399,8 +400,7 @@ class Gaussian:
         Warns
         -----
         emlib.exceptions.DegenerateComponentWarning
-            As :meth:`fit`: a component without weight keeps its parameters; a collapsed one is
-            reported.
+            As :meth:`fit`: a component without weight keeps its parameters.
         """
         K, D = self.n_components, self.n_features
         totals = np.asarray(totals, dtype=np.float64)
@@ -417,31 +417,42 @@ class Gaussian:
         covariances = self._covariances_from_scatter(scatter, np.where(empty, 1.0, totals), empty)
         self._means = means
         self._set_covariances(covariances, fitting=True)
-        self._warn_if_collapsed(~empty)
         return self
 
-    def _warn_if_collapsed(self, updated: np.ndarray) -> None:
+    def collapsed_components(self) -> np.ndarray:
+        """Components whose variance along some direction is mostly ``reg_covar``, int (n,).
+
+        Such a component has collapsed onto (nearly) a single point or a lower-dimensional set:
+        without ``reg_covar`` its covariance would be (nearly) singular. With ``reg_covar=0`` the
+        answer is empty (a singular covariance is jittered, and reported, as it happens).
+        """
         if self.reg_covar == 0:
-            return  # a singular covariance is caught, jittered and reported by _set_covariances
+            return np.empty(0, dtype=np.intp)
         if self.covariance_type in ("full", "tied"):
-            # L_ii^2 is the variance of feature i left after regressing on features 0..i-1: near
-            # reg_covar when the component has collapsed onto a point or a lower-dimensional set.
-            L = self._cholesky if self.covariance_type == "full" else self._cholesky[None]
-            smallest = np.min(np.diagonal(L, axis1=-2, axis2=-1) ** 2, axis=-1)
-            if self.covariance_type == "tied":
-                smallest = np.broadcast_to(smallest, updated.shape)
+            # The smallest eigenvalue is the variance along the flattest direction, whichever way
+            # the collapsed set is oriented (Cholesky pivots would only see the features' order).
+            matrices = self._covariances if self.covariance_type == "full" else self._covariances[None]
+            smallest = np.linalg.eigvalsh(matrices)[:, 0]
         else:
             smallest = self._diagonal_variances().min(axis=1)
-        collapsed = np.flatnonzero((smallest < 2.0 * self.reg_covar) & updated)
+        return np.flatnonzero(smallest < 2.0 * self.reg_covar)
+
+    def warn_if_collapsed(self, stacklevel: int = 2) -> None:
+        """Warn (``DegenerateComponentWarning``) about :meth:`collapsed_components`, if any.
+
+        ``stacklevel=1`` points the warning at the line calling this method; an estimator's ``fit``
+        passes 2, to point at its own caller.
+        """
+        collapsed = self.collapsed_components()
         if collapsed.size:
             which = "the tied covariance" if self.covariance_type == "tied" else (
                 f"component(s) {collapsed.tolist()}")
             warnings.warn(
-                f"{which} collapsed onto (nearly) a single point or a lower-dimensional set; the "
-                f"covariance is kept positive definite only by reg_covar={self.reg_covar:g}. Consider "
+                f"{which} collapsed onto (nearly) a single point or a lower-dimensional set; its "
+                f"variance along some direction is mostly reg_covar={self.reg_covar:g}. Consider "
                 "fewer components, a larger reg_covar, or removing duplicate rows.",
                 DegenerateComponentWarning,
-                stacklevel=3,
+                stacklevel=stacklevel + 1,
             )
 
     # -- generation -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from emlib._validation import check_data
 from emlib.exceptions import DegenerateComponentWarning
 
 __all__ = ["Poisson", "check_counts"]
@@ -27,25 +28,7 @@ def check_counts(X, name: str = "X") -> np.ndarray:
     ValueError
         For non-numeric, empty, NaN or infinite input, negative counts or non-integers.
     """
-    try:
-        array = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a 1-D or 2-D array of counts: {exc}") from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must contain counts (integers >= 0), got an array of dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.complexfloating):
-        raise ValueError(f"{name} must contain counts, got complex values")
-    if array.ndim == 1:
-        array = array[:, None]
-    elif array.ndim != 2:
-        raise ValueError(f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_features), got shape {array.shape}")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values; counts must be finite integers")
+    array = check_data(X, name, what="counts (integers >= 0)")
     negative = array < 0
     if negative.any():
         row, col = np.argwhere(negative)[0]

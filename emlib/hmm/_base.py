@@ -258,6 +258,7 @@ class BaseHMM:
         self.startprob_ = model.startprob
         self.transmat_ = model.transmat
         self.emission_ = model.emission
+        self._warn_if_degenerate()
         self._allowed_start, self._allowed_transitions = model.allowed_start, model.allowed_transitions
         self.loglik_history_ = result.loglik_history
         self.restart_logliks_ = result.restart_logliks
@@ -427,6 +428,21 @@ class BaseHMM:
             raise self._impossible(bad, starts)
         return buffers.posteriors
 
+    def filter_proba(self, X, lengths=None) -> np.ndarray:
+        """Filtered state probabilities ``p(z_t = k | x_0..t)``, shape (n_samples, K).
+
+        What the model knows about step ``t`` from the observations up to ``t`` only, as it would
+        in real time; :meth:`predict_proba` also uses the steps after ``t`` (smoothing). These are
+        the scaled forward variables; the last row of each sequence equals its smoothed one.
+        """
+        _, log_emission, lengths, starts = self._prepared(X, lengths)
+        try:
+            alpha, _ = _inference.scaled_forward_arrays(log_emission, self.startprob_, self.transmat_, starts,
+                                                        lengths, rows_name="X")
+        except ValueError as error:
+            raise ValueError(f"X: {error} under the fitted model") from None
+        return alpha
+
     def decode(self, X, lengths=None) -> tuple[np.ndarray, float]:
         """Most probable state path (Viterbi) and its log-probability.
 
@@ -469,7 +485,7 @@ class BaseHMM:
         return float(_inference.sequence_log_likelihoods(log_emission, self.startprob_, self.transmat_, starts,
                                                          lengths).sum())
 
-    def evidence_lower_bound(self, X, state_posteriors, pairwise_posteriors, lengths=None) -> tuple[float, float]:
+    def evidence_lower_bound(self, X, state_posteriors, pairwise_posteriors, lengths=None):
         """Split ``log p(X)`` into the evidence lower bound and ``KL(q || p(Z | X))``.
 
         ``q`` is any first-order Markov distribution over the state paths, given by its marginals;
@@ -477,8 +493,8 @@ class BaseHMM:
 
         Returns
         -------
-        bound : float
-        kl : float
+        emlib.elbo.Decomposition
+            The named pair ``(bound, kl)``; ``bound + kl`` is ``log p(X)``.
         """
         _, log_emission, lengths, _ = self._prepared(X, lengths)
         return _elbo.evidence_lower_bound(
@@ -556,6 +572,9 @@ class BaseHMM:
         self._allowed_start, self._allowed_transitions = self.startprob_ > 0, self.transmat_ > 0
 
     # -- subclass hooks ---------------------------------------------------------------------------
+    def _warn_if_degenerate(self) -> None:
+        """Warn about a degenerate final fit (emissions that can collapse say how)."""
+
     def _set_n_features(self, X) -> None:
         self.n_features_in_ = X.shape[1] if X.ndim == 2 else 1
 

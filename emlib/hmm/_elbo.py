@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emlib.elbo import Decomposition
 from emlib.hmm import _inference
 from emlib.hmm._inference import prepare, transition_rows
 
@@ -27,7 +28,7 @@ _ATOL = 1e-8  # how far marginals may be from consistent (round-off in user-buil
 
 
 def evidence_lower_bound(log_emission, startprob, transmat, state_posteriors, pairwise_posteriors,
-                         lengths=None) -> tuple[float, float]:
+                         lengths=None) -> Decomposition:
     """Split the log-likelihood of an HMM into the evidence lower bound and a KL divergence.
 
     Parameters
@@ -46,11 +47,11 @@ def evidence_lower_bound(log_emission, startprob, transmat, state_posteriors, pa
 
     Returns
     -------
-    bound : float
-        ``L(q) = E_q[log p(x, z)] + H(q)``; ``-inf`` if ``q`` puts mass on an impossible path.
-    kl : float
-        ``KL(q || p(z | x)) >= 0``; zero exactly when ``q`` is the posterior. ``bound + kl`` is the
-        log-likelihood ``log p(x)``.
+    emlib.elbo.Decomposition
+        The named pair ``(bound, kl)``, as for the mixtures: ``bound`` is
+        ``L(q) = E_q[log p(x, z)] + H(q)`` (``-inf`` if ``q`` puts mass on an impossible path);
+        ``kl`` is ``KL(q || p(z | x)) >= 0``, zero exactly when ``q`` is the posterior.
+        ``bound + kl`` (the ``loglik`` property) is the log-likelihood ``log p(x)``.
 
     Raises
     ------
@@ -84,8 +85,8 @@ def evidence_lower_bound(log_emission, startprob, transmat, state_posteriors, pa
         - _relative(q[first], exact_states[first])
     )
     if not np.isfinite(bound):
-        return float("-inf"), float("inf")
-    return float(bound), float(max(kl, 0.0))
+        return Decomposition(float("-inf"), float("inf"))
+    return Decomposition(float(bound), float(max(kl, 0.0)))
 
 
 def _check_marginals(state_posteriors, pairs, T, K, first, second) -> np.ndarray:

@@ -80,9 +80,9 @@ def impossible_message(row: int, starts: np.ndarray, rows_name: str = "log_emiss
     )
 
 
-def _raise_if_impossible(bad: int, starts: np.ndarray) -> None:
+def _raise_if_impossible(bad: int, starts: np.ndarray, rows_name: str = "log_emission") -> None:
     if bad >= 0:
-        raise ValueError(impossible_message(int(bad), starts))
+        raise ValueError(impossible_message(int(bad), starts, rows_name))
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -129,8 +129,11 @@ def forward(log_emission, startprob, transmat, lengths=None):
     return scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths)
 
 
-def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
-    """``(alpha, log_scaling)`` of validated arrays; through log space if the scaled pass underflows."""
+def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths, rows_name="log_emission"):
+    """``(alpha, log_scaling)`` of validated arrays; through log space if the scaled pass underflows.
+
+    ``rows_name`` names the data's rows in the error for an impossible observation.
+    """
     alpha = np.empty_like(log_emission)
     log_scaling = np.empty(log_emission.shape[0])
     status = _kernels.forward_scaled(log_emission, startprob, transmat, starts, lengths, alpha, log_scaling)
@@ -139,7 +142,7 @@ def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
         log_alpha = np.empty_like(log_emission)
         _, status = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths,
                                          log_alpha)
-        _raise_if_impossible(status, starts)
+        _raise_if_impossible(status, starts, rows_name)
         top = log_alpha.max(axis=1, keepdims=True)
         alpha = np.exp(log_alpha - top)
         total = alpha.sum(axis=1, keepdims=True)
@@ -148,7 +151,7 @@ def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
         log_scaling = np.diff(log_total, prepend=0.0)
         log_scaling[starts] = log_total[starts]
         return alpha, log_scaling
-    _raise_if_impossible(status, starts)
+    _raise_if_impossible(status, starts, rows_name)
     return alpha, log_scaling
 
 

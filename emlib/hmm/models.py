@@ -164,6 +164,10 @@ class GaussianHMM(BaseHMM):
         emission.fit(X, weights, fixed=("means",) if self.means_init is not None else ())
         return emission
 
+    def _warn_if_degenerate(self) -> None:
+        # Judged on the final fit only: Baum–Welch may pass through a collapse and leave it again.
+        self.emission_.warn_if_collapsed(stacklevel=3)
+
     def _n_free_emission_parameters(self) -> int:
         K, D = self.emission_.n_components, self.emission_.n_features
         total = 0 if "means" in self._fixed else K * D
