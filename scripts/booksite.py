@@ -13,6 +13,7 @@ import http.server
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,15 +66,35 @@ def toc_docnames(root: Path = ROOT) -> list[str]:
             for name in names]
 
 
-def build_book(output: Path, source: Path = ROOT, strict: bool = False, timeout: int = 900) -> Path:
-    """Build the book from ``source`` into the fresh folder ``output``; return the HTML folder."""
-    jupyter_book = shutil.which("jupyter-book")
-    if jupyter_book is None:
+def jupyter_book_executable() -> str:
+    """The ``jupyter-book`` of the running Python's environment.
+
+    Not simply the first on ``PATH``: a different environment's ``jupyter-book`` may not import
+    emlib, and autodoc would then leave the API reference empty (silently, unless strict).
+    """
+    beside = Path(sys.executable).with_name("jupyter-book")
+    found = str(beside) if beside.exists() else shutil.which("jupyter-book")
+    if found is None:
         raise RuntimeError("jupyter-book is not installed (pip install -r requirements.txt)")
-    command = [jupyter_book, "build", str(source), "--path-output", str(output)]
+    return found
+
+
+def run_build(output: Path, source: Path = ROOT, strict: bool = True,
+              timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run ``jupyter-book build`` on ``source`` into the fresh folder ``output``; return the process.
+
+    ``strict`` adds ``-n -W --keep-going``: any warning fails the build. The HTML is written to
+    ``output / "_build" / "html"``.
+    """
+    command = [jupyter_book_executable(), "build", str(source), "--path-output", str(output)]
     if strict:
         command += ["-n", "-W", "--keep-going"]
-    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout)
+
+
+def build_book(output: Path, source: Path = ROOT, strict: bool = True, timeout: int = 900) -> Path:
+    """Build as :func:`run_build` does and return the HTML folder; raise if the build failed."""
+    result = run_build(output, source, strict, timeout)
     html = output / "_build" / "html"
     if result.returncode != 0 or not (html / "index.html").exists():
         log = result.stdout + result.stderr

@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-    python scripts/screenshots.py OUTDIR                 # builds the book into a temporary folder first
+    python scripts/screenshots.py OUTDIR                 # builds the book (strictly) into a temporary folder first
     python scripts/screenshots.py OUTDIR --html _build/html --page two_coins
 
 Writes ``OUTDIR/<page>--desktop.png`` (1280 px wide) and ``OUTDIR/<page>--mobile.png`` (390 px wide), full

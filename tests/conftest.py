@@ -1,4 +1,6 @@
 import os
+import sys
+from pathlib import Path
 
 # Notebook kernels started by nbval inherit this environment. One BLAS thread per process keeps the
 # small matrix operations of the chapters fast on a 2-core machine where pytest and a kernel run
@@ -12,6 +14,7 @@ import matplotlib
 # and lose their inline figures.)
 matplotlib.use("Agg")
 
+import pytest
 from hypothesis import settings
 
 # Property tests explore the same examples on every run: a CI failure is then always reproducible,
@@ -19,3 +22,17 @@ from hypothesis import settings
 settings.register_profile("repeatable", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("repeatable")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import booksite  # scripts/booksite.py: build, serve and drive Chromium
+
+
+@pytest.fixture(scope="session")
+def strict_book_build(tmp_path_factory):
+    """The book built once, strictly (``-n -W --keep-going``), into a fresh folder.
+
+    Returns ``(completed_process, html_folder)``; tests/test_book_build.py judges the build, the
+    browser tests read its pages.
+    """
+    output = tmp_path_factory.mktemp("book")
+    return booksite.run_build(output, strict=True), output / "_build" / "html"

@@ -204,8 +204,11 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def book_html(tmp_path_factory):
-    return booksite.build_book(tmp_path_factory.mktemp("book"))
+def book_html(strict_book_build):
+    result, html = strict_book_build
+    if result.returncode != 0 or not (html / "index.html").exists():
+        pytest.fail("the book did not build (tests/test_book_build.py shows why)")
+    return html
 
 
 @pytest.fixture(scope="module")
