@@ -459,3 +459,17 @@ def test_filtered_probabilities_explain_an_impossible_observation():
     model.fit([0, 0, 0])
     with pytest.raises(ValueError, match=r"X: sequence 0 has probability zero at step 2 .*under the fitted model"):
         model.filter_proba([0, 0, 1])
+
+
+def test_a_state_collapsed_in_the_final_fit_is_reported():
+    # A run of identical readings (a stuck sensor): the state that explains it has variance reg_covar.
+    rng = np.random.default_rng(40)
+    X = np.concatenate([rng.normal(0.0, 1.0, 100), np.full(30, 5.0), rng.normal(0.0, 1.0, 100)])
+    with pytest.warns(DegenerateComponentWarning, match=r"component\(s\) \[\d\] collapsed") as record:
+        model = GaussianHMM(2, random_state=0).fit(X)
+    assert record[0].filename == __file__  # points at the user's call
+    stuck = model.predict(X)[110]
+    assert model.covariances_.ravel()[stuck] < 2e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # healthy data: no warning at all
+        GaussianHMM(2, random_state=0).fit(np.concatenate([X[:100], X[130:] + 5.0]))
