@@ -359,14 +359,18 @@ def test_impossible_observations_under_fixed_parameters_name_sequence_and_step()
     model = CategoricalHMM(2, emissionprob_init=[[1.0, 0.0], [0.5, 0.5]], transmat_init=[[1.0, 0.0], [0.0, 1.0]],
                            startprob_init=[1.0, 0.0], fixed={"startprob", "transmat", "emissionprob"})
     X = np.array([0, 0, 0, 0, 0, 1, 0])
-    with pytest.raises(ValueError, match=r"sequence 1 has probability zero at step 2 \(row 5 of X\).*fixed"):
+    with pytest.raises(ValueError, match=r"sequence 1 has probability zero at step 2 \(row 5 of X\).*fixed") as error:
         model.fit(X, lengths=[3, 4])
+    assert "given states" not in str(error.value)  # none were given
 
 
 def test_impossible_labels_are_reported():
     X = np.array([0.0, 0.1, 5.0, 5.1])
     with pytest.raises(ValueError, match="sequence 0 has probability zero at step 1"), warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateComponentWarning)  # two points per state to start from
+        GaussianHMM(2, transmat_init=[[1.0, 0.0], [0.0, 1.0]]).fit(X, states=[0, 1, -1, -1])
+    with pytest.raises(ValueError, match="and the given states"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateComponentWarning)
         GaussianHMM(2, transmat_init=[[1.0, 0.0], [0.0, 1.0]]).fit(X, states=[0, 1, -1, -1])
 
 

@@ -93,11 +93,12 @@ class _HMMEM:
             fresh_log_emission, self.startprob, self.transmat, data.starts, data.lengths, self._buffers
         )
         if bad >= 0:
+            labelled = data.labelled_rows is not None and data.labelled_rows.size > 0
             raise ValueError(
-                f"X: {_inference.impossible_message(int(bad), data.starts, 'X')}, under the "
+                f"X: {_inference.impossible_message(int(bad), data.starts, 'X', labelled)}, under the "
                 + ("fixed" if self.estimator._fixed else "starting")
-                + " parameters. Check transmat_init zeros, fixed parameters, emission starting "
-                "values and the given states."
+                + " parameters. Check transmat_init zeros, fixed parameters, emission starting values"
+                + (" and the given states." if labelled else ".")
             )
         b = self._buffers
         return (b.posteriors, b.pairwise, b.start_counts), loglik + self.log_prior()

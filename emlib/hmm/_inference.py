@@ -68,14 +68,15 @@ def sequence_starts(lengths: np.ndarray) -> np.ndarray:
     return starts
 
 
-def impossible_message(row: int, starts: np.ndarray, rows_name: str = "log_emission") -> str:
+def impossible_message(row: int, starts: np.ndarray, rows_name: str = "log_emission",
+                       states_given: bool = False) -> str:
     """Where a sequence first has probability zero, in words."""
     sequence = int(np.searchsorted(starts, row, side="right") - 1)
     step = int(row - starts[sequence])
     return (
         f"sequence {sequence} has probability zero at step {step} (row {row} of {rows_name}): no "
         "state allowed there by the start probabilities, the zeros of the transition matrix"
-        + (" and the given states" if rows_name == "X" else "")
+        + (" and the given states" if states_given else "")
         + " can emit that observation"
     )
 
