@@ -8,12 +8,10 @@ pixel on impossible, and ``0 * log 0`` would give NaN).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from emlib._validation import check_data
-from emlib.exceptions import DegenerateComponentWarning
+from emlib.distributions._empty import empty_components
 
 __all__ = ["DEFAULT_MIN_PROB", "Bernoulli"]
 
@@ -156,14 +154,7 @@ class Bernoulli:
         X = np.asarray(X, dtype=np.float64)
         weights = np.asarray(weights, dtype=np.float64)
         totals = weights.sum(axis=0)  # (K,)
-        empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
-        if empty.any():
-            warnings.warn(
-                f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their parameters "
-                "are left unchanged. Consider fewer components.",
-                DegenerateComponentWarning,
-                stacklevel=2,
-            )
+        empty = empty_components(totals)
         means = (weights.T @ X) / np.where(empty, 1.0, totals)[:, None]
         means[empty] = self._probabilities[empty]
         self._set_clipped(means)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from emlib.exceptions import DegenerateComponentWarning
+from emlib.distributions._empty import empty_components
 
 __all__ = ["Categorical", "check_symbols"]
 
@@ -198,14 +196,7 @@ class Categorical:
         counts += self.pseudo_count
         counts[~self._support] = 0.0
         totals = counts.sum(axis=1)
-        empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
-        if empty.any():
-            warnings.warn(
-                f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their "
-                "probabilities are left unchanged. Consider fewer components or a pseudo_count.",
-                DegenerateComponentWarning,
-                stacklevel=2,
-            )
+        empty = empty_components(totals, "probabilities", "fewer components or a pseudo_count")
         new = self._probabilities.copy()
         new[~empty] = counts[~empty] / totals[~empty, None]
         self.probabilities = new

@@ -9,6 +9,7 @@ import numpy as np
 
 from emlib._math import invert_lower_triangular
 from emlib._validation import check_choice, check_data, check_nonnegative_float
+from emlib.distributions._empty import empty_components
 from emlib.exceptions import DegenerateComponentWarning
 
 __all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
@@ -327,7 +328,7 @@ class Gaussian:
         if unknown:
             raise ValueError(f"fixed may only name {self.parameter_names}, got {sorted(unknown)}")
         totals = weights.sum(axis=0)  # (K,)
-        empty = _empty_components(totals)
+        empty = empty_components(totals)
         safe_totals = np.where(empty, 1.0, totals)
 
         fit_means = "means" not in fixed
@@ -410,7 +411,7 @@ class Gaussian:
                                    ("scatter", scatter, (K, D, D))):
             if value.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
-        empty = _empty_components(totals)
+        empty = empty_components(totals)
         means[empty] = self._means[empty]
         if not np.all(np.isfinite(means)) or not np.all(np.isfinite(scatter[~empty])):
             raise ValueError("means and scatter must be finite")
@@ -475,19 +476,6 @@ class Gaussian:
     def __repr__(self) -> str:
         return (f"Gaussian(n_components={self.n_components}, n_features={self.n_features}, "
                 f"covariance_type={self.covariance_type!r})")
-
-
-def _empty_components(totals: np.ndarray) -> np.ndarray:
-    """Components whose total weight is zero (or underflow), with a warning naming them: (K,) bool."""
-    empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
-    if empty.any():
-        warnings.warn(
-            f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their parameters "
-            "are left unchanged. Consider fewer components.",
-            DegenerateComponentWarning,
-            stacklevel=3,
-        )
-    return empty
 
 
 def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from emlib._validation import check_data
-from emlib.exceptions import DegenerateComponentWarning
+from emlib.distributions._empty import empty_components
 
 __all__ = ["Poisson", "check_counts"]
 
@@ -147,14 +145,7 @@ class Poisson:
             X = X[:, None]
         weights = np.asarray(weights, dtype=np.float64)
         totals = weights.sum(axis=0)
-        empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
-        if empty.any():
-            warnings.warn(
-                f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their rates are "
-                "left unchanged. Consider fewer components.",
-                DegenerateComponentWarning,
-                stacklevel=2,
-            )
+        empty = empty_components(totals, "rates")
         rates = (weights.T @ X) / np.where(empty, 1.0, totals)[:, None]
         rates[empty] = self._rates[empty]
         self._rates = np.maximum(rates, 0.0)  # a weighted mean of counts; clip round-off below zero
