@@ -105,7 +105,8 @@ class _MixtureEM:
         self.weights = None
 
     def __deepcopy__(self, memo):
-        twin = _MixtureEM(self.estimator)
+        # The estimator is shared, not copied: restarts differ only in components and weights.
+        twin = type(self)(self.estimator)
         twin.components = copy.deepcopy(self.components, memo)
         twin.weights = copy.deepcopy(self.weights, memo)
         return twin
@@ -141,12 +142,6 @@ class _MissingGaussianEM(_MixtureEM):
     expected sufficient statistics (:func:`emlib.missing.expected_statistics`). M-step: mixing
     weights as usual, components by :meth:`emlib.distributions.Gaussian.fit_statistics`.
     """
-
-    def __deepcopy__(self, memo):
-        twin = _MissingGaussianEM(self.estimator)
-        twin.components = copy.deepcopy(self.components, memo)
-        twin.weights = copy.deepcopy(self.weights, memo)
-        return twin
 
     def initialize(self, data: _MissingFitData, rng: np.random.Generator) -> None:
         # Any start will do for EM: k-means++ and the group covariances of the mean-imputed data.
