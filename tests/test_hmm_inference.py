@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from emlib import hmm
 from emlib.elbo import Decomposition
 from emlib.hmm import _inference, _kernels
-from emlib.hmm import _reference as ref
+from emlib.hmm import reference as ref
 
 
 def random_model(rng, K, T, zeros=False, impossible_rows=0):

@@ -267,7 +267,7 @@ def test_inference_methods_agree_with_the_functions():
     np.testing.assert_allclose(truth.predict_proba(X, lengths), posteriors, rtol=1e-13)
     assert truth.score(X, lengths) == pytest.approx(loglik, rel=1e-13)
     path, logprob = hmm.viterbi(log_emission, truth.startprob_, truth.transmat_, lengths)
-    decoded, decoded_logprob = truth.decode(X, lengths)
+    decoded_logprob, decoded = truth.decode(X, lengths)
     np.testing.assert_array_equal(decoded, path)
     np.testing.assert_array_equal(truth.predict(X, lengths), path)
     np.testing.assert_array_equal(truth.predict(X, lengths, algorithm="map"), posteriors.argmax(axis=1))

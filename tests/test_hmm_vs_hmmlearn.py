@@ -110,7 +110,7 @@ def test_inference_equals_hmmlearn(kind, covariance_type, sequences):
     np.testing.assert_allclose(
         ours.predict_proba(X, lengths), theirs.predict_proba(Xh, lengths), rtol=RTOL_INFERENCE, atol=1e-12
     )
-    path, logprob = ours.decode(X, lengths)
+    logprob, path = ours.decode(X, lengths)
     their_logprob, their_path = theirs.decode(Xh, lengths, algorithm="viterbi")
     np.testing.assert_array_equal(path, their_path)
     assert logprob == pytest.approx(their_logprob, rel=RTOL_INFERENCE)

@@ -444,15 +444,15 @@ class BaseHMM:
             raise ValueError(f"X: {error} under the fitted model") from None
         return alpha
 
-    def decode(self, X, lengths=None) -> tuple[np.ndarray, float]:
-        """Most probable state path (Viterbi) and its log-probability.
+    def decode(self, X, lengths=None) -> tuple[float, np.ndarray]:
+        """Log-probability and most probable state path (Viterbi), in hmmlearn's order.
 
         Returns
         -------
-        path : ndarray of shape (n_samples,)
         log_probability : float
-            ``log p(X, path)``, summed over the sequences. (hmmlearn returns the two in the other
-            order.)
+            ``log p(X, path)``, summed over the sequences.
+        path : ndarray of shape (n_samples,)
+            The jointly most probable state of every step.
         """
         _, log_emission, lengths, starts = self._prepared(X, lengths)
         path = np.empty(log_emission.shape[0], dtype=np.int64)
@@ -461,7 +461,7 @@ class BaseHMM:
         logprob, bad = _kernels.viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path)
         if bad >= 0:
             raise self._impossible(bad, starts)
-        return path, float(logprob)
+        return float(logprob), path
 
     def predict(self, X, lengths=None, algorithm="viterbi") -> np.ndarray:
         """Hidden states of ``X``, shape (n_samples,).
@@ -477,7 +477,7 @@ class BaseHMM:
         """
         check_choice(algorithm, "algorithm", ALGORITHMS)
         if algorithm == "viterbi":
-            return self.decode(X, lengths)[0]
+            return self.decode(X, lengths)[1]
         return np.argmax(self.predict_proba(X, lengths), axis=1)
 
     def score(self, X, lengths=None) -> float:

@@ -17,7 +17,7 @@ from emlib._validation import (
     check_probability_vector,
     check_stochastic_matrix,
 )
-from emlib.hmm import _kernels, _reference
+from emlib.hmm import _kernels, reference
 
 __all__ = [
     "backward",
@@ -356,7 +356,7 @@ def forward_unscaled(log_emission, startprob, transmat, lengths=None):
     """
     log_emission, startprob, transmat, lengths, _ = prepare(log_emission, startprob, transmat, lengths)
     with np.errstate(under="ignore"):
-        return _reference.forward_unscaled(log_emission, startprob, transmat, lengths)
+        return reference.forward_unscaled(log_emission, startprob, transmat, lengths)
 
 
 def pairwise_posteriors(log_emission, startprob, transmat, lengths=None):

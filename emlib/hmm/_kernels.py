@@ -1,4 +1,4 @@
-"""Compiled recursions over time (numba). The readable NumPy versions are in ``_reference.py``.
+"""Compiled recursions over time (numba). The readable NumPy versions are in ``reference.py`` (:mod:`emlib.hmm.reference`).
 
 Every kernel takes the concatenated sequences as one (T, K) array plus ``starts`` and ``lengths``
 (int64), and loops over the sequences itself, so that many short sequences cost one call.
