@@ -7,18 +7,20 @@ import numbers
 import numpy as np
 
 
-def check_random_state(random_state) -> np.random.Generator:
-    """Turn None, an int or a Generator into a :class:`numpy.random.Generator`."""
+def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:
+    """Turn None, a non-negative int or a Generator into a :class:`numpy.random.Generator`."""
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.default_rng(random_state)
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"{name} must be None, an int >= 0 or a numpy.random.Generator, got {random_state}")
+        return np.random.default_rng(int(random_state))
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
     raise TypeError(
-        f"random_state must be None, an int or a numpy.random.Generator, got {type(random_state).__name__}"
+        f"{name} must be None, an int >= 0 or a numpy.random.Generator, got {type(random_state).__name__}"
     )
 
 
@@ -27,20 +29,12 @@ def check_data(X, name: str = "X", *, allow_nan: bool = False, nan_hint: str = "
     """Return ``X`` as a C-contiguous 2-D float array of shape (n_samples, n_features).
 
     1-D input is read as one feature. Non-numeric input, other dimensions, empty input and NaN or
-    infinite entries (NaN allowed when ``allow_nan``) raise ``ValueError`` naming ``name``.
-    ``nan_hint`` is appended to the NaN message (e.g. an option that accepts missing values);
-    ``what`` names the expected entries in the messages (e.g. "counts").
+    infinite entries (NaN allowed when ``allow_nan``) raise ``ValueError`` (``TypeError`` for
+    entries that are not numbers at all) naming ``name``. ``nan_hint`` is appended to the NaN
+    message (e.g. an option that accepts missing values); ``what`` names the expected entries in
+    the messages (e.g. "counts").
     """
-    try:
-        array = np.asarray(X)
-    except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise ValueError(f"{name} must be a 1-D or 2-D array of {what}: {exc}") from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must contain {what}, got an array of dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.complexfloating):
-        raise ValueError(f"{name} must contain real {what}, got complex values")
+    array = as_numeric_array(X, name, what)
     if array.ndim == 1:
         array = array[:, None]
     elif array.ndim != 2:
@@ -48,23 +42,73 @@ def check_data(X, name: str = "X", *, allow_nan: bool = False, nan_hint: str = "
             f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_features), got {array.ndim}-D "
             f"with shape {array.shape}"
         )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: 0 sample(s) (shape={array.shape}) while a minimum of 1 is required")
+    if array.shape[1] == 0:
+        raise ValueError(f"{name} is empty: 0 feature(s) (shape={array.shape}) while a minimum of 1 is required.")
     array = np.ascontiguousarray(array, dtype=dtype)
     finite = np.isfinite(array)
     if not finite.all():
         if np.isinf(array).any():
-            raise ValueError(f"{name} contains infinite values")
+            raise ValueError(f"{name} contains infinite values (inf)")
         if not allow_nan:
             raise ValueError(f"{name} contains NaN; remove or impute the missing values{nan_hint}")
     return array
 
 
-def check_n_features(X: np.ndarray, n_features: int, name: str = "X") -> None:
+def as_numeric_array(X, name: str = "X", what: str = "numbers") -> np.ndarray:
+    """``X`` as a real numeric (or boolean) array of any shape; object arrays of numbers are converted.
+
+    Raises ``TypeError`` for objects that are not numbers (a dict in an object array) and for sparse
+    matrices, ``ValueError`` for strings, ragged nesting and complex values.
+    """
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} must be a dense array of {what}; sparse matrices are not supported "
+                        "(convert with X.toarray() if it fits in memory)")
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a rectangular array of {what}: {exc}") from None
+    if array.dtype == object:
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must contain {what}: {exc}") from None
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} must contain real {what}: Complex data not supported")
+    if not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)):
+        # Strings and the like: a wrong value (as scikit-learn says), not a wrong type.
+        raise ValueError(f"{name} must contain {what}, got an array of dtype {array.dtype}")
+    return array
+
+
+def check_n_features(X: np.ndarray, n_features: int, estimator_name: str = "the model",
+                     name: str = "X") -> None:
+    """A ValueError when ``X`` does not have the ``n_features`` the estimator was fitted with."""
     if X.shape[1] != n_features:
         raise ValueError(
-            f"{name} has {X.shape[1]} features, but the model was fitted with {n_features}"
+            f"{name} has {X.shape[1]} features, but {estimator_name} is expecting {n_features} features "
+            "as input"
         )
+
+
+def check_sample_weight(sample_weight, n_samples: int, name: str = "sample_weight") -> np.ndarray:
+    """Frequency weights for ``n_samples`` rows: finite, non-negative, not all zero; None is all ones."""
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weight = as_numeric_array(sample_weight, name)
+    if weight.ndim == 0:
+        raise ValueError(f"{name} must be an array of shape ({n_samples},), got a single number")
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.shape != (n_samples,):
+        raise ValueError(f"{name} must have shape ({n_samples},) to match X, got {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if np.any(weight < 0):
+        raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
+    if not np.any(weight > 0):
+        raise ValueError(f"{name} is zero everywhere; at least one sample needs positive weight")
+    return weight
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:

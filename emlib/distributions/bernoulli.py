@@ -12,6 +12,12 @@ import numpy as np
 
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
+from emlib.distributions._statistics import (
+    WeightedSums,
+    _check_fixed,
+    _check_sums,
+    _check_weighted,
+)
 
 __all__ = ["DEFAULT_MIN_PROB", "Bernoulli"]
 
@@ -131,9 +137,42 @@ class Bernoulli:
         X = np.asarray(X, dtype=np.float64)
         return X @ self._logit.T + self._log_one_minus.sum(axis=1)
 
+    def log_penalty(self) -> np.ndarray:
+        """Zeros (K,): clipping to ``[min_prob, 1 - min_prob]`` is an exact constrained maximiser,
+        so EM climbs the log-likelihood itself."""
+        return np.zeros(self.n_components)
+
     # -- M-step side ------------------------------------------------------------------------------
+    def statistics(self, X: np.ndarray, weights: np.ndarray) -> WeightedSums:
+        """Weighted sufficient statistics: totals (K,) and weighted counts of ones (K, D).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+            Binary data.
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component.
+        """
+        X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
+        return WeightedSums(weights.sum(axis=0), weights.T @ X)
+
+    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Bernoulli:
+        """The M-step from statistics, in place: the weighted mean, clipped to ``[min_prob, 1 - min_prob]``.
+
+        ``fixed=("probabilities",)`` leaves the parameters unchanged. A component without weight
+        keeps its probabilities (with a warning).
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return self
+        stats = _check_sums(statistics, self.n_components, self.n_features)
+        empty = empty_components(stats.totals)
+        self._set_clipped(stats.means(empty, self._probabilities))
+        return self
+
     def fit(self, X: np.ndarray, weights: np.ndarray, fixed=()) -> Bernoulli:
         """Weighted maximum-likelihood update of every component, in place.
+
+        The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
 
         Parameters
         ----------
@@ -149,16 +188,9 @@ class Bernoulli:
         -------
         self
         """
-        if "probabilities" in fixed:
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
             return self
-        X = np.asarray(X, dtype=np.float64)
-        weights = np.asarray(weights, dtype=np.float64)
-        totals = weights.sum(axis=0)  # (K,)
-        empty = empty_components(totals)
-        means = (weights.T @ X) / np.where(empty, 1.0, totals)[:, None]
-        means[empty] = self._probabilities[empty]
-        self._set_clipped(means)
-        return self
+        return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
     def sample(self, components: np.ndarray, rng: np.random.Generator) -> np.ndarray:

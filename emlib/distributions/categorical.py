@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emlib.distributions._empty import empty_components
+from emlib.distributions._statistics import WeightedSums, _check_fixed, _check_sums
 
 __all__ = ["Categorical", "check_symbols"]
 
@@ -166,9 +167,58 @@ class Categorical:
             return 0.0
         return float(self.pseudo_count * np.log(self._probabilities[self._support]).sum())
 
+    def log_penalty(self) -> np.ndarray:
+        """Zeros (K,): a Dirichlet prior enters once, through :meth:`log_prior`, not per observation."""
+        return np.zeros(self.n_components)
+
     # -- M-step side ------------------------------------------------------------------------------
+    def statistics(self, X, weights) -> WeightedSums:
+        """Weighted sufficient statistics: totals (K,) and weighted symbol counts (K, M).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N,)
+            Symbols.
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component.
+        """
+        X = np.asarray(X)
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        weights = np.asarray(weights, dtype=np.float64)
+        if X.ndim != 1 or weights.shape != (X.shape[0], self.n_components):
+            raise ValueError(
+                f"X must be 1-D symbols and weights of shape (len(X), {self.n_components}); got "
+                f"shapes {X.shape} and {weights.shape}"
+            )
+        K, M = self._probabilities.shape
+        if X.size and (X.min() < 0 or X.max() >= M):
+            raise ValueError(f"X must contain symbols 0 to {M - 1}")
+        counts = np.empty((K, M))
+        for k in range(K):
+            counts[k] = np.bincount(X, weights=weights[:, k], minlength=M)
+        return WeightedSums(weights.sum(axis=0), counts)
+
+    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Categorical:
+        """The M-step from statistics, in place: normalised counts plus pseudo-counts (MAP).
+
+        Structural zeros stay zero; a component with neither counts nor pseudo-counts keeps its
+        probabilities (with a warning). ``fixed=("probabilities",)`` leaves them unchanged.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return self
+        stats = _check_sums(statistics, self.n_components, self.n_symbols)
+        counts = stats.sums + self.pseudo_count
+        counts[~self._support] = 0.0
+        totals = counts.sum(axis=1)
+        empty = empty_components(totals, "probabilities", "fewer components or a pseudo_count")
+        self.probabilities = WeightedSums(totals, counts).means(empty, self._probabilities)
+        return self
+
     def fit(self, X, weights, fixed=()) -> Categorical:
         """Weighted maximum-likelihood (or, with ``pseudo_count``, MAP) update, in place.
+
+        The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
 
         Parameters
         ----------
@@ -183,24 +233,9 @@ class Categorical:
         -------
         self
         """
-        if "probabilities" in fixed:
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
             return self
-        X = np.asarray(X)
-        if X.ndim == 2:
-            X = X[:, 0]
-        weights = np.asarray(weights, dtype=np.float64)
-        K, M = self._probabilities.shape
-        counts = np.empty((K, M))
-        for k in range(K):
-            counts[k] = np.bincount(X, weights=weights[:, k], minlength=M)[:M]
-        counts += self.pseudo_count
-        counts[~self._support] = 0.0
-        totals = counts.sum(axis=1)
-        empty = empty_components(totals, "probabilities", "fewer components or a pseudo_count")
-        new = self._probabilities.copy()
-        new[~empty] = counts[~empty] / totals[~empty, None]
-        self.probabilities = new
-        return self
+        return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
     def sample(self, components, rng: np.random.Generator) -> np.ndarray:

@@ -6,6 +6,12 @@ import numpy as np
 
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
+from emlib.distributions._statistics import (
+    WeightedSums,
+    _check_fixed,
+    _check_sums,
+    _check_weighted,
+)
 
 __all__ = ["Poisson", "check_counts"]
 
@@ -30,7 +36,10 @@ def check_counts(X, name: str = "X") -> np.ndarray:
     negative = array < 0
     if negative.any():
         row, col = np.argwhere(negative)[0]
-        raise ValueError(f"{name} must contain counts >= 0, but {name}[{row}, {col}] is {array[row, col]:g}")
+        raise ValueError(
+            f"Negative values in data: {name} must contain counts >= 0, but {name}[{row}, {col}] is "
+            f"{array[row, col]:g}"
+        )
     whole = array == np.round(array)
     if not whole.all():
         row, col = np.argwhere(~whole)[0]
@@ -122,9 +131,41 @@ class Poisson:
             out[impossible] = -np.inf
         return out
 
+    def log_penalty(self) -> np.ndarray:
+        """Zeros (K,): the Poisson M-step is exact, so EM climbs the log-likelihood itself."""
+        return np.zeros(self.n_components)
+
     # -- M-step side ------------------------------------------------------------------------------
+    def statistics(self, X, weights) -> WeightedSums:
+        """Weighted sufficient statistics: totals (K,) and weighted sums of the counts (K, D).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component.
+        """
+        X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
+        return WeightedSums(weights.sum(axis=0), weights.T @ X)
+
+    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Poisson:
+        """The M-step from statistics, in place: rate = weighted mean count.
+
+        ``fixed=("rates",)`` leaves the rates unchanged. A component without weight keeps its
+        rates (with a warning).
+        """
+        if "rates" in _check_fixed(fixed, self.parameter_names):
+            return self
+        stats = _check_sums(statistics, self.n_components, self.n_features)
+        empty = empty_components(stats.totals, "rates")
+        # A weighted mean of counts; clip round-off below zero.
+        self._rates = np.maximum(stats.means(empty, self._rates), 0.0)
+        return self
+
     def fit(self, X, weights, fixed=()) -> Poisson:
         """Weighted maximum-likelihood update (rate = weighted mean count), in place.
+
+        The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
 
         Parameters
         ----------
@@ -138,18 +179,9 @@ class Poisson:
         -------
         self
         """
-        if "rates" in fixed:
+        if "rates" in _check_fixed(fixed, self.parameter_names):
             return self
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[:, None]
-        weights = np.asarray(weights, dtype=np.float64)
-        totals = weights.sum(axis=0)
-        empty = empty_components(totals, "rates")
-        rates = (weights.T @ X) / np.where(empty, 1.0, totals)[:, None]
-        rates[empty] = self._rates[empty]
-        self._rates = np.maximum(rates, 0.0)  # a weighted mean of counts; clip round-off below zero
-        return self
+        return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
     def sample(self, components, rng: np.random.Generator) -> np.ndarray:

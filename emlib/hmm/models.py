@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
 
+from emlib._estimator import user_stacklevel
 from emlib._validation import (
     check_choice,
     check_n_features,
@@ -17,11 +19,12 @@ from emlib.distributions import (
     Categorical,
     Gaussian,
     Poisson,
-    covariance_shape,
 )
 from emlib.distributions.categorical import check_symbols
 from emlib.distributions.poisson import check_counts
-from emlib.hmm._base import BaseHMM
+from emlib.hmm._base import BaseHMM, HMMSettings
+from emlib.mixture._discrete import poisson_start
+from emlib.mixture._gaussian import gaussian_start
 
 __all__ = ["CategoricalHMM", "GaussianHMM", "PoissonHMM"]
 
@@ -44,8 +47,9 @@ _COMMON_TRAINING = """
         Number of EM runs from different starting values; the best is kept.
     max_iter : int, default 100
         Largest number of EM iterations per run.
-    tol : float, default 1e-6
-        Stop when the objective changes by less than ``tol`` times its magnitude.
+    tol : float, default 1e-5
+        Stop when the objective changes by at most ``tol`` per step of the sequences in one
+        iteration (a change that does not depend on the data's units).
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -86,8 +90,9 @@ class GaussianHMM(BaseHMM):
         Starting covariances, shaped as ``covariances_``.
     init : {{"kmeans++", "random"}}, default "kmeans++"
         How to seed the starting means when ``means_init`` is not given (states with labelled steps
-        start at the mean of those steps). A few k-means iterations then refine the means, and the
-        resulting groups give the starting covariances.
+        start at the mean of those steps). At most ten k-means iterations then refine the means,
+        and the resulting groups give the starting covariances: the start
+        :class:`~emlib.GaussianMixture` uses too (:func:`emlib.initialization.kmeans_start`).
     reg_covar : float, default 1e-6
         Added to the diagonal of every estimated covariance.
 {_COMMON_TRAINING}
@@ -121,7 +126,7 @@ class GaussianHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
                  means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
-                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6, random_state=None,
+                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-5, random_state=None,
                  verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
@@ -132,46 +137,42 @@ class GaussianHMM(BaseHMM):
         self.covariances_init = covariances_init
         self.reg_covar = reg_covar
 
-    def _check_parameters(self) -> None:
-        super()._check_parameters()
+    def _check_parameters(self) -> HMMSettings:
+        settings = super()._check_parameters()
         check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         check_nonnegative_float(self.reg_covar, "reg_covar")
+        return settings
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         X = Gaussian.check_data(X)
         if not fitting:
-            check_n_features(X, self.n_features_in_)
+            check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _initial_emission(self, X, rng, labelled_rows, labels) -> Gaussian:
+    def _emission_start(self, X):
         K, D = self.n_components, X.shape[1]
+        means = covariances = None
         if self.means_init is not None:
-            centres = np.array(self.means_init, dtype=np.float64)
-            if centres.ndim == 1 and D == 1:
-                centres = centres[:, None]
-            if centres.shape != (K, D) or not np.all(np.isfinite(centres)):
-                raise ValueError(f"means_init must be a finite array of shape {(K, D)}, got shape {centres.shape}")
-        else:
-            centres = self._initial_centres(X, rng, labelled_rows, labels)
+            means = np.array(self.means_init, dtype=np.float64)
+            if means.ndim == 1 and D == 1:
+                means = means[:, None]
+            if means.shape != (K, D) or not np.all(np.isfinite(means)):
+                raise ValueError(f"means_init must be a finite array of shape {(K, D)}, got shape {means.shape}")
         if self.covariances_init is not None:
-            try:
-                return Gaussian(centres, self.covariances_init, self.covariance_type, reg_covar=self.reg_covar)
-            except ValueError as exc:
-                raise ValueError(f"covariances_init: {exc}") from None
-        overall = _overall_covariance(X, self.covariance_type, K, self.reg_covar)
-        emission = Gaussian(centres, overall, self.covariance_type, reg_covar=self.reg_covar)
-        weights = self._kmeans_weights(X, centres, labelled_rows, labels)
-        emission.fit(X, weights, fixed=("means",) if self.means_init is not None else ())
-        return emission
+            covariances = Gaussian.check_covariances(self.covariances_init, self.covariance_type, K, D,
+                                                     name="covariances_init")
+        return partial(_gaussian_emission_start, n_components=K, covariance_type=self.covariance_type,
+                       reg_covar=float(self.reg_covar), init=self.init, means=means, covariances=covariances)
 
     def _warn_if_degenerate(self) -> None:
         # Judged on the final fit only: Baum–Welch may pass through a collapse and leave it again.
-        self.emission_.warn_if_collapsed(stacklevel=3)
+        self.emission_.warn_if_collapsed(stacklevel=user_stacklevel())
 
     def _n_free_emission_parameters(self) -> int:
         K, D = self.emission_.n_components, self.emission_.n_features
-        total = 0 if "means" in self._fixed else K * D
-        if "covariances" not in self._fixed:
+        fixed = self._settings.fixed
+        total = 0 if "means" in fixed else K * D
+        if "covariances" not in fixed:
             total += self.emission_.n_parameters - K * D
         return total
 
@@ -190,9 +191,12 @@ class GaussianHMM(BaseHMM):
         -------
         self
         """
-        emission = Gaussian(means, covariances, self.covariance_type, reg_covar=self.reg_covar)
-        self._set_fitted(startprob, transmat, emission)
+        try:
+            emission = Gaussian(means, covariances, self.covariance_type, reg_covar=self.reg_covar)
+        except ValueError as error:
+            raise ValueError(f"set_parameters: {error}") from None
         self.n_features_in_ = emission.n_features
+        self._set_fitted(startprob, transmat, emission)
         return self
 
     @property
@@ -245,7 +249,7 @@ class CategoricalHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, n_symbols=None, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
-                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, random_state=None, verbose=False):
+                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
@@ -254,8 +258,8 @@ class CategoricalHMM(BaseHMM):
         self.emissionprob_init = emissionprob_init
         self.emissionprob_prior = emissionprob_prior
 
-    def _check_parameters(self) -> None:
-        super()._check_parameters()
+    def _check_parameters(self) -> HMMSettings:
+        settings = super()._check_parameters()
         check_nonnegative_float(self.emissionprob_prior, "emissionprob_prior")
         if self.n_symbols is not None:
             check_positive_int(self.n_symbols, "n_symbols")
@@ -270,6 +274,7 @@ class CategoricalHMM(BaseHMM):
                 raise ValueError(
                     f"emissionprob_init has {probabilities.shape[1]} columns but n_symbols={self.n_symbols}"
                 )
+        return settings
 
     def _known_n_symbols(self) -> int | None:
         if self.n_symbols is not None:
@@ -281,24 +286,17 @@ class CategoricalHMM(BaseHMM):
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         return check_symbols(X, "X", self._known_n_symbols() if fitting else self.n_symbols_)
 
-    def _set_n_features(self, X) -> None:
+    def _emission_start(self, X):
         known = self._known_n_symbols()
-        self._fit_n_symbols = known if known is not None else int(X.max()) + 1
-        self.n_features_in_ = 1
-
-    def _initial_emission(self, X, rng, labelled_rows, labels) -> Categorical:
-        K, M = self.n_components, self._fit_n_symbols
+        n_symbols = known if known is not None else int(X.max()) + 1
+        probabilities = None
         if self.emissionprob_init is not None:
-            return _checked_categorical(self.emissionprob_init, self.emissionprob_prior)
-        probabilities = rng.dirichlet(np.ones(M), size=K)
-        if labels is not None:
-            for k in np.unique(labels):
-                counts = np.bincount(X[labelled_rows[labels == k]], minlength=M) + 1.0
-                probabilities[k] = counts / counts.sum()
-        return Categorical(probabilities, pseudo_count=float(self.emissionprob_prior))
+            probabilities = _checked_categorical(self.emissionprob_init, self.emissionprob_prior).probabilities
+        return partial(_categorical_emission_start, n_components=self.n_components, n_symbols=n_symbols,
+                       pseudo_count=float(self.emissionprob_prior), probabilities=probabilities)
 
     def _n_free_emission_parameters(self) -> int:
-        return 0 if "emissionprob" in self._fixed else self.emission_.n_parameters
+        return 0 if "emissionprob" in self._settings.fixed else self.emission_.n_parameters
 
     def set_parameters(self, *, startprob, transmat, emissionprob) -> CategoricalHMM:
         """Set every parameter by hand, without fitting.
@@ -313,8 +311,8 @@ class CategoricalHMM(BaseHMM):
         -------
         self
         """
-        self._set_fitted(startprob, transmat, _checked_categorical(emissionprob, self.emissionprob_prior))
         self.n_features_in_ = 1
+        self._set_fitted(startprob, transmat, _checked_categorical(emissionprob, self.emissionprob_prior))
         return self
 
     @property
@@ -358,7 +356,7 @@ class PoissonHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
                  startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
-                 tol=1e-6, random_state=None, verbose=False):
+                 tol=1e-5, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
@@ -368,29 +366,23 @@ class PoissonHMM(BaseHMM):
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         X = check_counts(X, "X")
         if not fitting:
-            check_n_features(X, self.n_features_in_)
+            check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _initial_emission(self, X, rng, labelled_rows, labels) -> Poisson:
+    def _emission_start(self, X):
         K, D = self.n_components, X.shape[1]
+        rates = None
         if self.rates_init is not None:
             try:
-                emission = Poisson(self.rates_init)
+                rates = Poisson(self.rates_init).rates
             except ValueError as exc:
                 raise ValueError(f"rates_init: {exc}") from None
-            if emission.rates.shape != (K, D):
+            if rates.shape != (K, D):
                 raise ValueError(f"rates_init must have shape {(K, D)}, got {np.shape(self.rates_init)}")
-            return emission
-        centres = self._initial_centres(X, rng, labelled_rows, labels)
-        emission = Poisson(centres)
-        emission.fit(X, self._kmeans_weights(X, centres, labelled_rows, labels))
-        # A state starting at rate zero could never emit a positive count: start slightly above.
-        floor = 1e-3 * np.maximum(X.mean(axis=0), 1e-3)
-        emission.rates = np.maximum(emission.rates, floor)
-        return emission
+        return partial(_poisson_emission_start, n_components=K, init=self.init, rates=rates)
 
     def _n_free_emission_parameters(self) -> int:
-        return 0 if "rates" in self._fixed else self.emission_.n_parameters
+        return 0 if "rates" in self._settings.fixed else self.emission_.n_parameters
 
     def set_parameters(self, *, startprob, transmat, rates) -> PoissonHMM:
         """Set every parameter by hand, without fitting.
@@ -406,8 +398,8 @@ class PoissonHMM(BaseHMM):
         self
         """
         emission = Poisson(rates)
-        self._set_fitted(startprob, transmat, emission)
         self.n_features_in_ = emission.n_features
+        self._set_fitted(startprob, transmat, emission)
         return self
 
     @property
@@ -422,16 +414,27 @@ def _checked_categorical(probabilities, pseudo_count) -> Categorical:
         raise ValueError(f"emissionprob_init: {exc}") from None
 
 
-def _overall_covariance(X, covariance_type, n_components, reg_covar):
-    """The data's covariance in the shape of ``covariance_type``, for every state."""
-    diff = X - X.mean(axis=0)
-    cov = diff.T @ diff / X.shape[0]
-    cov.flat[:: X.shape[1] + 1] += max(reg_covar, 1e-12)
-    shape = covariance_shape(covariance_type, n_components, X.shape[1])
-    if covariance_type == "full":
-        return np.broadcast_to(cov, shape).copy()
-    if covariance_type == "tied":
-        return cov
-    if covariance_type == "diag":
-        return np.broadcast_to(np.diag(cov), shape).copy()
-    return np.full(shape, np.mean(np.diag(cov)))
+def _gaussian_emission_start(X, rng, labelled_rows, labels, *, n_components, covariance_type, reg_covar, init,
+                             means, covariances) -> Gaussian:
+    return gaussian_start(X, rng, n_components, covariance_type, reg_covar, init, means=means,
+                          covariances=covariances, labelled_rows=labelled_rows, labels=labels)
+
+
+def _poisson_emission_start(X, rng, labelled_rows, labels, *, n_components, init, rates) -> Poisson:
+    if rates is not None:
+        return Poisson(rates)
+    return poisson_start(X, rng, n_components, init, labelled_rows=labelled_rows, labels=labels)
+
+
+def _categorical_emission_start(X, rng, labelled_rows, labels, *, n_components, n_symbols, pseudo_count,
+                                probabilities) -> Categorical:
+    """The given probabilities, else drawn uniformly from the simplex (states with labelled steps
+    start from their add-one smoothed symbol counts)."""
+    if probabilities is not None:
+        return Categorical(probabilities, pseudo_count=pseudo_count)
+    probabilities = rng.dirichlet(np.ones(n_symbols), size=n_components)
+    if labels is not None:
+        for k in np.unique(labels):
+            counts = np.bincount(X[labelled_rows[labels == k]], minlength=n_symbols) + 1.0
+            probabilities[k] = counts / counts.sum()
+    return Categorical(probabilities, pseudo_count=pseudo_count)
