@@ -74,8 +74,9 @@ class HMMStatistics:
         Expected number of sequences starting in each state.
     transition_counts : ndarray of shape (K, K)
         Expected number of transitions ``i -> j`` inside the sequences.
-    emission : statistics of the emission family, or None
-        ``emission.statistics(X, posteriors)``; None when every emission parameter is fixed.
+    emission : object or None
+        The emission family's statistics, ``emission.statistics(X, posteriors)``; None when every
+        emission parameter is fixed.
     """
 
     start_counts: np.ndarray
@@ -103,7 +104,7 @@ class HMMEM:
 
     Parameters
     ----------
-    settings : HMMSettings
+    settings : emlib.hmm.HMMSettings
         Priors and fixed parameters.
     start : callable
         ``start(data, rng) -> (startprob, transmat, emission)``: the starting parameters, with

@@ -20,7 +20,6 @@ __all__ = [
     "forward_log",
     "forward_scaled",
     "forward_unscaled",
-    "lloyd_assign",
     "viterbi",
 ]
 
@@ -228,23 +227,3 @@ def viterbi(log_emission, startprob, transmat, lengths=None):
         for t in range(n - 1, 0, -1):
             p[t - 1] = backpointer[t, p[t]]
     return path, float(total)
-
-
-# -- k-means (starting values) ---------------------------------------------------------------------
-def lloyd_assign(X, centres, forced=None):
-    """Nearest centre of every row (``forced[n]`` where given and >= 0), per-centre sums and counts.
-
-    Returns
-    -------
-    assignment : ndarray of shape (N,)
-    sums : ndarray of shape (K, D)
-    counts : ndarray of shape (K,)
-    """
-    distances = ((X[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)  # (N, K)
-    assignment = np.argmin(distances, axis=1)
-    if forced is not None and len(forced):
-        assignment = np.where(forced >= 0, forced, assignment)
-    K = centres.shape[0]
-    sums = np.zeros_like(centres)
-    np.add.at(sums, assignment, X)
-    return assignment, sums, np.bincount(assignment, minlength=K)

@@ -97,7 +97,7 @@ class MixtureEM:
     ----------
     start : callable
         ``start(X, sample_weight, rng) -> (components, weights)``: the starting component
-        distributions (any family of :mod:`emlib.distributions`) and mixing weights (K,).
+        distributions (any family of ``emlib.distributions``) and mixing weights (K,).
         The estimator hands it over with its settings bound; the model reads nothing else.
     """
 
