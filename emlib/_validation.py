@@ -53,7 +53,38 @@ def check_data(X, name: str = "X", *, allow_nan: bool = False, nan_hint: str = "
             raise ValueError(f"{name} contains infinite values (inf)")
         if not allow_nan:
             raise ValueError(f"{name} contains NaN; remove or impute the missing values{nan_hint}")
+    largest = np.nanmax(np.abs(array))
+    if largest > MAX_MAGNITUDE:
+        advice = (f"Rescale the data (divide by a power of ten that brings them below {MAX_MAGNITUDE:.0e})"
+                  if what == "numbers" else f"emlib fits {what} up to {MAX_MAGNITUDE:.0e}")
+        raise ValueError(
+            f"{name} has values as large as {largest:.3g} in absolute value; their squares overflow double "
+            f"precision. {advice}"
+        )
     return array
+
+
+#: Largest absolute value accepted in data: squares and sums of squares of a billion such numbers
+#: stay far from overflow.
+MAX_MAGNITUDE = 1e100
+#: Smallest spread (standard deviation of a feature) of continuous data that the estimators can fit:
+#: below it, variances underflow.
+MIN_SPREAD = 1e-100
+
+
+def check_spread(X: np.ndarray, name: str = "X") -> None:
+    """A ValueError naming the scale when the features of continuous data vary by less than
+    :data:`MIN_SPREAD` (their variances would underflow), unless they do not vary at all."""
+    with np.errstate(invalid="ignore"):
+        spread = np.nanmax(X, axis=0) - np.nanmin(X, axis=0)
+    tiny = np.flatnonzero((spread > 0) & (spread < MIN_SPREAD))
+    if tiny.size:
+        column = int(tiny[0])
+        raise ValueError(
+            f"column {column} of {name} varies by only {spread[column]:.3g}; a variance this small "
+            f"underflows double precision. Rescale the data (multiply that column by a power of ten "
+            f"that brings its spread above {MIN_SPREAD:.0e})"
+        )
 
 
 def as_numeric_array(X, name: str = "X", what: str = "numbers") -> np.ndarray:
@@ -135,8 +166,18 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def check_probability_vector(p, name: str, size: int | None = None, atol: float = 1e-8) -> np.ndarray:
-    """A 1-D array of non-negative numbers summing to one."""
+def _sum_tolerance(value, n_terms: int, atol: float | None) -> float:
+    """How far from one a sum of ``n_terms`` probabilities may be: round-off of the given dtype."""
+    if atol is not None:
+        return atol
+    dtype = np.asarray(value).dtype
+    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(np.float64).eps
+    return max(1e-8, 4.0 * max(n_terms, 1) * float(eps))
+
+
+def check_probability_vector(p, name: str, size: int | None = None, atol: float | None = None) -> np.ndarray:
+    """A 1-D array of non-negative numbers summing to one (within the round-off of their dtype)."""
+    atol = _sum_tolerance(p, np.size(p), atol)
     array = _as_float_array(p, name)
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
@@ -150,8 +191,9 @@ def check_probability_vector(p, name: str, size: int | None = None, atol: float 
 
 
 def check_stochastic_matrix(A, name: str, shape: tuple[int, int] | None = None,
-                            atol: float = 1e-8) -> np.ndarray:
-    """A 2-D array of non-negative numbers whose rows each sum to one."""
+                            atol: float | None = None) -> np.ndarray:
+    """A 2-D array of non-negative numbers whose rows each sum to one (within their dtype's round-off)."""
+    atol = _sum_tolerance(A, np.shape(A)[-1] if np.ndim(A) else 1, atol)
     array = _as_float_array(A, name)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {array.shape}")

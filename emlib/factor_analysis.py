@@ -38,6 +38,7 @@ from emlib._validation import (
     check_nonnegative_float,
     check_positive_int,
     check_random_state,
+    check_spread,
 )
 from emlib.exceptions import (
     DegenerateComponentWarning,
@@ -72,6 +73,28 @@ def _triangular_inverse(L: np.ndarray) -> np.ndarray:
     return inverse
 
 
+def _check_factor_arguments(X_centred, loadings, noise_variance):
+    """The three arguments as float arrays of matching shapes, or a ValueError naming the culprit."""
+    loadings = as_numeric_array(loadings, "loadings").astype(np.float64, copy=False)
+    if loadings.ndim != 2 or 0 in loadings.shape:
+        raise ValueError(f"loadings must have shape (n_features, n_components), got {loadings.shape}")
+    if not np.all(np.isfinite(loadings)):
+        raise ValueError("loadings contain NaN or infinite values")
+    D = loadings.shape[0]
+    noise_variance = as_numeric_array(noise_variance, "noise_variance").astype(np.float64, copy=False)
+    if noise_variance.shape != (D,):
+        raise ValueError(f"noise_variance must have shape ({D},), one variance per feature of loadings, "
+                         f"got {noise_variance.shape}")
+    if not np.all(np.isfinite(noise_variance)) or np.any(noise_variance <= 0):
+        raise ValueError(f"noise_variance must be finite and positive, got a minimum of {noise_variance.min():.3g}")
+    X_centred = as_numeric_array(X_centred, "X_centred").astype(np.float64, copy=False)
+    if X_centred.ndim != 2 or X_centred.shape[1] != D:
+        raise ValueError(f"X_centred must have shape (n_samples, {D}) to match loadings, got {X_centred.shape}")
+    if not np.all(np.isfinite(X_centred)):
+        raise ValueError("X_centred contains NaN or infinite values")
+    return X_centred, loadings, noise_variance
+
+
 def factor_posterior(X_centred, loadings, noise_variance) -> tuple[np.ndarray, np.ndarray]:
     """Posterior of the factors given the data: the E-step of factor analysis.
 
@@ -91,7 +114,7 @@ def factor_posterior(X_centred, loadings, noise_variance) -> tuple[np.ndarray, n
     covariance : ndarray of shape (n_components, n_components)
         ``Cov[z_n | x_n] = Sigma = (I + W^T Psi^{-1} W)^{-1}``, the same for every sample.
     """
-    X_centred = np.asarray(X_centred, dtype=np.float64)
+    X_centred, loadings, noise_variance = _check_factor_arguments(X_centred, loadings, noise_variance)
     scaled, _, L_inv = _posterior_system(loadings, noise_variance)
     whitened = X_centred @ scaled @ L_inv.T  # rows L^{-1} W^T Psi^{-1} r_n
     # M^{-1} = L^{-T} L^{-1}
@@ -112,7 +135,7 @@ def factor_log_likelihood(X_centred, loadings, noise_variance) -> np.ndarray:
     loadings : ndarray of shape (n_features, n_components)
     noise_variance : ndarray of shape (n_features,)
     """
-    X_centred = np.asarray(X_centred, dtype=np.float64)
+    X_centred, loadings, noise_variance = _check_factor_arguments(X_centred, loadings, noise_variance)
     scaled, L, L_inv = _posterior_system(loadings, noise_variance)
     whitened = X_centred @ scaled @ L_inv.T  # (N, k)
     quadratic = (X_centred**2) @ (1.0 / noise_variance) - np.sum(whitened**2, axis=1)
@@ -484,4 +507,5 @@ def _check_X(X, fitted_features: int | None = None) -> np.ndarray:
     X = check_data(X, "X", allow_nan=True)
     if np.isnan(X).any():
         raise ValueError("X contains NaN; factor analysis needs complete data (remove or impute them)")
+    check_spread(X)
     return X

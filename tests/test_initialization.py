@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from emlib.initialization import kmeans_plusplus, kmeans_start, lloyd, nearest_centre, overall_covariance
+from emlib.initialization import (
+    kmeans_plusplus,
+    kmeans_start,
+    lloyd,
+    nearest_centre,
+    overall_covariance,
+)
 
 
 def blobs(seed=0, n=600):

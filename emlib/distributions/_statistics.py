@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emlib._validation import as_numeric_array
+
 __all__ = ["WeightedMoments", "WeightedSums"]
 
 
@@ -176,16 +178,30 @@ def _check_fixed(fixed, parameter_names: tuple[str, ...]) -> frozenset:
 
 
 def _check_weighted(X, weights, n_features: int, n_components: int) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` as (N, D) floats and ``weights`` as (N, K) floats, or a ValueError naming the mismatch."""
-    X = np.asarray(X, dtype=np.float64)
+    """``X`` as finite (N, D) floats and ``weights`` as finite non-negative (N, K) floats, or an error
+    naming the argument."""
+    X = check_rows(X, n_features)
+    weights = as_numeric_array(weights, "weights").astype(np.float64, copy=False)
+    if weights.shape != (X.shape[0], n_components):
+        raise ValueError(f"weights must have shape {(X.shape[0], n_components)} (one row per row of X, one "
+                         f"column per component), got {weights.shape}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("weights contain NaN or infinite values")
+    if weights.size and weights.min() < 0:
+        raise ValueError(f"weights must be non-negative, got a minimum of {weights.min():.3g}")
+    return X, weights
+
+
+def check_rows(X, n_features: int, name: str = "X") -> np.ndarray:
+    """``X`` as finite (N, n_features) floats (1-D is one feature when ``n_features`` is 1)."""
+    X = as_numeric_array(X, name).astype(np.float64, copy=False)
     if X.ndim == 1 and n_features == 1:
         X = X[:, None]
     if X.ndim != 2 or X.shape[1] != n_features:
-        raise ValueError(f"X must have shape (n_samples, {n_features}), got {X.shape}")
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (X.shape[0], n_components):
-        raise ValueError(f"weights must have shape {(X.shape[0], n_components)}, got {weights.shape}")
-    return X, weights
+        raise ValueError(f"{name} must have shape (n_samples, {n_features}), got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return X
 
 
 def _check_sums(statistics, n_components: int, width: int) -> WeightedSums:

@@ -17,6 +17,7 @@ from emlib.distributions._statistics import (
     _check_fixed,
     _check_sums,
     _check_weighted,
+    check_rows,
 )
 
 __all__ = ["DEFAULT_MIN_PROB", "Bernoulli"]
@@ -134,7 +135,7 @@ class Bernoulli:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-probability of each binary row of ``X`` (N, D) under each component: shape (N, K)."""
-        X = np.asarray(X, dtype=np.float64)
+        X = _check_binary(check_rows(X, self.n_features))
         return X @ self._logit.T + self._log_one_minus.sum(axis=1)
 
     def log_penalty(self) -> np.ndarray:
@@ -154,7 +155,7 @@ class Bernoulli:
             Non-negative weight of each sample for each component.
         """
         X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
-        return WeightedSums(weights.sum(axis=0), weights.T @ X)
+        return WeightedSums(weights.sum(axis=0), weights.T @ _check_binary(X))
 
     def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Bernoulli:
         """The M-step from statistics, in place: the weighted mean, clipped to ``[min_prob, 1 - min_prob]``.
@@ -201,3 +202,11 @@ class Bernoulli:
 
     def __repr__(self) -> str:
         return f"Bernoulli(n_components={self.n_components}, n_features={self.n_features})"
+
+
+def _check_binary(X: np.ndarray, name: str = "X") -> np.ndarray:
+    not_binary = (X != 0.0) & (X != 1.0)
+    if not_binary.any():
+        row, col = np.argwhere(not_binary)[0]
+        raise ValueError(f"{name} must be binary (0/1), but {name}[{row}, {col}] = {X[row, col]:g}")
+    return X

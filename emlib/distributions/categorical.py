@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from emlib.distributions._empty import empty_components
-from emlib.distributions._statistics import WeightedSums, _check_fixed, _check_sums
+from emlib.distributions._statistics import (
+    WeightedSums,
+    _check_fixed,
+    _check_sums,
+    _check_weighted,
+)
 
 __all__ = ["Categorical", "check_symbols"]
 
@@ -151,11 +156,7 @@ class Categorical:
 
     def log_prob(self, X) -> np.ndarray:
         """Log-probability of each symbol under each component: array of shape (N, K)."""
-        X = np.asarray(X)
-        if X.ndim == 2:
-            X = X[:, 0]
-        if X.size and (X.min() < 0 or X.max() >= self.n_symbols):
-            raise ValueError(f"X must contain symbols 0 to {self.n_symbols - 1}")
+        X = check_symbols(X, "X", self.n_symbols)
         return self._log_probabilities_by_symbol[X]
 
     def log_prior(self) -> float:
@@ -182,18 +183,9 @@ class Categorical:
         weights : ndarray of shape (N, K)
             Non-negative weight of each sample for each component.
         """
-        X = np.asarray(X)
-        if X.ndim == 2 and X.shape[1] == 1:
-            X = X[:, 0]
-        weights = np.asarray(weights, dtype=np.float64)
-        if X.ndim != 1 or weights.shape != (X.shape[0], self.n_components):
-            raise ValueError(
-                f"X must be 1-D symbols and weights of shape (len(X), {self.n_components}); got "
-                f"shapes {X.shape} and {weights.shape}"
-            )
+        X = check_symbols(X, "X", self.n_symbols)
+        _, weights = _check_weighted(np.zeros((X.shape[0], 1)), weights, 1, self.n_components)
         K, M = self._probabilities.shape
-        if X.size and (X.min() < 0 or X.max() >= M):
-            raise ValueError(f"X must contain symbols 0 to {M - 1}")
         counts = np.empty((K, M))
         for k in range(K):
             counts[k] = np.bincount(X, weights=weights[:, k], minlength=M)

@@ -15,6 +15,7 @@ from emlib.distributions._statistics import (
     WeightedSums,
     _check_fixed,
     _check_weighted,
+    check_rows,
 )
 from emlib.exceptions import DegenerateComponentWarning
 
@@ -245,9 +246,7 @@ class Gaussian:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K)."""
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n_samples, {self.n_features}), got {X.shape}")
+        X = np.ascontiguousarray(check_rows(X, self.n_features))
         n, D = X.shape
         K = self.n_components
         out = np.empty((n, K))

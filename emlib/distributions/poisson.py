@@ -11,6 +11,7 @@ from emlib.distributions._statistics import (
     _check_fixed,
     _check_sums,
     _check_weighted,
+    check_rows,
 )
 
 __all__ = ["Poisson", "check_counts"]
@@ -112,9 +113,7 @@ class Poisson:
 
     def log_prob(self, X) -> np.ndarray:
         """Log-probability of each row of counts ``X`` (N, D) under each component: shape (N, K)."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[:, None]
+        X = _check_counts_of(check_rows(X, self.n_features))
         rates = self._rates
         zero = rates == 0
         with np.errstate(divide="ignore"):
@@ -146,7 +145,7 @@ class Poisson:
             Non-negative weight of each sample for each component.
         """
         X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
-        return WeightedSums(weights.sum(axis=0), weights.T @ X)
+        return WeightedSums(weights.sum(axis=0), weights.T @ _check_counts_of(X))
 
     def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Poisson:
         """The M-step from statistics, in place: rate = weighted mean count.
@@ -196,3 +195,13 @@ def _check_rates(rates: np.ndarray) -> np.ndarray:
     if np.any(rates < 0):
         raise ValueError(f"rates must be >= 0, got a minimum of {rates.min():g}")
     return rates
+
+
+def _check_counts_of(X: np.ndarray, name: str = "X") -> np.ndarray:
+    """Finite (N, D) floats that must be whole numbers >= 0 (a cheap check for validated shapes)."""
+    bad = (X < 0) | (X != np.round(X))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"{name} must contain counts (whole numbers >= 0), but {name}[{row}, {col}] is "
+                         f"{X[row, col]:g}")
+    return X

@@ -177,13 +177,6 @@ class HMMEM:
             transmat = self.transmat.copy()
             transmat[left] = counts[left] / totals[left, None]
             self.transmat = transmat
-            if not left.all() and data.fully_labelled:
-                warnings.warn(
-                    f"state(s) {np.flatnonzero(~left).tolist()} are never left in the labelled "
-                    "sequences; their rows of transmat_ keep the starting values",
-                    DegenerateComponentWarning,
-                    stacklevel=user_stacklevel(),
-                )
         if statistics.emission is not None:
             self.emission.fit_statistics(statistics.emission, fixed=settings.emission_fixed)
 
@@ -313,7 +306,7 @@ class BaseHMM(EMEstimator):
         startprob, transmat = self._initial_start_and_transitions()
         start = _HMMStart(startprob, transmat, self._emission_start(X))
         if fully:  # supervised: no iterations, the counts of the known states
-            result = em.fit(HMMEM(settings, start), data, max_iter=0, random_state=self.random_state)
+            result = self._count(HMMEM(settings, start), data)
         else:
             result = self._run_em(HMMEM(settings, start), data, tol_scale=float(n), n_init=self.n_init)
         model = result.model
@@ -330,6 +323,35 @@ class BaseHMM(EMEstimator):
         self.emission_ = model.emission  # last: its presence means "fitted"
         self._warn_if_degenerate()
         return self
+
+    def _count(self, model: HMMEM, data: SequenceData):
+        """Supervised training: the counts of the known states, with one warning per kind of gap."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = em.fit(model, data, max_iter=0, random_state=self.random_state)
+        for record in caught:  # what remains is reported below, once, in terms of the given states
+            if not issubclass(record.category, DegenerateComponentWarning):
+                warnings.warn(record.message, stacklevel=user_stacklevel())
+        K = self.n_components
+        absent = np.setdiff1d(np.arange(K), data.labels)
+        first, _ = _inference.transition_rows(data.lengths)
+        never_left = np.setdiff1d(np.setdiff1d(np.arange(K), data.labels[first]), absent)
+        if absent.size:
+            warnings.warn(
+                f"state(s) {absent.tolist()} never occur in the given states: their emission parameters "
+                "and rows of transmat_ keep the starting values, and nothing starts in or moves to them. "
+                "Use fewer components, or label some steps with them.",
+                DegenerateComponentWarning,
+                stacklevel=user_stacklevel(),
+            )
+        if never_left.size:
+            warnings.warn(
+                f"state(s) {never_left.tolist()} are never left in the labelled sequences (they occur only "
+                "at their ends); their rows of transmat_ keep the starting values",
+                DegenerateComponentWarning,
+                stacklevel=user_stacklevel(),
+            )
+        return result
 
     def fit_predict(self, X, lengths=None, states=None) -> np.ndarray:
         """Fit, then return the Viterbi path of ``X`` (given the known ``states``), shape (n_samples,)."""

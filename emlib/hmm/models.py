@@ -13,6 +13,7 @@ from emlib._validation import (
     check_n_features,
     check_nonnegative_float,
     check_positive_int,
+    check_spread,
 )
 from emlib.distributions import (
     COVARIANCE_TYPES,
@@ -145,7 +146,9 @@ class GaussianHMM(BaseHMM):
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         X = Gaussian.check_data(X)
-        if not fitting:
+        if fitting:
+            check_spread(X)
+        else:
             check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
@@ -191,10 +194,15 @@ class GaussianHMM(BaseHMM):
         -------
         self
         """
+        K = check_positive_int(self.n_components, "n_components")
         try:
-            emission = Gaussian(means, covariances, self.covariance_type, reg_covar=self.reg_covar)
-        except ValueError as error:
-            raise ValueError(f"set_parameters: {error}") from None
+            means = np.array(means, dtype=np.float64, ndmin=2)
+        except (TypeError, ValueError):
+            raise ValueError("means must be an array of numbers of shape (n_components, n_features)") from None
+        if means.ndim != 2 or means.shape[0] != K:
+            raise ValueError(f"means must have n_components={K} rows (shape ({K}, n_features)), got shape "
+                             f"{means.shape}")
+        emission = Gaussian(means, covariances, self.covariance_type, reg_covar=self.reg_covar)
         self.n_features_in_ = emission.n_features
         self._set_fitted(startprob, transmat, emission)
         return self

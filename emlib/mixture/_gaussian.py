@@ -8,7 +8,12 @@ from typing import NamedTuple
 import numpy as np
 
 from emlib._estimator import user_stacklevel
-from emlib._validation import check_choice, check_n_features, check_nonnegative_float
+from emlib._validation import (
+    check_choice,
+    check_n_features,
+    check_nonnegative_float,
+    check_spread,
+)
 from emlib.distributions import COVARIANCE_TYPES, Gaussian
 from emlib.exceptions import DegenerateComponentWarning
 from emlib.initialization import kmeans_start, overall_covariance
@@ -226,8 +231,12 @@ class GaussianMixture(BaseMixture):
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         if check_choice(self.missing, "missing", _MISSING_CHOICES) == "em":
-            return missing.check_missing_data(X, fitting=fitting)
-        return Gaussian.check_data(X, nan_hint=" (or pass missing='em' to fit them)")
+            X = missing.check_missing_data(X, fitting=fitting)
+        else:
+            X = Gaussian.check_data(X, nan_hint=" (or pass missing='em' to fit them)")
+        if fitting:
+            check_spread(X)
+        return X
 
     def _start(self, X) -> GaussianStart:
         K, D = self.n_components, X.shape[1]
