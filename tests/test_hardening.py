@@ -247,3 +247,23 @@ def test_a_state_absent_from_the_labels_is_reported_once():
         GaussianHMM(3, reg_covar=1e-3).fit(X, states=states)
     messages = [str(w.message) for w in caught if issubclass(w.category, DegenerateComponentWarning)]
     assert len(messages) == 1 and "state(s) [2] never occur in the given states" in messages[0], messages
+
+
+# -- symbols: never allocate first and fail later ----------------------------------------------------
+@pytest.mark.parametrize("stray", [10**9, 2**63 - 1, np.uint64(2**64 - 1)])
+def test_a_stray_symbol_is_refused_before_anything_is_allocated(stray):
+    X = np.array([0, 1, 2, 1, 0] * 20, dtype=np.uint64 if isinstance(stray, np.uint64) else np.int64)
+    X[17] = stray
+    with pytest.raises(ValueError, match=r"X\[17\] is symbol \d+"):
+        CategoricalHMM(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="n_features"):
+        CategoricalHMM(2, n_features=10**12).fit(np.array([0, 1, 2] * 10))
+
+
+def test_n_features_names_the_symbols_and_inference_still_works():
+    X = np.array([0, 1, 2, 1, 0, 4] * 10)
+    model = CategoricalHMM(2, random_state=0, max_iter=5).fit(X)
+    assert model.n_features_ == 5
+    with pytest.raises(ValueError, match="knows only n_features=5"):
+        model.score(np.array([0, 5]))
+    assert CategoricalHMM(2, n_features=8, random_state=0, max_iter=5).fit(X).emissionprob_.shape == (2, 8)

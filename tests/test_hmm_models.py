@@ -173,7 +173,7 @@ def test_objective_never_decreases(seed, family, K, lengths, prior, labelled):
         # A (nearly) exact M-step: reg_covar adds to the ML covariance, which is then not the maximiser.
         model = GaussianHMM(K, covariance_type=family.split("-")[1], reg_covar=1e-12, **common)
     elif family == "categorical":
-        model = CategoricalHMM(K, n_symbols=4, emissionprob_prior=prior, **common)
+        model = CategoricalHMM(K, n_features=4, emissionprob_prior=prior, **common)
     else:
         model = PoissonHMM(K, **common)
     with warnings.catch_warnings(record=True) as caught:
@@ -346,12 +346,12 @@ def test_not_converging_warns():
 
 def test_categorical_symbols_and_smoothing():
     X = np.array([0, 1, 1, 0, 2, 2, 1])
-    model = CategoricalHMM(2, n_symbols=5, random_state=0, max_iter=10, tol=0).fit(X)
-    assert model.n_symbols_ == 5 and model.emissionprob_.shape == (2, 5)
+    model = CategoricalHMM(2, n_features=5, random_state=0, max_iter=10, tol=0).fit(X)
+    assert model.n_features_ == 5 and model.emissionprob_.shape == (2, 5)
     assert model.score(np.array([4])) == -np.inf  # never seen, maximum likelihood gives it zero
-    with pytest.raises(ValueError, match="knows only n_symbols=5"):
+    with pytest.raises(ValueError, match="knows only n_features=5"):
         model.predict(np.array([0, 5]))
-    smoothed = CategoricalHMM(2, n_symbols=5, emissionprob_prior=1.0, random_state=0, max_iter=10,
+    smoothed = CategoricalHMM(2, n_features=5, emissionprob_prior=1.0, random_state=0, max_iter=10,
                               tol=0).fit(X)
     assert np.isfinite(smoothed.score(np.array([4])))
 
@@ -398,7 +398,7 @@ def test_impossible_labels_are_reported():
         (GaussianHMM, {"covariance_type": "round"}, {}, "covariance_type must be one of"),
         (GaussianHMM, {"init": "kmeans"}, {}, "init must be one of"),
         (CategoricalHMM, {"emissionprob_init": [[0.5, 0.6]] * 3}, {}, "emissionprob_init: each row"),
-        (CategoricalHMM, {"n_symbols": 2}, {}, "knows only n_symbols=2"),
+        (CategoricalHMM, {"n_features": 2}, {}, "knows only n_features=2"),
         (PoissonHMM, {"rates_init": [1.0, 2.0]}, {}, r"rates_init must have shape \(3, 1\)"),
     ],
 )

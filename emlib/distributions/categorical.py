@@ -15,7 +15,7 @@ from emlib.distributions._statistics import (
 __all__ = ["Categorical", "check_symbols"]
 
 
-def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarray:
+def check_symbols(X, name: str = "X", n_symbols: int | None = None, parameter: str = "n_symbols") -> np.ndarray:
     """Validate a sequence of symbols and return it as a 1-D ``int64`` array of shape (N,).
 
     Parameters
@@ -26,6 +26,8 @@ def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarra
         Name of the argument, used in error messages.
     n_symbols : int, optional
         The number of symbols ``M`` the model knows; symbols ``>= M`` are an error.
+    parameter : str, default "n_symbols"
+        What the caller calls ``M``, for the error message.
 
     Raises
     ------
@@ -62,6 +64,15 @@ def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarra
                 f"{name} must contain integer symbols 0, 1, ..., M - 1, but {name}[{bad}] is "
                 f"{array[bad]:g}"
             )
+    if np.issubdtype(array.dtype, np.bool_):
+        array = array.astype(np.int64)
+    largest = array.max()
+    if largest >= 2**62:  # beyond any table of symbols, and beyond int64 arithmetic
+        bad = int(np.argmax(array))
+        raise ValueError(
+            f"{name}[{bad}] is symbol {largest}, beyond any number of symbols a model could hold; recode "
+            "the symbols as 0, 1, ..., M - 1"
+        )
     symbols = array.astype(np.int64)
     if symbols.min() < 0:
         bad = int(np.argmin(symbols))
@@ -69,7 +80,7 @@ def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarra
     if n_symbols is not None and symbols.max() >= n_symbols:
         bad = int(np.argmax(symbols))
         raise ValueError(
-            f"{name}[{bad}] is symbol {symbols[bad]}, but the model knows only n_symbols={n_symbols} "
+            f"{name}[{bad}] is symbol {symbols[bad]}, but the model knows only {parameter}={n_symbols} "
             f"symbols (0 to {n_symbols - 1})"
         )
     return symbols

@@ -225,9 +225,10 @@ class CategoricalHMM(BaseHMM):
     ----------
     n_components : int, default 1
         Number of hidden states ``K``.
-    n_symbols : int, optional
-        Number of symbols ``M``; by default the largest symbol in the training data plus one (or
-        the width of ``emissionprob_init``).
+    n_features : int, optional
+        Number of symbols ``M`` (hmmlearn's name). By default the width of ``emissionprob_init``,
+        or the largest symbol in the training data plus one, unless that is far more symbols than
+        the data can estimate (a stray symbol 10**9, say): then ``fit`` asks for ``n_features``.
 {_COMMON_PARAMETERS}
         Names: ``"startprob"``, ``"transmat"``, ``"emissionprob"``.
     emissionprob_init : array-like of shape (K, M), optional
@@ -245,8 +246,10 @@ class CategoricalHMM(BaseHMM):
     ----------{_COMMON_ATTRIBUTES}
     emissionprob_ : ndarray of shape (K, M)
         ``emissionprob_[k, m] = p(x_t = m | z_t = k)``.
-    n_symbols_ : int
+    n_features_ : int
         Number of symbols ``M``.
+    n_features_in_ : int
+        1: the data are one column of symbols.
     emission_ : emlib.distributions.Categorical
         The fitted emission distribution.
     """
@@ -255,22 +258,23 @@ class CategoricalHMM(BaseHMM):
     _emission_aliases: ClassVar[dict[str, str]] = {"emissionprob": "probabilities"}
     _init_choices = ("random",)
 
-    def __init__(self, n_components=1, *, n_symbols=None, startprob_init=None, transmat_init=None,
+    def __init__(self, n_components=1, *, n_features=None, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
                  fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
                          verbose=verbose)
-        self.n_symbols = n_symbols
+        self.n_features = n_features
         self.emissionprob_init = emissionprob_init
         self.emissionprob_prior = emissionprob_prior
 
     def _check_parameters(self) -> HMMSettings:
         settings = super()._check_parameters()
         check_nonnegative_float(self.emissionprob_prior, "emissionprob_prior")
-        if self.n_symbols is not None:
-            check_positive_int(self.n_symbols, "n_symbols")
+        if self.n_features is not None:
+            check_positive_int(self.n_features, "n_features")
+            _check_table_size(self.n_components, int(self.n_features), "n_features")
         if self.emissionprob_init is not None:
             probabilities = _checked_categorical(self.emissionprob_init, 0.0).probabilities
             if probabilities.shape[0] != self.n_components:
@@ -278,21 +282,25 @@ class CategoricalHMM(BaseHMM):
                     f"emissionprob_init must have n_components={self.n_components} rows, got "
                     f"{probabilities.shape[0]}"
                 )
-            if self.n_symbols is not None and probabilities.shape[1] != self.n_symbols:
+            if self.n_features is not None and probabilities.shape[1] != self.n_features:
                 raise ValueError(
-                    f"emissionprob_init has {probabilities.shape[1]} columns but n_symbols={self.n_symbols}"
+                    f"emissionprob_init has {probabilities.shape[1]} columns but n_features={self.n_features}"
                 )
         return settings
 
     def _known_n_symbols(self) -> int | None:
-        if self.n_symbols is not None:
-            return int(self.n_symbols)
+        if self.n_features is not None:
+            return int(self.n_features)
         if self.emissionprob_init is not None:
             return int(np.shape(self.emissionprob_init)[1])
         return None
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
-        return check_symbols(X, "X", self._known_n_symbols() if fitting else self.n_symbols_)
+        known = self._known_n_symbols() if fitting else self.n_features_
+        X = check_symbols(X, "X", known, parameter="n_features")
+        if fitting and known is None:
+            _check_inferred_symbols(X, self.n_components)
+        return X
 
     def _emission_start(self, X):
         known = self._known_n_symbols()
@@ -328,7 +336,8 @@ class CategoricalHMM(BaseHMM):
         return self._fitted_emission().probabilities
 
     @property
-    def n_symbols_(self) -> int:
+    def n_features_(self) -> int:
+        """Number of symbols ``M``."""
         return self._fitted_emission().n_symbols
 
 
@@ -432,6 +441,33 @@ def _poisson_emission_start(X, rng, labelled_rows, labels, *, n_components, init
     if rates is not None:
         return Poisson(rates)
     return poisson_start(X, rng, n_components, init, labelled_rows=labelled_rows, labels=labels)
+
+
+# A symbol table larger than this many entries (states x symbols) is refused before it is allocated.
+_MAX_TABLE_ENTRIES = 10**8
+
+
+def _check_table_size(n_components: int, n_symbols: int, source: str) -> None:
+    if n_components * n_symbols > _MAX_TABLE_ENTRIES:
+        raise ValueError(
+            f"{source} asks for {n_symbols} symbols: an emission table of {n_components} x {n_symbols} "
+            f"probabilities is more than emlib allocates ({_MAX_TABLE_ENTRIES:.0e} entries). Recode the "
+            "symbols as 0 .. M-1 for the M symbols that occur"
+        )
+
+
+def _check_inferred_symbols(X: np.ndarray, n_components: int) -> None:
+    """Refuse to infer far more symbols than the data can estimate: a stray large symbol."""
+    largest = int(X.max())
+    distinct = np.unique(X).size
+    if largest + 1 > 10 * distinct + 100:
+        position = int(np.argmax(X))
+        raise ValueError(
+            f"X[{position}] is symbol {largest}, so the number of symbols would be n_features={largest + 1}, "
+            f"far more than the {distinct} distinct symbols in X can estimate. Recode the symbols as "
+            "0 .. M-1, or pass n_features=M if the alphabet really has M symbols"
+        )
+    _check_table_size(n_components, largest + 1, f"X[{int(np.argmax(X))}] (symbol {largest})")
 
 
 def _categorical_emission_start(X, rng, labelled_rows, labels, *, n_components, n_symbols, pseudo_count,
