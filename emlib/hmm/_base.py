@@ -36,7 +36,7 @@ from emlib.hmm import _elbo, _inference, _kernels
 
 __all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData"]
 
-ALGORITHMS = ("viterbi", "map")
+ALGORITHMS = ("viterbi", "posterior", "map")
 _TINY = 1e3 * np.finfo(np.float64).tiny
 
 
@@ -516,11 +516,11 @@ class BaseHMM(EMEstimator):
         ----------
         X : array-like
         lengths : array-like of int, optional
-        algorithm : {"viterbi", "map"}, default "viterbi"
-            ``"viterbi"``: the jointly most probable path. ``"map"``: posterior (marginal)
+        algorithm : {"viterbi", "posterior", "map"}, default "viterbi"
+            ``"viterbi"``: the jointly most probable path. ``"posterior"``: posterior (marginal)
             decoding, the most probable state of each step on its own (argmax of
             :meth:`predict_proba`); it makes more steps right on average but may chain states
-            through impossible transitions.
+            through impossible transitions. ``"map"`` is the same, under hmmlearn's name.
         states : array-like of int, optional
             Known states, ``-1`` where unknown: those steps keep their state, and the others are
             decoded given them.
