@@ -51,3 +51,47 @@ def test_notebook_metadata_and_paths(path):
     assert "language_info" in metadata, f"{path.name} lacks language_info (never executed?)"
     assert metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernel is not python3"
     assert not re.search(r"/(work|tmp|root|home)/", raw), f"{path.name} contains a machine path"
+
+
+# What fits the book's text column without a scroll bar on a desktop screen (1280 px): code cells
+# take 79 characters (PEP 8), plain-text outputs 88.
+MAX_CODE_LINE = 79
+MAX_OUTPUT_LINE = 88
+
+
+def shown_text_outputs(cell):
+    """The outputs a reader sees as plain text: streams, and text/plain with nothing richer."""
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            yield "".join(output["text"])
+        elif output["output_type"] in {"execute_result", "display_data"}:
+            data = output.get("data", {})
+            if "text/plain" in data and not {"text/html", "image/png", "image/svg+xml"} & set(data):
+                yield "".join(data["text/plain"])
+
+
+def too_long(lines, limit):
+    return [f"{len(line)} chars: {line[:60]}..." for line in lines if len(line) > limit]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_and_output_lines_fit_the_page(path):
+    problems = []
+    for i, cell in enumerate(code_cells(path)):
+        problems += [f"code cell {i}, code line of {p}" for p in
+                     too_long("".join(cell["source"]).splitlines(), MAX_CODE_LINE)]
+        for text in shown_text_outputs(cell):
+            problems += [f"code cell {i}, output line of {p}" for p in
+                         too_long(text.splitlines(), MAX_OUTPUT_LINE)]
+    assert not problems, (
+        f"{path.name}: lines longer than {MAX_CODE_LINE} (code) or {MAX_OUTPUT_LINE} (output) "
+        "characters scroll sideways on a desktop screen:\n" + "\n".join(problems))
+
+
+def test_line_length_check_can_fail():
+    cell = {"cell_type": "code", "source": ["x = 1\n", "y = " + "1 + " * 30 + "1\n"],
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": ["a" * 89 + "\n"]},
+                        {"output_type": "execute_result",
+                         "data": {"text/plain": ["b" * 200], "text/html": ["<table/>"]}}]}
+    assert len(too_long("".join(cell["source"]).splitlines(), MAX_CODE_LINE)) == 1
+    assert [len(t) for t in shown_text_outputs(cell)] == [90]
