@@ -215,3 +215,20 @@ def test_chapters_use_public_names_only(path):
     private = [m.group(0) for cell in code_cells(path) for m in PRIVATE.finditer("".join(cell["source"]))]
     assert not private, f"{path.name} uses emlib's private names: {private}"
     assert PRIVATE.search("from emlib.hmm import _reference as ref")
+
+
+MANY_PANELS = re.compile(r"subplots\((\d+),\s*(\d+)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_with_many_panels_stay_legible_on_a_phone(path):
+    """A figure of four or more panels carries the class that keeps it 560 px wide on a phone."""
+    missing = []
+    for i, cell in enumerate(code_cells(path)):
+        grid = MANY_PANELS.search("".join(cell["source"]))
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        many = grid and int(grid.group(1)) * int(grid.group(2)) >= 4
+        if many and "emlib-many-panels" not in str(figure.get("classes", "")).split():
+            missing.append(i)
+    assert not missing, (f"{path.name}: code cells {missing} draw four or more panels; give them "
+                         "mystnb.figure.classes 'emlib-many-panels' (_ext/static/emlib_site.css)")
