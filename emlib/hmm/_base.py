@@ -251,7 +251,7 @@ class BaseHMM(EMEstimator):
     _init_choices: tuple[str, ...] = ("random",)
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, startprob_prior=0.0,
-                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5,
+                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6,
                  random_state=None, verbose=False):
         self.n_components = n_components
         self.startprob_init = startprob_init

@@ -48,7 +48,7 @@ _COMMON_TRAINING = """
         Number of EM runs from different starting values; the best is kept.
     max_iter : int, default 100
         Largest number of EM iterations per run.
-    tol : float, default 1e-5
+    tol : float, default 1e-6
         Stop when the objective changes by at most ``tol`` per step of the sequences in one
         iteration (a change that does not depend on the data's units).
     random_state : None, int or numpy.random.Generator
@@ -127,7 +127,7 @@ class GaussianHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
                  means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
-                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-5, random_state=None,
+                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6, random_state=None,
                  verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
@@ -260,7 +260,7 @@ class CategoricalHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, n_features=None, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
-                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5, random_state=None, verbose=False):
+                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
@@ -373,7 +373,7 @@ class PoissonHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
                  startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
-                 tol=1e-5, random_state=None, verbose=False):
+                 tol=1e-6, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
