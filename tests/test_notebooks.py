@@ -232,3 +232,44 @@ def test_figures_with_many_panels_stay_legible_on_a_phone(path):
             missing.append(i)
     assert not missing, (f"{path.name}: code cells {missing} draw four or more panels; give them "
                          "mystnb.figure.classes 'emlib-many-panels' (_ext/static/emlib_site.css)")
+
+
+# ------------------------------------------------------------------------------- solution checks
+# A chapter's last, hidden cell checks its solutions with book/solutions_check.py. A reader who
+# downloads one chapter has no such file: the cell then skips its checks quietly. In the repository,
+# where nbval runs, the file is next to the notebook, so the guard is true and every check runs.
+SOLUTION_GUARD = 'if Path("solutions_check.py").is_file():\n    from solutions_check import run_solution\n'
+
+
+def solution_check_cells(path):
+    return [(i, "".join(c["source"])) for i, c in enumerate(code_cells(path))
+            if "solutions_check" in "".join(c["source"])]
+
+
+def guard_problems(source: str) -> list[str]:
+    """What is wrong with how a hidden check cell imports book/solutions_check.py."""
+    if SOLUTION_GUARD not in source:
+        return ["imports solutions_check without the guard " + repr(SOLUTION_GUARD.split("\n")[0])]
+    body = source.split(SOLUTION_GUARD, 1)[1]
+    outside = [line for line in body.splitlines() if line.strip() and not line.startswith("    ")]
+    return [f"code after the guarded block runs outside the repository too: {outside[0]!r}"] if outside else []
+
+
+def test_solution_checks_run_here():
+    assert (BOOK / "solutions_check.py").is_file(), "the hidden check cells would all skip"
+    assert any(solution_check_cells(path) for path in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_checks_skip_quietly_outside_the_repository(path, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # a folder holding the chapter alone, no solutions_check.py
+    for i, source in solution_check_cells(path):
+        assert not guard_problems(source), f"{path.name}, code cell {i}: {guard_problems(source)}"
+        exec(compile(source, f"{path.name}, code cell {i}", "exec"), {})  # nothing from the chapter
+        assert capsys.readouterr() == ("", ""), f"{path.name}, code cell {i} printed outside the repository"
+
+
+def test_solution_guard_check_can_fail():
+    assert guard_problems("from solutions_check import run_solution\nrun_solution()\n")
+    assert guard_problems(SOLUTION_GUARD + "    run_solution()\nprint(scope)\n")
+    assert not guard_problems(SOLUTION_GUARD + "\n    run_solution()\n")
