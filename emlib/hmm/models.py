@@ -336,8 +336,7 @@ class CategoricalHMM(BaseHMM):
         return self._fitted_emission().probabilities
 
     @property
-    def n_features_(self) -> int:
-        """Number of symbols ``M``."""
+    def n_features_(self) -> int:  # documented in the class's Attributes
         return self._fitted_emission().n_symbols
 
 
