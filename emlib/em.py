@@ -33,9 +33,10 @@ parameters along straight lines:
     coordinates in which every vector of finite numbers describes valid parameters. Logarithms for
     scales (variances), logits for a probability, for a covariance matrix its Cholesky factor with
     the diagonal by its logarithm, unconstrained parameters (means) as they are. emlib writes
-    probabilities that sum to one and Poisson rates by their square roots (squared, and divided by
-    their sum, to map back), so that one that tends to zero converges to a finite coordinate
-    instead of running off to -inf as its logarithm would (:mod:`emlib._unconstrained`).
+    parameters whose maximum may be at or near zero (probabilities that sum to one, Poisson rates,
+    the noise variances of factor analysis) by their square roots (squared, and divided by their
+    sum, to map back), so that one that tends to zero converges to a finite coordinate instead of
+    running off to -inf as its logarithm would (:mod:`emlib._unconstrained`).
 ``set_vector(vector)``
     Set the parameters from such an array. Raise ``ValueError`` for one that describes no valid
     parameters (values that overflow, say); the loop then falls back to the plain EM step, as it
@@ -485,7 +486,7 @@ def _try_point(model, data, vector: np.ndarray):
 
 
 def _get_vector(model, size: int | None, iteration: int) -> np.ndarray:
-    try:
+    try:  # a copy: a model may hand out a view of parameters that its M-step changes in place
         vector = np.array(model.get_vector(), dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"model.get_vector() must return a 1-D array of numbers; {_VECTOR_PROTOCOL}") from None
@@ -495,7 +496,7 @@ def _get_vector(model, size: int | None, iteration: int) -> np.ndarray:
             + ("" if size is None else f", but shape ({size},) before")
             + f"; {_VECTOR_PROTOCOL}"
         )
-    if not np.all(np.isfinite(vector)):
+    if not np.isfinite(vector).all():
         raise ValueError(
             f"model.get_vector() returned NaN or infinite values at iteration {iteration}: its coordinates "
             "must be finite (write a zero probability as a large negative logarithm, for instance)"

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.linalg import cholesky, lapack
 
 from emlib._estimator import EMEstimator, user_stacklevel
-from emlib._unconstrained import check_vector
+from emlib._unconstrained import check_vector, nonnegative_from_vector, nonnegative_to_vector
 from emlib._validation import (
     as_numeric_array,
     check_choice,
@@ -236,20 +236,18 @@ class _FactorEM:
     def get_vector(self) -> np.ndarray:
         """The parameters as one vector of unconstrained coordinates, for accelerated EM.
 
-        The loadings as they are (D k, row by row), then the logarithms of the noise variances
-        (D). Shape (D k + D,).
+        The loadings as they are (D k, row by row), then the square roots of the noise variances
+        (D): near a Heywood case a noise variance tends to zero, which its square root reaches at a
+        finite coordinate (see :mod:`emlib._unconstrained`). Shape (D k + D,).
         """
-        return np.concatenate([self.loadings.ravel(), np.log(self.noise_variance)])
+        return np.concatenate([self.loadings.ravel(), nonnegative_to_vector(self.noise_variance)])
 
     def set_vector(self, vector: np.ndarray) -> None:
         """Set the parameters from :meth:`get_vector`'s coordinates, the noise variances held at
         their floor as the M-step holds them; ``ValueError`` (nothing changed) if invalid."""
         D, k = self.loadings.shape
         vector = check_vector(vector, D * k + D, "vector")
-        with np.errstate(over="ignore"):
-            noise = np.exp(vector[D * k:])
-        if not np.all(np.isfinite(noise)):
-            raise ValueError("vector: a noise variance overflows")
+        noise = nonnegative_from_vector(vector[D * k:], "vector")
         self.loadings = vector[: D * k].reshape(D, k).copy()
         self.noise_variance = np.maximum(noise, self.noise_floor)
 

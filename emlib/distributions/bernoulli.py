@@ -132,8 +132,8 @@ class Bernoulli:
             check_vector(vector, 0, "vector")
             return self
         logits = check_vector(vector, self.n_components * self.n_features, "vector")
-        with np.errstate(over="ignore"):
-            probabilities = 1.0 / (1.0 + np.exp(-logits))
+        # Beyond +-700 the probability is 0 or 1 to double precision (and then min_prob's bound).
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
         self._set_clipped(probabilities.reshape(self._shape))
         return self
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from emlib._math import invert_lower_triangular
-from emlib._unconstrained import check_vector, cholesky_from_vector, cholesky_to_vector
+from emlib._unconstrained import check_vector, cholesky_from_vector, cholesky_to_vector, exp_scales
 from emlib._validation import (
     as_numeric_array,
     check_choice,
@@ -282,10 +282,7 @@ class Gaussian:
             n = K if self.covariance_type == "full" else 1
             matrices, factors, precision_factors = cholesky_from_vector(rest, n, D, "vector")
         elif n_covariances:
-            with np.errstate(over="ignore"):
-                variances = np.exp(rest)
-            if not np.all((variances > 0) & np.isfinite(variances)):
-                raise ValueError("vector: a variance overflows or underflows to zero")
+            variances = exp_scales(rest, "vector")
         if n_means:
             self._means = vector[:n_means].reshape(K, D).copy()
         if not n_covariances:

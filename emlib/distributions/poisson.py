@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emlib._unconstrained import check_vector, rates_from_vector, rates_to_vector
+from emlib._unconstrained import check_vector, nonnegative_from_vector, nonnegative_to_vector
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
@@ -112,7 +112,7 @@ class Poisson:
         """
         if "rates" in _check_fixed(fixed, self.parameter_names):
             return np.empty(0)
-        return rates_to_vector(self._rates)
+        return nonnegative_to_vector(self._rates)
 
     def set_vector(self, vector, fixed=()) -> Poisson:
         """Set the rates from their square roots (:meth:`get_vector`), in place.
@@ -124,7 +124,7 @@ class Poisson:
             check_vector(vector, 0, "vector")
             return self
         vector = check_vector(vector, self._rates.size, "vector")
-        self._rates = rates_from_vector(vector, "vector").reshape(self._rates.shape)
+        self._rates = nonnegative_from_vector(vector, "vector").reshape(self._rates.shape)
         return self
 
     # -- E-step side ------------------------------------------------------------------------------
