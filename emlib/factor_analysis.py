@@ -30,7 +30,11 @@ import numpy as np
 from scipy.linalg import cholesky, lapack
 
 from emlib._estimator import EMEstimator, user_stacklevel
-from emlib._unconstrained import check_vector, nonnegative_from_vector, nonnegative_to_vector
+from emlib._unconstrained import (
+    check_vector,
+    nonnegative_from_vector,
+    nonnegative_to_vector,
+)
 from emlib._validation import (
     as_numeric_array,
     check_choice,

@@ -33,8 +33,18 @@ from emlib import (
     em,
 )
 from emlib.datasets import load_earthquakes
-from emlib.distributions import COVARIANCE_TYPES, Bernoulli, Categorical, Gaussian, Poisson
-from emlib.exceptions import ConvergenceWarning, DegenerateComponentWarning, LikelihoodDecreaseWarning
+from emlib.distributions import (
+    COVARIANCE_TYPES,
+    Bernoulli,
+    Categorical,
+    Gaussian,
+    Poisson,
+)
+from emlib.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    LikelihoodDecreaseWarning,
+)
 from emlib.protocols import ParameterVector
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,6 +256,11 @@ def families(rng, K=3, D=4):
 FAMILY_NAMES = [name for name, _, _ in families(np.random.default_rng(0))]
 
 
+def family(name, rng):
+    """The distribution called ``name`` in :func:`families`, and data it can score."""
+    return next((distribution, X) for label, distribution, X in families(rng) if label == name)
+
+
 def consistent(distribution, X):
     """The distribution scores X as a freshly built one with the same parameters does."""
     rebuilt = copy.deepcopy(distribution)
@@ -268,7 +283,7 @@ def consistent(distribution, X):
 
 @pytest.mark.parametrize("name", FAMILY_NAMES)
 def test_vectors_round_trip(name):
-    _, distribution, X = dict((n, (n, d, x)) for n, d, x in families(np.random.default_rng(1)))[name]
+    distribution, X = family(name, np.random.default_rng(1))
     assert isinstance(distribution, ParameterVector)
     for fixed in [(), *[(p,) for p in distribution.parameter_names], distribution.parameter_names]:
         vector = distribution.get_vector(fixed)
@@ -289,7 +304,7 @@ def test_every_finite_vector_gives_valid_parameters_or_a_value_error(name, seed,
     """What extrapolation relies on: any finite vector is either valid parameters (consistent with
     themselves, structural zeros kept) or refused with a ValueError that changes nothing."""
     rng = np.random.default_rng(seed)
-    _, distribution, X = dict((n, (n, d, x)) for n, d, x in families(rng))[name]
+    distribution, X = family(name, rng)
     vector = distribution.get_vector() + scale * rng.standard_normal(distribution.get_vector().size)
     before = copy.deepcopy(distribution)
     try:

@@ -8,7 +8,12 @@ import warnings
 import numpy as np
 
 from emlib._math import invert_lower_triangular
-from emlib._unconstrained import check_vector, cholesky_from_vector, cholesky_to_vector, exp_scales
+from emlib._unconstrained import (
+    check_vector,
+    cholesky_from_vector,
+    cholesky_to_vector,
+    exp_scales,
+)
 from emlib._validation import (
     as_numeric_array,
     check_choice,

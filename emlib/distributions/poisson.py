@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from emlib._unconstrained import check_vector, nonnegative_from_vector, nonnegative_to_vector
+from emlib._unconstrained import (
+    check_vector,
+    nonnegative_from_vector,
+    nonnegative_to_vector,
+)
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
