@@ -416,7 +416,7 @@ def _run_squarem(model, data, rng, settings: _Settings) -> EMResult:
             if point is not None and point[1] < loglik_first:
                 point = None
             if point is None:  # back to the plain EM step
-                model.set_vector(second)
+                _restore(model, second)
         if point is None:
             stats, new_loglik = _e_step(model, data, iteration)
             n_e_steps += 1
@@ -443,6 +443,15 @@ def _run_squarem(model, data, rng, settings: _Settings) -> EMResult:
         expected_statistics=stats,
         n_e_steps=n_e_steps,
     )
+
+
+def _restore(model, vector: np.ndarray) -> None:
+    try:
+        model.set_vector(vector)
+    except ValueError as error:
+        raise TypeError(
+            f"model.set_vector refused a vector that model.get_vector returned ({error}); {_VECTOR_PROTOCOL}"
+        ) from error
 
 
 def _squarem_step(r: np.ndarray, v: np.ndarray, step_max: float) -> float:

@@ -205,15 +205,21 @@ class Infinite(TwoCoins):
         return np.array([-np.inf, 0.0])
 
 
+class Stubborn(TwoCoins):
+    def set_vector(self, vector):
+        raise ValueError("never")
+
+
 @pytest.mark.parametrize(("model", "error", "match"), [
     (NoVector(), TypeError, "has no method get_vector.*ParameterVector"),
+    (Stubborn(), TypeError, "refused a vector that model.get_vector returned"),
     (ShapeShifter(), TypeError, r"returned shape \(2,\).*but shape \(3,\) before"),
     (Flat(), TypeError, r"returned shape \(1, 2\)"),
     (Infinite(), ValueError, "NaN or infinite values"),
 ])
 def test_the_vector_protocol_is_checked(model, error, match):
     with pytest.raises(error, match=match):
-        em.fit(model, COUNTS, max_iter=5, accelerate="squarem")
+        em.fit(model, COUNTS, max_iter=5, tol=0, accelerate="squarem")
 
 
 @pytest.mark.parametrize("accelerate", ["SQUAREM", "fast", 1, True, np.array(["squarem"])])

@@ -202,7 +202,7 @@ class HMMEM:
         """Set the free parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are
         invalid (the parameters are then unchanged)."""
         fixed = self.settings.fixed
-        vector = np.asarray(vector, dtype=np.float64)
+        vector = check_vector(vector, self.get_vector().size, "vector")
         n_start = 0 if "startprob" in fixed else int(self.allowed_start.sum())
         n_transitions = 0 if "transmat" in fixed else int(self.allowed_transitions.sum())
         head, rest = vector[:n_start], vector[n_start:]
@@ -211,8 +211,6 @@ class HMMEM:
         transmat = simplex_from_vector(body, self.allowed_transitions, "vector") if n_transitions else self.transmat
         if self._emission_free():
             self.emission.set_vector(tail, self.settings.emission_fixed)
-        else:
-            check_vector(tail, 0, "vector")
         self.startprob, self.transmat = startprob, transmat
 
     def log_prior(self) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 
 from emlib._estimator import EMEstimator
 from emlib._math import normalize_log_columns
-from emlib._unconstrained import simplex_from_vector, simplex_to_vector
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
     as_numeric_array,
     check_choice,
@@ -142,7 +142,7 @@ class MixtureEM:
         """Set the parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are invalid
         (the parameters are then unchanged)."""
         K = self.weights.shape[0]
-        vector = np.asarray(vector, dtype=np.float64)
+        vector = check_vector(vector, K + self.components.get_vector().size, "vector")
         weights = simplex_from_vector(vector[:K], np.ones(K, dtype=bool), "vector")
         self.components.set_vector(vector[K:])
         self.weights = weights
