@@ -21,36 +21,6 @@ objective after every step, stops when it no longer changes, and warns
 (:class:`~emlib.exceptions.LikelihoodDecreaseWarning`) if it ever goes down: EM cannot decrease it, so a
 decrease is a bug.
 
-EM converges slowly when much information is missing (overlapping clusters, say): each iteration
-closes only a fixed fraction of the remaining gap. ``fit(..., accelerate="squarem")`` runs SQUAREM
-(Varadhan & Roland, 2008, *Scandinavian Journal of Statistics* 35, 335-353, with their step length
-SqS3): each iteration takes two EM steps and extrapolates along them, often many EM steps' worth at
-once. It needs two more methods (:class:`emlib.protocols.ParameterVector`), since it moves the
-parameters along straight lines:
-
-``get_vector() -> ndarray``
-    The parameters as one 1-D array, always of the same length, in *unconstrained* coordinates:
-    coordinates in which every vector of finite numbers describes valid parameters. Logarithms for
-    scales (variances), logits for a probability, for a covariance matrix its Cholesky factor with
-    the diagonal by its logarithm, unconstrained parameters (means) as they are. emlib writes
-    parameters whose maximum may be at or near zero (probabilities that sum to one, Poisson rates,
-    the noise variances of factor analysis) by their square roots (squared, and divided by their
-    sum, to map back), so that one that tends to zero converges to a finite coordinate instead of
-    running off to -inf as its logarithm would (:mod:`emlib._unconstrained`).
-``set_vector(vector)``
-    Set the parameters from such an array. Raise ``ValueError`` for one that describes no valid
-    parameters (values that overflow, say); the loop then falls back to the plain EM step, as it
-    does when the extrapolated point gives a NaN or infinite objective or a lower one than EM
-    reached. So the objective recorded after each iteration still never decreases.
-
-Every model in emlib has them. For the two coins above, the logits::
-
-    def get_vector(self):
-        return np.log(self.theta) - np.log1p(-self.theta)
-
-    def set_vector(self, logits):
-        self.theta = 1 / (1 + np.exp(-logits))
-
 Example: a mixture of two biased coins (Do & Batzoglou, 2008)::
 
     import numpy as np
@@ -76,6 +46,36 @@ Example: a mixture of two biased coins (Do & Batzoglou, 2008)::
     data = np.array([[5, 5], [9, 1], [8, 2], [4, 6], [7, 3]])
     result = em.fit(TwoCoins(0.6, 0.5), data, max_iter=10)
     result.model.theta          # array([0.797..., 0.519...])
+
+EM converges slowly when much information is missing (overlapping clusters, say): each iteration
+closes only a fixed fraction of the remaining gap. ``fit(..., accelerate="squarem")`` runs SQUAREM
+(Varadhan & Roland, 2008, *Scandinavian Journal of Statistics* 35, 335-353, with their step length
+SqS3): each iteration takes two EM steps and extrapolates along them, often many EM steps' worth at
+once. It needs two more methods (:class:`emlib.protocols.ParameterVector`), since it moves the
+parameters along straight lines:
+
+``get_vector() -> ndarray``
+    The parameters as one 1-D array, always of the same length, in *unconstrained* coordinates:
+    coordinates in which every vector of finite numbers describes valid parameters. Logarithms for
+    scales (variances), logits for a probability, for a covariance matrix its Cholesky factor with
+    the diagonal by its logarithm, unconstrained parameters (means) as they are. emlib writes
+    parameters whose maximum may be at or near zero (probabilities that sum to one, Poisson rates,
+    the noise variances of factor analysis) by their square roots (squared, and divided by their
+    sum, to map back), so that one that tends to zero converges to a finite coordinate instead of
+    running off to -inf as its logarithm would (``emlib._unconstrained``).
+``set_vector(vector)``
+    Set the parameters from such an array. Raise ``ValueError`` for one that describes no valid
+    parameters (values that overflow, say); the loop then falls back to the plain EM step, as it
+    does when the extrapolated point gives a NaN or infinite objective or a lower one than EM
+    reached. So the objective recorded after each iteration still never decreases.
+
+Every model in emlib has them. For the two coins above, the logits will do::
+
+    def get_vector(self):
+        return np.log(self.theta) - np.log1p(-self.theta)
+
+    def set_vector(self, logits):
+        self.theta = 1 / (1 + np.exp(-logits))
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ _VECTOR_PROTOCOL = (
 
 def check_accelerate(accelerate) -> str | None:
     """``accelerate`` if it is one of :data:`ACCELERATIONS`, else a ``ValueError`` naming it."""
-    if accelerate is None or (isinstance(accelerate, str) and accelerate == "squarem"):
+    if accelerate is None or (isinstance(accelerate, str) and accelerate in ACCELERATIONS):
         return accelerate
     raise ValueError(f"accelerate must be None (plain EM) or 'squarem', got {accelerate!r}")
 
@@ -508,7 +508,7 @@ def _get_vector(model, size: int | None, iteration: int) -> np.ndarray:
     if not np.isfinite(vector).all():
         raise ValueError(
             f"model.get_vector() returned NaN or infinite values at iteration {iteration}: its coordinates "
-            "must be finite (write a zero probability as a large negative logarithm, for instance)"
+            "must be finite (a probability that may be zero, say, by its square root, not its logarithm)"
         )
     return vector
 

@@ -242,7 +242,7 @@ class _FactorEM:
 
         The loadings as they are (D k, row by row), then the square roots of the noise variances
         (D): near a Heywood case a noise variance tends to zero, which its square root reaches at a
-        finite coordinate (see :mod:`emlib._unconstrained`). Shape (D k + D,).
+        finite coordinate (see ``emlib._unconstrained``). Shape (D k + D,).
         """
         return np.concatenate([self.loadings.ravel(), nonnegative_to_vector(self.noise_variance)])
 

@@ -134,7 +134,7 @@ class MixtureEM:
         """The parameters as one vector of unconstrained coordinates, for accelerated EM, shape (P,).
 
         The square roots of the mixing weights (K; mapped back by squaring and dividing by the
-        sum), then the components' own ``get_vector()`` (see :mod:`emlib._unconstrained`).
+        sum), then the components' own ``get_vector()`` (see ``emlib._unconstrained``).
         """
         return np.concatenate([simplex_to_vector(self.weights), self.components.get_vector()])
 
