@@ -202,14 +202,16 @@ class HMMEM:
         """Set the free parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are
         invalid (the parameters are then unchanged)."""
         fixed = self.settings.fixed
-        vector = check_vector(vector, self.get_vector().size, "vector")
         n_start = 0 if "startprob" in fixed else int(self.allowed_start.sum())
         n_transitions = 0 if "transmat" in fixed else int(self.allowed_transitions.sum())
+        free = self._emission_free()
+        n_emission = self.emission.get_vector(self.settings.emission_fixed).size if free else 0
+        vector = check_vector(vector, n_start + n_transitions + n_emission, "vector")
         head, rest = vector[:n_start], vector[n_start:]
         body, tail = rest[:n_transitions], rest[n_transitions:]
         startprob = simplex_from_vector(head, self.allowed_start, "vector") if n_start else self.startprob
         transmat = simplex_from_vector(body, self.allowed_transitions, "vector") if n_transitions else self.transmat
-        if self._emission_free():
+        if free:
             self.emission.set_vector(tail, self.settings.emission_fixed)
         self.startprob, self.transmat = startprob, transmat
 
