@@ -88,7 +88,7 @@ class EMEstimator:
         """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> EMEstimator:
         """Set parameters by name (as ``__init__`` takes them); returns the estimator.
 
         Raises ``ValueError`` for a name the estimator does not have. Values are checked when

@@ -30,12 +30,15 @@ and 0.5, and a ``q`` that is not the posterior::
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from emlib._math import logsumexp_rows
 from emlib._validation import check_sample_weight
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike
 
 __all__ = ["Decomposition", "mixture_decomposition"]
 
@@ -69,7 +72,8 @@ Decomposition.kl.__doc__ = (
 )
 
 
-def mixture_decomposition(log_joint, q, sample_weight=None) -> Decomposition:
+def mixture_decomposition(log_joint: ArrayLike, q: ArrayLike,
+                          sample_weight: ArrayLike | None = None) -> Decomposition:
     """Evidence lower bound and KL divergence for a model with one hidden label per sample.
 
     Computes, for any ``q`` whose rows are distributions over the labels,

@@ -30,7 +30,7 @@ Example: a mixture of two biased coins (Do & Batzoglou, 2008)::
         def __init__(self, theta_a, theta_b):
             self.theta = np.array([theta_a, theta_b])
 
-        def initialize(self, heads_tails, rng):
+        def initialize(self, heads_tails, rng: np.random.Generator):
             pass  # start from the values given to __init__
 
         def e_step(self, heads_tails):
@@ -39,7 +39,7 @@ Example: a mixture of two biased coins (Do & Batzoglou, 2008)::
             evidence = joint.sum(axis=1, keepdims=True)
             return joint / evidence, np.log(evidence).sum()
 
-        def m_step(self, heads_tails, responsibilities):
+        def m_step(self, heads_tails, responsibilities: ArrayLike | None):
             expected = responsibilities.T @ heads_tails                  # (2, [heads, tails])
             self.theta = expected[:, 0] / expected.sum(axis=1)
 
@@ -85,12 +85,16 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from emlib._validation import check_random_state
 from emlib.exceptions import LikelihoodDecreaseWarning
+
+if TYPE_CHECKING:
+    from emlib._typing import RandomState
+    from emlib.protocols import EMModel
 
 __all__ = ["ACCELERATIONS", "EMResult", "check_accelerate", "fit"]
 
@@ -140,19 +144,10 @@ class EMResult:
         return float(self.loglik_history[-1])
 
 
-def fit(
-    model,
-    data,
-    *,
-    max_iter: int = 100,
-    tol: float = 1e-6,
-    tol_scale: float | None = None,
-    n_init: int = 1,
-    random_state=None,
-    callback: Callable[[Any, int, float], Any] | None = None,
-    verbose: bool = False,
-    accelerate: str | None = None,
-) -> EMResult:
+def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, tol_scale: float | None = None,
+        n_init: int = 1, random_state: RandomState = None,
+        callback: Callable[[Any, int, float], Any] | None = None, verbose: bool = False,
+        accelerate: str | None = None) -> EMResult:
     """Fit ``model`` to ``data`` by expectation–maximization.
 
     Parameters
@@ -287,7 +282,7 @@ _VECTOR_PROTOCOL = (
 )
 
 
-def check_accelerate(accelerate) -> str | None:
+def check_accelerate(accelerate: str | None) -> str | None:
     """``accelerate`` if it is one of :data:`ACCELERATIONS`, else a ``ValueError`` naming it."""
     if accelerate is None or (isinstance(accelerate, str) and accelerate in ACCELERATIONS):
         return accelerate

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import warnings
 from functools import partial
-from typing import ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
 from scipy.linalg import cholesky, lapack
@@ -48,6 +48,9 @@ from emlib._validation import (
 from emlib.exceptions import (
     DegenerateComponentWarning,
 )
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, RandomState
 
 __all__ = ["FactorAnalysis", "factor_log_likelihood", "factor_posterior", "varimax"]
 
@@ -100,7 +103,8 @@ def _check_factor_arguments(X_centred, loadings, noise_variance):
     return X_centred, loadings, noise_variance
 
 
-def factor_posterior(X_centred, loadings, noise_variance) -> tuple[np.ndarray, np.ndarray]:
+def factor_posterior(X_centred: ArrayLike, loadings: ArrayLike,
+                     noise_variance: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Posterior of the factors given the data: the E-step of factor analysis.
 
     Parameters
@@ -126,7 +130,7 @@ def factor_posterior(X_centred, loadings, noise_variance) -> tuple[np.ndarray, n
     return whitened @ L_inv, L_inv.T @ L_inv
 
 
-def factor_log_likelihood(X_centred, loadings, noise_variance) -> np.ndarray:
+def factor_log_likelihood(X_centred: ArrayLike, loadings: ArrayLike, noise_variance: ArrayLike) -> np.ndarray:
     """Log-density of each sample under ``N(0, W W^T + Psi)``, shape (N,).
 
     Uses ``log det(W W^T + Psi) = log det(M) + sum(log psi)`` and
@@ -153,7 +157,7 @@ def _log_det_plus_const(L: np.ndarray, noise_variance: np.ndarray) -> float:
             + np.sum(np.log(noise_variance)))
 
 
-def varimax(loadings, *, max_iter: int = 500, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+def varimax(loadings: ArrayLike, *, max_iter: int = 500, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
     """Rotate loadings to Kaiser's varimax criterion (each factor loads strongly on few features).
 
     The likelihood of a factor model does not change when ``W`` is replaced by ``W R`` for any
@@ -364,8 +368,9 @@ class FactorAnalysis(EMEstimator):
 
     _fitted_attribute: ClassVar[str] = "loadings_"
 
-    def __init__(self, n_components=1, *, init="pca", rotation=None, min_noise_variance=1e-6,
-                 max_iter=1000, tol=1e-7, accelerate=None, random_state=None, verbose=False):
+    def __init__(self, n_components: int = 1, *, init: str = "pca", rotation: str | None = None,
+                 min_noise_variance: float = 1e-6, max_iter: int = 1000, tol: float = 1e-7,
+                 accelerate: str | None = None, random_state: RandomState = None, verbose: bool = False):
         self.n_components = n_components
         self.init = init
         self.rotation = rotation
@@ -377,7 +382,7 @@ class FactorAnalysis(EMEstimator):
         self.verbose = verbose
 
     # -- fitting ----------------------------------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> FactorAnalysis:
         """Estimate loadings and noise variances by EM.
 
         Parameters
@@ -434,7 +439,7 @@ class FactorAnalysis(EMEstimator):
             )
         return self
 
-    def fit_transform(self, X, y=None) -> np.ndarray:
+    def fit_transform(self, X: ArrayLike, y: object = None) -> np.ndarray:
         """Fit, then return the posterior factor means of ``X``, shape (n_samples, n_components)."""
         return self.fit(X).transform(X)
 
@@ -454,17 +459,17 @@ class FactorAnalysis(EMEstimator):
         check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Posterior means of the factors, ``E[z | x]``, shape (n_samples, n_components)."""
         X = self._checked_fitted_X(X)
         return factor_posterior(X - self.mean_, self.loadings_, self.noise_variance_)[0]
 
-    def score_samples(self, X) -> np.ndarray:
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log-likelihood ``log p(x_n)`` of each sample, shape (n_samples,)."""
         X = self._checked_fitted_X(X)
         return factor_log_likelihood(X - self.mean_, self.loadings_, self.noise_variance_)
 
-    def score(self, X, y=None) -> float:
+    def score(self, X: ArrayLike, y: object = None) -> float:
         """Mean log-likelihood per sample (scikit-learn's convention)."""
         return float(np.mean(self.score_samples(X)))
 
@@ -491,17 +496,17 @@ class FactorAnalysis(EMEstimator):
         D, k = self.loadings_.shape
         return 2 * D + D * k - k * (k - 1) // 2
 
-    def bic(self, X) -> float:
+    def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion ``-2 log L + p log N``; lower is better."""
         X = self._checked_fitted_X(X)
         return float(-2.0 * self.score_samples(X).sum() + self.n_parameters() * np.log(X.shape[0]))
 
-    def aic(self, X) -> float:
+    def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion ``-2 log L + 2 p``; lower is better."""
         X = self._checked_fitted_X(X)
         return float(-2.0 * self.score_samples(X).sum() + 2.0 * self.n_parameters())
 
-    def sample(self, n_samples=1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, n_samples: int = 1, random_state: RandomState = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw from the fitted model.
 
         Returns

@@ -13,9 +13,19 @@ and ``import emlib.plotting`` stay light (install it with ``pip install matplotl
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Ellipse
+
+    from emlib._typing import ArrayLike
+    from emlib.mixture import BaseMixture
 
 __all__ = ["MixtureArtists", "covariance_ellipse", "plot_loglik", "plot_mixture"]
 
@@ -43,7 +53,8 @@ class MixtureArtists(NamedTuple):
     colors: np.ndarray
 
 
-def covariance_ellipse(ax, mean, covariance, n_std: float = 2.0, **kwargs):
+def covariance_ellipse(ax: Axes, mean: ArrayLike, covariance: ArrayLike, n_std: float = 2.0,
+                       **kwargs: Any) -> Ellipse:
     """Draw the ellipse of a 2-D Gaussian at ``n_std`` standard deviations from its mean.
 
     The ellipse is the set of points at Mahalanobis distance ``n_std`` from ``mean``. Its axes point
@@ -96,9 +107,10 @@ def covariance_ellipse(ax, mean, covariance, n_std: float = 2.0, **kwargs):
     return ax.add_patch(Ellipse(tuple(mean), width, height, angle=angle, **style))
 
 
-def plot_mixture(ax, X, mixture, responsibilities=None, *, covariance_type=None, colors=None,
-                 color_mode: str = "auto", n_std: float = 2.0, point_size: float = 16.0,
-                 ellipse_kwargs=None, scatter_kwargs=None) -> MixtureArtists:
+def plot_mixture(ax: Axes, X: ArrayLike, mixture: BaseMixture, responsibilities: ArrayLike | None = None, *,
+                 covariance_type: str | None = None, colors: Sequence | None = None, color_mode: str = "auto",
+                 n_std: float = 2.0, point_size: float = 16.0, ellipse_kwargs: dict | None = None,
+                 scatter_kwargs: dict | None = None) -> MixtureArtists:
     """Draw 2-D data coloured by responsibilities, with each component's covariance ellipse.
 
     Each point gets the colours of the components in proportion to its responsibilities
@@ -201,7 +213,7 @@ def plot_mixture(ax, X, mixture, responsibilities=None, *, covariance_type=None,
     return MixtureArtists(points, ellipses, centres, point_colors)
 
 
-def plot_loglik(ax, history, *, marker: str = "o", **kwargs):
+def plot_loglik(ax: Axes, history: ArrayLike, *, marker: str = "o", **kwargs: Any) -> Line2D:
     """Draw a log-likelihood curve: one point per EM iteration.
 
     Parameters

@@ -35,7 +35,7 @@ class Table:
     A     0.80     0.52
     """
 
-    def __init__(self, rows: Sequence[Sequence], headers: Sequence[str], digits=3, title: str = ""):
+    def __init__(self, rows: Sequence[Sequence], headers: Sequence[str], digits: int = 3, title: str = ""):
         self.headers = [str(h) for h in headers]
         n_columns = len(self.headers)
         per_column = [digits] * n_columns if np.ndim(digits) == 0 else list(digits)

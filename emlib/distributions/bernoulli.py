@@ -8,6 +8,8 @@ pixel on impossible, and ``0 * log 0`` would give NaN).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from emlib._unconstrained import check_vector
@@ -20,6 +22,9 @@ from emlib.distributions._statistics import (
     _check_weighted,
     check_rows,
 )
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, FixedNames
 
 __all__ = ["DEFAULT_MIN_PROB", "Bernoulli"]
 
@@ -58,7 +63,7 @@ class Bernoulli:
 
     parameter_names = ("probabilities",)
 
-    def __init__(self, probabilities, min_prob: float = DEFAULT_MIN_PROB):
+    def __init__(self, probabilities: ArrayLike, min_prob: float = DEFAULT_MIN_PROB):
         if isinstance(min_prob, bool) or not isinstance(min_prob, (int, float, np.floating)) or not (
             0.0 < min_prob < 0.5
         ):
@@ -87,7 +92,7 @@ class Bernoulli:
         return self._probabilities
 
     @probabilities.setter
-    def probabilities(self, value) -> None:
+    def probabilities(self, value: ArrayLike) -> None:
         value = np.array(value, dtype=np.float64)
         if value.shape != self._shape:
             raise ValueError(f"probabilities must have shape {self._shape}, got {value.shape}")
@@ -112,7 +117,7 @@ class Bernoulli:
         return self.n_components * self.n_features
 
     # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
-    def get_vector(self, fixed=()) -> np.ndarray:
+    def get_vector(self, fixed: FixedNames = ()) -> np.ndarray:
         """The probabilities as one vector of unconstrained coordinates, their logits, shape (K D,).
 
         Empty if ``"probabilities"`` is in ``fixed``. :meth:`set_vector` maps it back.
@@ -121,7 +126,7 @@ class Bernoulli:
             return np.empty(0)
         return self._logit.ravel().copy()
 
-    def set_vector(self, vector, fixed=()) -> Bernoulli:
+    def set_vector(self, vector: ArrayLike, fixed: FixedNames = ()) -> Bernoulli:
         """Set the probabilities from their logits (:meth:`get_vector`), in place.
 
         The probabilities are kept in ``[min_prob, 1 - min_prob]`` as everywhere else. Raises
@@ -139,7 +144,7 @@ class Bernoulli:
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
-    def check_data(X, name: str = "X") -> np.ndarray:
+    def check_data(X: ArrayLike, name: str = "X") -> np.ndarray:
         """Validate binary data: a 1-D or 2-D array of 0/1 (or True/False), returned as (N, D) floats.
 
         Raises
@@ -184,7 +189,7 @@ class Bernoulli:
         X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
         return WeightedSums(weights.sum(axis=0), weights.T @ _check_binary(X))
 
-    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Bernoulli:
+    def fit_statistics(self, statistics: WeightedSums, fixed: FixedNames = ()) -> Bernoulli:
         """The M-step from statistics, in place: the weighted mean, clipped to ``[min_prob, 1 - min_prob]``.
 
         ``fixed=("probabilities",)`` leaves the parameters unchanged. A component without weight
@@ -197,7 +202,7 @@ class Bernoulli:
         self._set_clipped(stats.means(empty, self._probabilities))
         return self
 
-    def fit(self, X: np.ndarray, weights: np.ndarray, fixed=()) -> Bernoulli:
+    def fit(self, X: np.ndarray, weights: np.ndarray, fixed: FixedNames = ()) -> Bernoulli:
         """Weighted maximum-likelihood update of every component, in place.
 
         The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
@@ -13,10 +15,14 @@ from emlib.distributions._statistics import (
     _check_weighted,
 )
 
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, FixedNames
+
 __all__ = ["Categorical", "check_symbols"]
 
 
-def check_symbols(X, name: str = "X", n_symbols: int | None = None, parameter: str = "n_symbols") -> np.ndarray:
+def check_symbols(X: ArrayLike, name: str = "X", n_symbols: int | None = None,
+                  parameter: str = "n_symbols") -> np.ndarray:
     """Validate a sequence of symbols and return it as a 1-D ``int64`` array of shape (N,).
 
     Parameters
@@ -108,7 +114,7 @@ class Categorical:
 
     parameter_names = ("probabilities",)
 
-    def __init__(self, probabilities, pseudo_count: float = 0.0):
+    def __init__(self, probabilities: ArrayLike, pseudo_count: float = 0.0):
         probabilities = _check_rows(probabilities, "probabilities")
         if isinstance(pseudo_count, bool) or not np.isscalar(pseudo_count) or not pseudo_count >= 0:
             raise ValueError(f"pseudo_count must be a non-negative number, got {pseudo_count!r}")
@@ -134,7 +140,7 @@ class Categorical:
         return self._probabilities
 
     @probabilities.setter
-    def probabilities(self, value) -> None:
+    def probabilities(self, value: ArrayLike) -> None:
         value = _check_rows(value, "probabilities")
         if hasattr(self, "_probabilities") and value.shape != self._probabilities.shape:
             raise ValueError(f"probabilities must have shape {self._probabilities.shape}, got {value.shape}")
@@ -157,7 +163,7 @@ class Categorical:
         return int(np.sum(np.maximum(self._support.sum(axis=1) - 1, 0)))
 
     # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
-    def get_vector(self, fixed=()) -> np.ndarray:
+    def get_vector(self, fixed: FixedNames = ()) -> np.ndarray:
         """The probabilities as one vector of unconstrained coordinates, shape (P,).
 
         The square roots of the probabilities on the support (row by row; structural zeros are
@@ -168,7 +174,7 @@ class Categorical:
             return np.empty(0)
         return simplex_to_vector(self._probabilities, self._support)
 
-    def set_vector(self, vector, fixed=()) -> Categorical:
+    def set_vector(self, vector: ArrayLike, fixed: FixedNames = ()) -> Categorical:
         """Set the probabilities from :meth:`get_vector`'s coordinates, in place.
 
         Raises ``ValueError`` (and changes nothing) for a vector of the wrong length or with
@@ -183,7 +189,7 @@ class Categorical:
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
-    def check_data(X, name: str = "X", n_symbols: int | None = None) -> np.ndarray:
+    def check_data(X: ArrayLike, name: str = "X", n_symbols: int | None = None) -> np.ndarray:
         """Validate symbols (integers ``0 .. n_symbols - 1``); returns a 1-D ``int64`` array of shape (N,).
 
         Raises ``ValueError`` naming ``name`` for non-integers, negative symbols, symbols
@@ -191,7 +197,7 @@ class Categorical:
         """
         return check_symbols(X, name, n_symbols)
 
-    def log_prob(self, X) -> np.ndarray:
+    def log_prob(self, X: ArrayLike) -> np.ndarray:
         """Log-probability of each symbol under each component: array of shape (N, K)."""
         X = check_symbols(X, "X", self.n_symbols)
         return self._log_probabilities_by_symbol[X]
@@ -210,7 +216,7 @@ class Categorical:
         return np.zeros(self.n_components)
 
     # -- M-step side ------------------------------------------------------------------------------
-    def statistics(self, X, weights) -> WeightedSums:
+    def statistics(self, X: ArrayLike, weights: ArrayLike) -> WeightedSums:
         """Weighted sufficient statistics: totals (K,) and weighted symbol counts (K, M).
 
         Parameters
@@ -228,7 +234,7 @@ class Categorical:
             counts[k] = np.bincount(X, weights=weights[:, k], minlength=M)
         return WeightedSums(weights.sum(axis=0), counts)
 
-    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Categorical:
+    def fit_statistics(self, statistics: WeightedSums, fixed: FixedNames = ()) -> Categorical:
         """The M-step from statistics, in place: normalised counts plus pseudo-counts (MAP).
 
         Structural zeros stay zero; a component with neither counts nor pseudo-counts keeps its
@@ -244,7 +250,7 @@ class Categorical:
         self.probabilities = WeightedSums(totals, counts).means(empty, self._probabilities)
         return self
 
-    def fit(self, X, weights, fixed=()) -> Categorical:
+    def fit(self, X: ArrayLike, weights: ArrayLike, fixed: FixedNames = ()) -> Categorical:
         """Weighted maximum-likelihood (or, with ``pseudo_count``, MAP) update, in place.
 
         The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
@@ -267,7 +273,7 @@ class Categorical:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, components: ArrayLike, rng: np.random.Generator) -> np.ndarray:
         """One symbol from component ``components[i]`` for each i: int array of shape (len(components),)."""
         components = np.asarray(components, dtype=np.intp)
         cumulative = np.cumsum(self._probabilities, axis=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from emlib.distributions._statistics import (
     check_rows,
 )
 from emlib.exceptions import DegenerateComponentWarning
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, FixedNames
 
 __all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
 
@@ -90,7 +94,8 @@ class Gaussian:
 
     parameter_names = ("means", "covariances")
 
-    def __init__(self, means, covariances, covariance_type: str = "full", reg_covar: float = 1e-6):
+    def __init__(self, means: ArrayLike, covariances: ArrayLike, covariance_type: str = "full",
+                 reg_covar: float = 1e-6):
         self.covariance_type = check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
         self.reg_covar = check_nonnegative_float(reg_covar, "reg_covar")
         try:
@@ -119,7 +124,7 @@ class Gaussian:
         return self._means
 
     @means.setter
-    def means(self, value) -> None:
+    def means(self, value: ArrayLike) -> None:
         value = np.array(value, dtype=np.float64)
         if value.shape != self._means.shape or not np.all(np.isfinite(value)):
             raise ValueError(f"means must be a finite array of shape {self._means.shape}")
@@ -134,7 +139,7 @@ class Gaussian:
         return self._covariances
 
     @covariances.setter
-    def covariances(self, value) -> None:
+    def covariances(self, value: ArrayLike) -> None:
         value = self.check_covariances(
             value, self.covariance_type, self.n_components, self.n_features, name="covariances",
             context=f" to match means of shape {self._means.shape}",
@@ -142,7 +147,7 @@ class Gaussian:
         self._set_covariances(value, fitting=False)
 
     @staticmethod
-    def check_covariances(value, covariance_type: str, n_components: int, n_features: int,
+    def check_covariances(value: ArrayLike, covariance_type: str, n_components: int, n_features: int,
                           name: str = "covariances", context: str = "") -> np.ndarray:
         """Validate covariances given by a user; errors name ``name``.
 
@@ -249,7 +254,7 @@ class Gaussian:
         return K * D + n_cov
 
     # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
-    def get_vector(self, fixed=()) -> np.ndarray:
+    def get_vector(self, fixed: FixedNames = ()) -> np.ndarray:
         """The parameters not in ``fixed`` as one vector of unconstrained coordinates, shape (P,).
 
         The means as they are (K D), then the covariances: for full and tied ones each lower
@@ -271,7 +276,7 @@ class Gaussian:
                 parts.append(np.log(self._covariances).ravel())
         return np.concatenate(parts) if parts else np.empty(0)
 
-    def set_vector(self, vector, fixed=()) -> Gaussian:
+    def set_vector(self, vector: ArrayLike, fixed: FixedNames = ()) -> Gaussian:
         """Set the parameters not in ``fixed`` from :meth:`get_vector`'s coordinates, in place.
 
         Raises ``ValueError`` (and changes nothing) for a vector of the wrong length, with
@@ -305,7 +310,7 @@ class Gaussian:
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
-    def check_data(X, name: str = "X", allow_nan: bool = False, nan_hint: str = "") -> np.ndarray:
+    def check_data(X: ArrayLike, name: str = "X", allow_nan: bool = False, nan_hint: str = "") -> np.ndarray:
         """Validate data for this family: a finite 1-D or 2-D numeric array (as (N, D) floats)."""
         return check_data(X, name, allow_nan=allow_nan, nan_hint=nan_hint)
 
@@ -439,7 +444,7 @@ class Gaussian:
             second = _weighted_scatter(X, weights, centres, active)
         return WeightedMoments(totals, centres, first, second)
 
-    def fit_statistics(self, statistics: WeightedMoments, fixed=()) -> Gaussian:
+    def fit_statistics(self, statistics: WeightedMoments, fixed: FixedNames = ()) -> Gaussian:
         """The M-step from weighted sufficient statistics, in place: the maximiser given them.
 
         ``mu_k`` is the weighted mean; the covariances follow ``covariance_type``: ``S_k / N_k``
@@ -485,7 +490,7 @@ class Gaussian:
             self._set_covariances(covariances, fitting=True)
         return self
 
-    def fit(self, X: np.ndarray, weights: np.ndarray, fixed=()) -> Gaussian:
+    def fit(self, X: np.ndarray, weights: np.ndarray, fixed: FixedNames = ()) -> Gaussian:
         """Weighted maximum-likelihood update of every component, in place.
 
         The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from emlib._unconstrained import (
@@ -19,10 +21,13 @@ from emlib.distributions._statistics import (
     check_rows,
 )
 
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, FixedNames
+
 __all__ = ["Poisson", "check_counts"]
 
 
-def check_counts(X, name: str = "X") -> np.ndarray:
+def check_counts(X: ArrayLike, name: str = "X") -> np.ndarray:
     """Validate counts and return them as a C-contiguous float array of shape (N, D).
 
     Parameters
@@ -70,7 +75,7 @@ class Poisson:
 
     parameter_names = ("rates",)
 
-    def __init__(self, rates):
+    def __init__(self, rates: ArrayLike):
         rates = np.array(rates, dtype=np.float64)
         if rates.ndim == 1:
             rates = rates[:, None]
@@ -93,7 +98,7 @@ class Poisson:
         return self._rates
 
     @rates.setter
-    def rates(self, value) -> None:
+    def rates(self, value: ArrayLike) -> None:
         value = np.array(value, dtype=np.float64)
         if value.ndim == 1 and self.n_features == 1:
             value = value[:, None]
@@ -107,7 +112,7 @@ class Poisson:
         return self._rates.size
 
     # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
-    def get_vector(self, fixed=()) -> np.ndarray:
+    def get_vector(self, fixed: FixedNames = ()) -> np.ndarray:
         """The rates as one vector of unconstrained coordinates, their square roots, shape (K D,).
 
         Squaring maps any real vector back to valid rates (:meth:`set_vector`); a rate that goes
@@ -118,7 +123,7 @@ class Poisson:
             return np.empty(0)
         return nonnegative_to_vector(self._rates)
 
-    def set_vector(self, vector, fixed=()) -> Poisson:
+    def set_vector(self, vector: ArrayLike, fixed: FixedNames = ()) -> Poisson:
         """Set the rates from their square roots (:meth:`get_vector`), in place.
 
         Raises ``ValueError`` (and changes nothing) for a vector of the wrong length, with
@@ -133,7 +138,7 @@ class Poisson:
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
-    def check_data(X, name: str = "X") -> np.ndarray:
+    def check_data(X: ArrayLike, name: str = "X") -> np.ndarray:
         """Validate counts (whole numbers >= 0); returns a float array of shape (N, D).
 
         1-D input is one feature. Raises ``ValueError`` naming ``name`` for negative or
@@ -141,7 +146,7 @@ class Poisson:
         """
         return check_counts(X, name)
 
-    def log_prob(self, X) -> np.ndarray:
+    def log_prob(self, X: ArrayLike) -> np.ndarray:
         """Log-probability of each row of counts ``X`` (N, D) under each component: shape (N, K)."""
         X = _check_counts_of(check_rows(X, self.n_features))
         rates = self._rates
@@ -165,7 +170,7 @@ class Poisson:
         return np.zeros(self.n_components)
 
     # -- M-step side ------------------------------------------------------------------------------
-    def statistics(self, X, weights) -> WeightedSums:
+    def statistics(self, X: ArrayLike, weights: ArrayLike) -> WeightedSums:
         """Weighted sufficient statistics: totals (K,) and weighted sums of the counts (K, D).
 
         Parameters
@@ -177,7 +182,7 @@ class Poisson:
         X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
         return WeightedSums(weights.sum(axis=0), weights.T @ _check_counts_of(X))
 
-    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Poisson:
+    def fit_statistics(self, statistics: WeightedSums, fixed: FixedNames = ()) -> Poisson:
         """The M-step from statistics, in place: rate = weighted mean count.
 
         ``fixed=("rates",)`` leaves the rates unchanged. A component without weight keeps its
@@ -191,7 +196,7 @@ class Poisson:
         self._rates = np.maximum(stats.means(empty, self._rates), 0.0)
         return self
 
-    def fit(self, X, weights, fixed=()) -> Poisson:
+    def fit(self, X: ArrayLike, weights: ArrayLike, fixed: FixedNames = ()) -> Poisson:
         """Weighted maximum-likelihood update (rate = weighted mean count), in place.
 
         The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
@@ -213,7 +218,7 @@ class Poisson:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, components: ArrayLike, rng: np.random.Generator) -> np.ndarray:
         """One row of counts from component ``components[i]`` for each i: int array (len(components), D)."""
         components = np.asarray(components, dtype=np.intp)
         return rng.poisson(self._rates[components]).astype(np.int64)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -34,6 +34,10 @@ from emlib._validation import (
 )
 from emlib.exceptions import DegenerateComponentWarning
 from emlib.hmm import _elbo, _inference, _kernels
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, FixedNames, RandomState
+    from emlib.elbo import Decomposition
 
 __all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData"]
 
@@ -129,7 +133,7 @@ class HMMEM:
     def _emission_free(self) -> bool:
         return len(self.settings.emission_fixed) < len(self.emission.parameter_names)
 
-    def e_step(self, data: SequenceData):
+    def e_step(self, data: SequenceData) -> tuple[HMMStatistics, float]:
         """Forward–backward, reduced to :class:`HMMStatistics`; the objective climbed.
 
         The objective is the log-likelihood (of the data and the known states) with the emission's
@@ -285,9 +289,11 @@ class BaseHMM(EMEstimator):
     _emission_aliases: ClassVar[dict[str, str]] = {}  # name in ``fixed`` -> the distribution's parameter name
     _init_choices: tuple[str, ...] = ("random",)
 
-    def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, startprob_prior=0.0,
-                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, accelerate=None,
-                 random_state=None, verbose=False):
+    def __init__(self, n_components: int = 1, *, startprob_init: ArrayLike | None = None,
+                 transmat_init: ArrayLike | None = None, startprob_prior: float | ArrayLike = 0.0,
+                 transmat_prior: float | ArrayLike = 0.0, fixed: FixedNames = (), init: str = "random",
+                 n_init: int = 1, max_iter: int = 100, tol: float = 1e-6, accelerate: str | None = None,
+                 random_state: RandomState = None, verbose: bool = False):
         self.n_components = n_components
         self.startprob_init = startprob_init
         self.transmat_init = transmat_init
@@ -303,7 +309,7 @@ class BaseHMM(EMEstimator):
         self.verbose = verbose
 
     # -- fitting ----------------------------------------------------------------------------------
-    def fit(self, X, lengths=None, states=None):
+    def fit(self, X: ArrayLike, lengths: ArrayLike | None = None, states: ArrayLike | None = None) -> BaseHMM:
         """Estimate the parameters: by counting, by semi-supervised EM or by Baum–Welch.
 
         Parameters
@@ -390,7 +396,8 @@ class BaseHMM(EMEstimator):
             )
         return result
 
-    def fit_predict(self, X, lengths=None, states=None) -> np.ndarray:
+    def fit_predict(self, X: ArrayLike, lengths: ArrayLike | None = None,
+                    states: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the Viterbi path of ``X`` (given the known ``states``), shape (n_samples,)."""
         return self.fit(X, lengths, states).predict(X, lengths, states=states)
 
@@ -487,7 +494,8 @@ class BaseHMM(EMEstimator):
         return ValueError(f"X: {_inference.impossible_message(int(bad), starts, 'X', given)} under the "
                           "fitted model")
 
-    def predict_proba(self, X, lengths=None, states=None) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike, lengths: ArrayLike | None = None,
+                      states: ArrayLike | None = None) -> np.ndarray:
         """Posterior state probabilities ``p(z_t = k | x)`` by forward–backward, shape (n_samples, K).
 
         ``states`` (``-1`` where unknown) clamps the steps whose state is known: the posteriors
@@ -509,7 +517,7 @@ class BaseHMM(EMEstimator):
             raise self._impossible(bad, starts, states)
         return buffers.posteriors
 
-    def filter_proba(self, X, lengths=None) -> np.ndarray:
+    def filter_proba(self, X: ArrayLike, lengths: ArrayLike | None = None) -> np.ndarray:
         """Filtered state probabilities ``p(z_t = k | x_0..t)``, shape (n_samples, K).
 
         What the model knows about step ``t`` from the observations up to ``t`` only, as it would
@@ -524,7 +532,8 @@ class BaseHMM(EMEstimator):
             raise ValueError(f"X: {error} under the fitted model") from None
         return alpha
 
-    def decode(self, X, lengths=None, states=None) -> tuple[float, np.ndarray]:
+    def decode(self, X: ArrayLike, lengths: ArrayLike | None = None,
+               states: ArrayLike | None = None) -> tuple[float, np.ndarray]:
         """Log-probability and most probable state path (Viterbi), in hmmlearn's order.
 
         ``states`` (``-1`` where unknown) clamps the steps whose state is known: the path is then
@@ -546,7 +555,8 @@ class BaseHMM(EMEstimator):
             raise self._impossible(bad, starts, states)
         return float(logprob), path
 
-    def predict(self, X, lengths=None, algorithm="viterbi", states=None) -> np.ndarray:
+    def predict(self, X: ArrayLike, lengths: ArrayLike | None = None, algorithm: str = "viterbi",
+                states: ArrayLike | None = None) -> np.ndarray:
         """Hidden states of ``X``, shape (n_samples,).
 
         Parameters
@@ -567,7 +577,7 @@ class BaseHMM(EMEstimator):
             return self.decode(X, lengths, states)[1]
         return np.argmax(self.predict_proba(X, lengths, states), axis=1)
 
-    def score(self, X, lengths=None) -> float:
+    def score(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
         """Total log-likelihood ``log p(X)`` over the sequences (``-inf`` if the model cannot produce X).
 
         The total, as hmmlearn's ``score``; a mixture's ``score`` is instead the mean per sample,
@@ -577,7 +587,8 @@ class BaseHMM(EMEstimator):
         return float(_inference.sequence_log_likelihoods(log_emission, self.startprob_, self.transmat_, starts,
                                                          lengths).sum())
 
-    def evidence_lower_bound(self, X, state_posteriors, pairwise_posteriors, lengths=None):
+    def evidence_lower_bound(self, X: ArrayLike, state_posteriors: ArrayLike, pairwise_posteriors: ArrayLike,
+                             lengths: ArrayLike | None = None) -> Decomposition:
         """Split ``log p(X)`` into the evidence lower bound and ``KL(q || p(Z | X))``.
 
         ``q`` is any first-order Markov distribution over the state paths, given by its marginals;
@@ -609,18 +620,18 @@ class BaseHMM(EMEstimator):
             total += int(np.sum(np.maximum(self._allowed_transitions.sum(axis=1) - 1, 0)))
         return total + self._n_free_emission_parameters()
 
-    def bic(self, X, lengths=None) -> float:
+    def bic(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
         """Bayesian information criterion ``-2 log p(X) + n_parameters log(n_samples)``; lower is better."""
         self._check_is_fitted()
         n = self._check_X(X, fitting=False).shape[0]
         return float(-2.0 * self.score(X, lengths) + self.n_parameters() * np.log(n))
 
-    def aic(self, X, lengths=None) -> float:
+    def aic(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
         """Akaike information criterion ``-2 log p(X) + 2 n_parameters``; lower is better."""
         self._check_is_fitted()
         return float(-2.0 * self.score(X, lengths) + 2.0 * self.n_parameters())
 
-    def sample(self, n_samples=1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, n_samples: int = 1, random_state: RandomState = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw one sequence from the fitted model.
 
         Parameters

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from emlib.distributions.poisson import check_counts
 from emlib.hmm._base import BaseHMM, HMMSettings
 from emlib.mixture._discrete import poisson_start
 from emlib.mixture._gaussian import gaussian_start
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["CategoricalHMM", "GaussianHMM", "PoissonHMM"]
 
@@ -133,10 +136,13 @@ class GaussianHMM(BaseHMM):
     _emission_names = ("means", "covariances")
     _init_choices = ("kmeans++", "random")
 
-    def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
-                 means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
-                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6, accelerate=None, random_state=None,
-                 verbose=False):
+    def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
+                 startprob_init: ArrayLike | None = None, transmat_init: ArrayLike | None = None,
+                 means_init: ArrayLike | None = None, covariances_init: ArrayLike | None = None,
+                 startprob_prior: float | ArrayLike = 0.0, transmat_prior: float | ArrayLike = 0.0,
+                 fixed: FixedNames = (), init: str = "kmeans++", reg_covar: float = 1e-6, n_init: int = 1,
+                 max_iter: int = 100, tol: float = 1e-6, accelerate: str | None = None,
+                 random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
@@ -187,7 +193,8 @@ class GaussianHMM(BaseHMM):
             total += self.emission_.n_parameters - K * D
         return total
 
-    def set_parameters(self, *, startprob, transmat, means, covariances) -> GaussianHMM:
+    def set_parameters(self, *, startprob: ArrayLike, transmat: ArrayLike, means: ArrayLike,
+                       covariances: ArrayLike) -> GaussianHMM:
         """Set every parameter by hand, without fitting (to sample from a known model, say).
 
         Parameters
@@ -266,10 +273,13 @@ class CategoricalHMM(BaseHMM):
     _emission_aliases: ClassVar[dict[str, str]] = {"emissionprob": "probabilities"}
     _init_choices = ("random",)
 
-    def __init__(self, n_components=1, *, n_features=None, startprob_init=None, transmat_init=None,
-                 emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
-                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, accelerate=None, random_state=None,
-                 verbose=False):
+    def __init__(self, n_components: int = 1, *, n_features: int | None = None,
+                 startprob_init: ArrayLike | None = None, transmat_init: ArrayLike | None = None,
+                 emissionprob_init: ArrayLike | None = None, startprob_prior: float | ArrayLike = 0.0,
+                 transmat_prior: float | ArrayLike = 0.0, emissionprob_prior: float | ArrayLike = 0.0,
+                 fixed: FixedNames = (), init: str = "random", n_init: int = 1, max_iter: int = 100,
+                 tol: float = 1e-6, accelerate: str | None = None, random_state: RandomState = None,
+                 verbose: bool = False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
@@ -323,7 +333,8 @@ class CategoricalHMM(BaseHMM):
     def _n_free_emission_parameters(self) -> int:
         return 0 if "emissionprob" in self._settings.fixed else self.emission_.n_parameters
 
-    def set_parameters(self, *, startprob, transmat, emissionprob) -> CategoricalHMM:
+    def set_parameters(self, *, startprob: ArrayLike, transmat: ArrayLike,
+                       emissionprob: ArrayLike) -> CategoricalHMM:
         """Set every parameter by hand, without fitting.
 
         Parameters
@@ -379,9 +390,12 @@ class PoissonHMM(BaseHMM):
     _emission_names = ("rates",)
     _init_choices = ("kmeans++", "random")
 
-    def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
-                 startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
-                 tol=1e-6, accelerate=None, random_state=None, verbose=False):
+    def __init__(self, n_components: int = 1, *, startprob_init: ArrayLike | None = None,
+                 transmat_init: ArrayLike | None = None, rates_init: ArrayLike | None = None,
+                 startprob_prior: float | ArrayLike = 0.0, transmat_prior: float | ArrayLike = 0.0,
+                 fixed: FixedNames = (), init: str = "kmeans++", n_init: int = 1, max_iter: int = 100,
+                 tol: float = 1e-6, accelerate: str | None = None, random_state: RandomState = None,
+                 verbose: bool = False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
@@ -409,7 +423,7 @@ class PoissonHMM(BaseHMM):
     def _n_free_emission_parameters(self) -> int:
         return 0 if "rates" in self._settings.fixed else self.emission_.n_parameters
 
-    def set_parameters(self, *, startprob, transmat, rates) -> PoissonHMM:
+    def set_parameters(self, *, startprob: ArrayLike, transmat: ArrayLike, rates: ArrayLike) -> PoissonHMM:
         """Set every parameter by hand, without fitting.
 
         Parameters

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -29,13 +29,18 @@ from emlib._validation import (
 )
 from emlib.initialization import INIT_METHODS
 
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, RandomState
+    from emlib.elbo import Decomposition
+    from emlib.protocols import Distribution, SufficientStatistics
+
 __all__ = ["BaseMixture", "MixtureData", "MixtureEM", "responsibilities"]
 
 # Rows per block in the E-step: the (K, rows) working arrays stay in cache.
 _E_STEP_ROWS = 2048
 
 
-def responsibilities(components, weights: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def responsibilities(components: Distribution, weights: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior probability of each component for each sample: the E-step of a mixture.
 
     ``r[n, k] = w_k p_k(x_n) / sum_j w_j p_j(x_n)``, computed from ``components.log_prob`` with the
@@ -110,7 +115,7 @@ class MixtureEM:
     def initialize(self, data: MixtureData, rng: np.random.Generator) -> None:
         self.components, self.weights = self.start(data.X, data.sample_weight, rng)
 
-    def e_step(self, data: MixtureData):
+    def e_step(self, data: MixtureData) -> tuple[SufficientStatistics, float]:
         """Expected sufficient statistics under the responsibilities, and the objective.
 
         The objective is the log-likelihood with each component's log-density shifted by its
@@ -125,7 +130,7 @@ class MixtureEM:
         weighted = (resp.T * data.sample_weight).T
         return self.components.statistics(data.X, weighted), float(data.sample_weight @ log_evidence)
 
-    def m_step(self, data: MixtureData, statistics) -> None:
+    def m_step(self, data: MixtureData, statistics: SufficientStatistics) -> None:
         """Mixing weights from the totals; the components from their statistics."""
         self.weights = statistics.totals / statistics.totals.sum()
         self.components.fit_statistics(statistics)
@@ -151,7 +156,7 @@ class MixtureEM:
 class _FittedStart:
     """Start from given parameters (``warm_start``): copies, so the fitted ones are never changed."""
 
-    def __init__(self, components, weights):
+    def __init__(self, components, weights: ArrayLike):
         self.components, self.weights = components, weights
 
     def __call__(self, X, sample_weight, rng):
@@ -174,8 +179,9 @@ class BaseMixture(EMEstimator):
     _estimator_type: ClassVar[str] = "DensityEstimator"  # what scikit-learn 1.4-1.5 read
     _init_choices: tuple[str, ...] = INIT_METHODS
 
-    def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, n_init=1,
-                 max_iter=100, tol=1e-5, accelerate=None, warm_start=False, random_state=None, verbose=False):
+    def __init__(self, n_components: int = 1, *, init: str = "kmeans++", weights_init: ArrayLike | None = None,
+                 n_init: int = 1, max_iter: int = 100, tol: float = 1e-5, accelerate: str | None = None,
+                 warm_start: bool = False, random_state: RandomState = None, verbose: bool = False):
         self.n_components = n_components
         self.init = init
         self.weights_init = weights_init
@@ -188,7 +194,7 @@ class BaseMixture(EMEstimator):
         self.verbose = verbose
 
     # -- fitting ----------------------------------------------------------------------------------
-    def fit(self, X, y=None, *, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None, *, sample_weight: ArrayLike | None = None) -> BaseMixture:
         """Estimate the parameters by EM.
 
         Parameters
@@ -244,7 +250,7 @@ class BaseMixture(EMEstimator):
         self._warn_if_degenerate()
         return self
 
-    def fit_predict(self, X, y=None, *, sample_weight=None) -> np.ndarray:
+    def fit_predict(self, X: ArrayLike, y: object = None, *, sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the most probable component of each sample, shape (n_samples,)."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
@@ -302,7 +308,7 @@ class BaseMixture(EMEstimator):
         X = self._checked_fitted_X(X)
         return responsibilities(self._scoring_components(X), self.weights_, X)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Responsibilities ``p(z = k | x)`` of each sample, shape (n_samples, n_components).
 
         Raises ``ValueError`` for a sample that every component gives zero density.
@@ -313,23 +319,23 @@ class BaseMixture(EMEstimator):
             raise ValueError(f"sample {impossible[0]} of X has zero probability under every component")
         return np.ascontiguousarray(posterior)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable component of each sample, shape (n_samples,)."""
         posterior, _ = self._posterior(X)
         return np.argmax(posterior.T, axis=0)
 
-    def score_samples(self, X) -> np.ndarray:
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log-likelihood ``log p(x_n)`` of each sample, shape (n_samples,)."""
         return self._posterior(X)[1]
 
-    def score(self, X, y=None) -> float:
+    def score(self, X: ArrayLike, y: object = None) -> float:
         """Mean log-likelihood per sample, ``sum_n log p(x_n) / n_samples`` (``y`` is ignored).
 
         Higher is better; this is what scikit-learn's ``GridSearchCV`` maximises by default.
         """
         return float(np.mean(self.score_samples(X)))
 
-    def evidence_lower_bound(self, X, q):
+    def evidence_lower_bound(self, X: ArrayLike, q: ArrayLike) -> Decomposition:
         """Split the log-likelihood into the evidence lower bound and a KL divergence.
 
         For any distribution ``q`` over the hidden components,
@@ -361,18 +367,18 @@ class BaseMixture(EMEstimator):
         self._check_is_fitted()
         return self.components_.n_components - 1 + self.components_.n_parameters
 
-    def bic(self, X) -> float:
+    def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion ``-2 log L + n_parameters log N`` on ``X``; lower is better."""
         X = self._checked_fitted_X(X)
         loglik = self.score_samples(X).sum()
         return float(-2.0 * loglik + self.n_parameters() * np.log(X.shape[0]))
 
-    def aic(self, X) -> float:
+    def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion ``-2 log L + 2 n_parameters`` on ``X``; lower is better."""
         loglik = self.score_samples(X).sum()
         return float(-2.0 * loglik + 2.0 * self.n_parameters())
 
-    def sample(self, n_samples=1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, n_samples: int = 1, random_state: RandomState = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw from the fitted mixture.
 
         Parameters

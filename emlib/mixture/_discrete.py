@@ -7,7 +7,7 @@ They differ from :class:`~emlib.GaussianMixture` only in their component family:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -16,10 +16,14 @@ from emlib.distributions.poisson import Poisson
 from emlib.initialization import kmeans_start
 from emlib.mixture._base import BaseMixture
 
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, RandomState
+
 __all__ = ["BernoulliMixture", "PoissonMixture", "bernoulli_start", "poisson_start"]
 
 
-def bernoulli_start(X, rng, n_components, init, min_prob, sample_weight=None) -> Bernoulli:
+def bernoulli_start(X: ArrayLike, rng: np.random.Generator, n_components: int, init: str, min_prob: float,
+                    sample_weight: ArrayLike | None = None) -> Bernoulli:
     """Starting Bernoulli components: the shared k-means start, each group's mean smoothed.
 
     One pseudo-sample at the overall mean joins every group, so that no starting probability is
@@ -31,7 +35,8 @@ def bernoulli_start(X, rng, n_components, init, min_prob, sample_weight=None) ->
     return Bernoulli((groups.T @ X + overall) / (groups.sum(axis=0) + 1.0)[:, None], min_prob=min_prob)
 
 
-def poisson_start(X, rng, n_components, init, sample_weight=None, labelled_rows=None, labels=None) -> Poisson:
+def poisson_start(X: ArrayLike, rng: np.random.Generator, n_components: int, init: str,
+                  sample_weight: ArrayLike | None = None, labelled_rows=None, labels=None) -> Poisson:
     """Starting Poisson components: the shared k-means start, each group's mean count smoothed.
 
     Half a pseudo-sample at the overall mean joins every group: no group is empty, and no starting
@@ -151,9 +156,10 @@ class BernoulliMixture(BaseMixture):
            [0.9, 0.9, 0.1, 0.1]])
     """
 
-    def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, probabilities_init=None,
-                 n_init=1, min_prob=DEFAULT_MIN_PROB, max_iter=100, tol=1e-5, accelerate=None, warm_start=False,
-                 random_state=None, verbose=False):
+    def __init__(self, n_components: int = 1, *, init: str = "kmeans++", weights_init: ArrayLike | None = None,
+                 probabilities_init: ArrayLike | None = None, n_init: int = 1, min_prob: float = DEFAULT_MIN_PROB,
+                 max_iter: int = 100, tol: float = 1e-5, accelerate: str | None = None, warm_start: bool = False,
+                 random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
                          max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
                          random_state=random_state, verbose=verbose)
@@ -272,9 +278,10 @@ class PoissonMixture(BaseMixture):
     array([ 3., 15.])
     """
 
-    def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, rates_init=None,
-                 n_init=1, max_iter=100, tol=1e-5, accelerate=None, warm_start=False, random_state=None,
-                 verbose=False):
+    def __init__(self, n_components: int = 1, *, init: str = "kmeans++", weights_init: ArrayLike | None = None,
+                 rates_init: ArrayLike | None = None, n_init: int = 1, max_iter: int = 100, tol: float = 1e-5,
+                 accelerate: str | None = None, warm_start: bool = False, random_state: RandomState = None,
+                 verbose: bool = False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
                          max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
                          random_state=random_state, verbose=verbose)

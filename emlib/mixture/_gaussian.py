@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from emlib.exceptions import DegenerateComponentWarning
 from emlib.initialization import kmeans_start, overall_covariance
 from emlib.mixture import missing
 from emlib.mixture._base import BaseMixture, MixtureEM
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike, RandomState
 
 __all__ = ["GaussianMixture"]
 
@@ -46,8 +49,9 @@ class GaussianStart(NamedTuple):
                               sample_weight, self.means, self.covariances), self.weights.copy()
 
 
-def gaussian_start(X, rng, n_components, covariance_type, reg_covar, init, sample_weight=None, means=None,
-                   covariances=None, labelled_rows=None, labels=None) -> Gaussian:
+def gaussian_start(X: ArrayLike, rng: np.random.Generator, n_components: int, covariance_type: str,
+                   reg_covar: float, init: str, sample_weight: ArrayLike | None = None, means: ArrayLike = None,
+                   covariances: ArrayLike = None, labelled_rows=None, labels=None) -> Gaussian:
     """Starting Gaussian components: the shared default start of mixtures and HMMs.
 
     The centres are ``means`` if given, else those of :func:`~emlib.initialization.kmeans_start`;
@@ -216,9 +220,11 @@ class GaussianMixture(BaseMixture):
     True
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", init="kmeans++", weights_init=None,
-                 means_init=None, covariances_init=None, n_init=1, reg_covar=1e-6, missing="error",
-                 max_iter=100, tol=1e-5, accelerate=None, warm_start=False, random_state=None, verbose=False):
+    def __init__(self, n_components: int = 1, *, covariance_type: str = "full", init: str = "kmeans++",
+                 weights_init: ArrayLike | None = None, means_init: ArrayLike | None = None,
+                 covariances_init: ArrayLike | None = None, n_init: int = 1, reg_covar: float = 1e-6,
+                 missing: str = "error", max_iter: int = 100, tol: float = 1e-5, accelerate: str | None = None,
+                 warm_start: bool = False, random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
                          max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
                          random_state=random_state, verbose=verbose)
@@ -284,7 +290,7 @@ class GaussianMixture(BaseMixture):
             return missing.ObservedGaussian(self.components_)
         return self.components_
 
-    def impute(self, X) -> np.ndarray:
+    def impute(self, X: ArrayLike) -> np.ndarray:
         """Fill in each missing (NaN) entry with its conditional mean given the row's observed entries.
 
         ``E[x_m | x_o] = sum_k p(k | x_o) (mu_{k,m} + Sigma_{k,mo} Sigma_{k,oo}^{-1} (x_o - mu_{k,o}))``:

@@ -32,12 +32,19 @@ for complete data (:meth:`emlib.distributions.Gaussian.fit_statistics`).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emlib._math import invert_lower_triangular, normalize_log_rows
 from emlib._validation import check_data
 from emlib.distributions import WeightedMoments
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from emlib._typing import ArrayLike
+    from emlib.distributions import Gaussian
 
 __all__ = [
     "MissingPatterns",
@@ -54,7 +61,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _BLOCK_SIZE = 2**17
 
 
-def check_missing_data(X, name: str = "X", *, fitting: bool = False) -> np.ndarray:
+def check_missing_data(X: ArrayLike, name: str = "X", *, fitting: bool = False) -> np.ndarray:
     """Validate data whose missing entries are NaN: return an (N, D) float array.
 
     As for complete data (a 1-D or 2-D array of real numbers, 1-D being one feature), but NaN is
@@ -123,7 +130,7 @@ class MissingPatterns:
         """Number of distinct patterns of missingness."""
         return len(self.patterns)
 
-    def blocks(self):
+    def blocks(self) -> Iterator[slice]:
         """Consecutive slices of the sorted rows; the patterns of each form a contiguous range."""
         for start in range(0, self.n_samples, self._block_rows):
             yield slice(start, min(start + self._block_rows, self.n_samples))
@@ -326,7 +333,7 @@ class ObservedGaussian:
     mixture, :func:`emlib.mixture.responsibilities`).
     """
 
-    def __init__(self, components):
+    def __init__(self, components: Gaussian):
         self.components = components
 
     def covariance_stack(self) -> np.ndarray:
