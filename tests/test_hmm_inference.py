@@ -208,6 +208,59 @@ def test_properties_of_forward_backward(seed, K, lengths, zeros):
     assert np.all(np.isfinite(args[0][np.arange(len(path)), path]))
 
 
+# -- exact in both methods: sums that must be one stay one ----------------------------------------
+def three_state_data(rng, T):
+    """Log-emissions (T, 3) of 1-D Gaussian observations, with sticky transitions."""
+    means = np.array([-2.0, 0.0, 2.0])
+    x = rng.normal(means[rng.integers(3, size=T)], 1.0)
+    log_emission = -0.5 * (x[:, None] - means) ** 2 - 0.5 * np.log(2 * np.pi)
+    transmat = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]])
+    return log_emission, np.full(3, 1 / 3), transmat
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lengths", [None, [300_000, 700_000]])
+def test_a_million_steps_keep_posteriors_and_counts_exact_in_both_methods(lengths):
+    rng = np.random.default_rng(13)
+    T = 1_000_000
+    args = three_state_data(rng, T)
+    transitions = T - (1 if lengths is None else len(lengths))
+    results = {m: hmm.forward_backward(*args, lengths=lengths, method=m) for m in ("scaling", "log")}
+    for posteriors, pairwise, _ in results.values():
+        assert np.abs(posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+        assert abs(pairwise.sum() - transitions) <= 1e-8
+    (posteriors, pairwise, loglik), (log_posteriors, log_pairwise, log_loglik) = results.values()
+    np.testing.assert_allclose(posteriors, log_posteriors, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(pairwise, log_pairwise, rtol=1e-10)
+    assert loglik == pytest.approx(log_loglik, rel=1e-12)
+
+
+@pytest.mark.parametrize("magnitude", [1e14, 1e18])
+@pytest.mark.parametrize("lengths", [None, [20, 30]])
+def test_huge_log_emissions_still_give_counts_that_total_the_transitions(magnitude, lengths):
+    rng = np.random.default_rng(14)
+    log_emission = -np.abs(rng.normal(size=(50, 3))) * magnitude
+    startprob, transmat = np.full(3, 1 / 3), np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+    transitions = 50 - (1 if lengths is None else len(lengths))
+    outputs = [hmm.forward_backward(log_emission, startprob, transmat, lengths, method=m) for m in ("scaling", "log")]
+    outputs.append(ref.forward_backward_log(log_emission, startprob, transmat, lengths))
+    for posteriors, pairwise, loglik in outputs:
+        assert np.all(np.isfinite(posteriors)) and np.all(np.isfinite(pairwise)) and np.isfinite(loglik)
+        assert np.abs(posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+        assert pairwise.sum() == pytest.approx(transitions, abs=1e-8)
+
+
+@pytest.mark.parametrize("lengths", [[20_000], [100] * 200])
+def test_both_methods_agree_to_1e10_on_long_and_on_many_sequences(lengths):
+    rng = np.random.default_rng(15)
+    args = three_state_data(rng, sum(lengths))
+    posteriors, pairwise, loglik = hmm.forward_backward(*args, lengths=lengths)
+    log_posteriors, log_pairwise, log_loglik = hmm.forward_backward(*args, lengths=lengths, method="log")
+    np.testing.assert_allclose(posteriors, log_posteriors, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(pairwise, log_pairwise, rtol=1e-10)
+    assert loglik == pytest.approx(log_loglik, rel=1e-12)
+
+
 # -- structural zeros and impossible observations ----------------------------------------------------
 def test_left_to_right_model_has_no_nan_in_either_method():
     transmat = np.array([[0.8, 0.2, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]])
@@ -224,17 +277,21 @@ def test_left_to_right_model_has_no_nan_in_either_method():
     assert np.all(np.diff(path) >= 0)  # never moves left
 
 
-def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
-    # A left-to-right model forced to start in a state that fits the data terribly: the past and the
-    # future disagree by far more than 1e308, so Rabiner's scaled backward variables overflow.
-    x = np.linspace(-4, 4, 300)
-    means, variance = np.array([3.0, -2.0, 0.5]), 0.02
-    log_emission = -0.5 * (x[:, None] - means) ** 2 / variance - 0.5 * np.log(2 * np.pi * variance)
+def past_and_future_disagree(n):
+    """A left-to-right model started in state 0 on ``n`` steps that state 0 explains, then ``n``
+    that only state 2 explains, each other state being e^-740 times less likely: the scaled
+    backward variables need numbers beyond 1e308."""
+    log_emission = np.concatenate([np.tile([0.0, -740.0, -740.0], (n, 1)), np.tile([-740.0, -740.0, 0.0], (n, 1))])
     startprob = np.array([1.0, 0.0, 0.0])
     transmat = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
+    return log_emission, startprob, transmat
+
+
+def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
+    log_emission, startprob, transmat = past_and_future_disagree(10)
     buffers = _inference.EStepBuffers(*log_emission.shape)
     _, status = _kernels.forward_backward_scaled(
-        log_emission.copy(), startprob, transmat, np.array([0]), np.array([300]), buffers.posteriors,
+        log_emission.copy(), startprob, transmat, np.array([0]), np.array([20]), buffers.posteriors,
         buffers.scale, buffers.pairwise, buffers.start_counts,
     )
     assert status == _kernels.OUT_OF_RANGE
@@ -243,6 +300,8 @@ def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
     posteriors, pairwise, loglik = hmm.forward_backward(log_emission, startprob, transmat)
     log_posteriors, log_pairwise, log_loglik = hmm.forward_backward(log_emission, startprob, transmat, method="log")
     assert np.all(np.isfinite(posteriors)) and np.all(np.isfinite(pairwise))
+    assert np.abs(posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+    assert pairwise.sum() == pytest.approx(19, abs=1e-12)
     np.testing.assert_allclose(posteriors, log_posteriors, atol=1e-10)
     np.testing.assert_allclose(pairwise, log_pairwise, rtol=1e-10, atol=1e-10)
     assert loglik == pytest.approx(log_loglik, rel=1e-12)
@@ -250,6 +309,31 @@ def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
     assert log_scaling.sum() == pytest.approx(log_loglik, rel=1e-12)
     np.testing.assert_allclose(alpha.sum(axis=1), 1.0)
     assert hmm.log_likelihood(log_emission, startprob, transmat) == pytest.approx(log_loglik, rel=1e-12)
+
+
+def test_the_estimators_log_space_fallback_is_exact_on_many_long_sequences():
+    # The E-step the estimators run (run_e_step) redoes the work in log space when scaling leaves
+    # the range of doubles; that path must keep every sum exact too.
+    one, startprob, transmat = past_and_future_disagree(1000)
+    log_emission = np.tile(one, (100, 1))
+    lengths = np.full(100, 2000)
+    starts = _inference.sequence_starts(lengths)
+    buffers = _inference.EStepBuffers(*log_emission.shape)
+    calls = []
+
+    def fresh_log_emission():
+        calls.append(1)
+        return log_emission.copy()
+
+    loglik, status = _inference.run_e_step(fresh_log_emission, startprob, transmat, starts, lengths, buffers)
+    assert status == -1 and len(calls) == 2  # the scaled pass gave up, log space finished
+    assert np.abs(buffers.posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+    assert buffers.pairwise.sum() == pytest.approx(log_emission.shape[0] - 100, abs=1e-8)
+    assert buffers.start_counts.sum() == pytest.approx(100, abs=1e-10)
+    single = hmm.forward_backward(one, startprob, transmat, method="log")
+    np.testing.assert_allclose(buffers.posteriors[:2000], single[0], atol=1e-12)
+    np.testing.assert_allclose(buffers.pairwise, 100 * single[1], rtol=1e-10)
+    assert loglik == pytest.approx(100 * single[2], rel=1e-12)
 
 
 def test_impossible_observation_names_sequence_and_step():

@@ -5,11 +5,12 @@ Every kernel takes the concatenated sequences as one (T, K) array plus ``starts`
 
 Status codes returned by the kernels: ``-1`` all went well; a row ``>= 0`` is the first observation
 of probability zero (the Python wrappers turn it into an error naming the sequence and the step);
-``OUT_OF_RANGE`` (``-2``, scaling kernels only) means a scaled number left the range of doubles,
-which happens when the past and the future disagree by more than about 1e308 (say a left-to-right
-model started far from the data): the wrappers then redo the work in log space, which cannot
-overflow. A normaliser of exactly zero is reported that way too, since in scaled arithmetic it may be
-underflow rather than impossibility; log space tells the two apart.
+``OUT_OF_RANGE`` (``-2``, scaling kernels only) means a scaled number left the range of doubles
+or lost its precision, which happens when the past and the future disagree by more than about
+1e308 (say a left-to-right model started far from the data): the wrappers then redo the work in log
+space, which cannot overflow. A normaliser below the smallest normal double (1e-308, zero included)
+is reported that way too, since in scaled arithmetic it may be underflow rather than impossibility;
+log space tells the two apart.
 
 Conventions (scaling method), per sequence with steps ``t = 0 .. n-1``:
 
@@ -30,6 +31,15 @@ from numba import njit
 
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 OUT_OF_RANGE = -2
+# A normaliser c[t] below the smallest normal double was computed from subnormal numbers, which
+# carry few significant digits (e^-740 has about 7 bits): the scaled pass hands over to log space.
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
+# alpha[t] . beta[t] is exactly one in exact arithmetic; farther from one than this, the scaled
+# numbers have lost their precision (or left the range of doubles) and log space takes over.
+_TOTAL_TOLERANCE = 1e-6
+# Running sums over time (log-likelihood, pairwise posteriors) are added up in blocks of this many
+# steps: a million terms added one by one to a total in the millions lose about 1e-7 to rounding.
+_BLOCK = 1024
 
 
 @njit(**_OPTIONS)
@@ -43,6 +53,16 @@ def _logsumexp(values):
     for v in values:
         total += np.exp(v - top)
     return top + np.log(total)
+
+
+@njit(**_OPTIONS)
+def _flush(block, total):
+    """``total += block``, then ``block = 0`` (both (K, K))."""
+    K = block.shape[0]
+    for i in range(K):
+        for j in range(K):
+            total[i, j] += block[i, j]
+            block[i, j] = 0.0
 
 
 # -- scaling method ---------------------------------------------------------------------------------
@@ -75,7 +95,7 @@ def forward_scaled(log_emission, startprob, transmat, starts, lengths, alpha, lo
             for k in range(K):
                 predicted[k] *= b[k]
                 c += predicted[k]
-            if not c > 0.0:
+            if not c >= _SMALLEST_NORMAL:
                 return OUT_OF_RANGE
             for k in range(K):
                 alpha[t, k] = predicted[k] / c
@@ -120,12 +140,14 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
     beta = np.empty(K)
     weighted = np.empty(K)
     acc = np.zeros((K, K))  # sum_t alpha[t-1, i] * weighted_t[j]; times A[i, j] at the end
+    block = np.zeros((K, K))  # the same sum over the last <= _BLOCK steps
     pairwise[:] = 0.0
     start_counts[:] = 0.0
     loglik = 0.0
     for s in range(starts.shape[0]):
         t0 = starts[s]
         last = t0 + lengths[s] - 1
+        block_loglik = 0.0
         # forward
         for t in range(t0, last + 1):
             top = -np.inf
@@ -148,42 +170,49 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
             for k in range(K):
                 predicted[k] *= work[t, k]
                 c += predicted[k]
-            if not c > 0.0:
+            if not c >= _SMALLEST_NORMAL:
                 return -np.inf, OUT_OF_RANGE
             inv = 1.0 / c
             for k in range(K):
                 posteriors[t, k] = predicted[k] * inv
             scale[t] = c
-            loglik += np.log(c) + top
-        # backward, turning alpha into the posterior as it goes
-        for k in range(K):
-            beta[k] = 1.0
-        for t in range(last, t0, -1):
-            inv = 1.0 / scale[t]
-            total = 0.0
-            for j in range(K):
-                weighted[j] = work[t, j] * beta[j] * inv
-                posteriors[t, j] *= beta[j]
-                total += posteriors[t, j]
-            if not (total > 0.0 and total < np.inf):
-                return -np.inf, OUT_OF_RANGE
-            for j in range(K):
-                posteriors[t, j] /= total
-            for i in range(K):
-                a = posteriors[t - 1, i]  # still alpha[t-1]
-                row = 0.0
-                for j in range(K):
-                    acc[i, j] += a * weighted[j]
-                    row += transmat[i, j] * weighted[j]
-                beta[i] = row
+            block_loglik += np.log(c) + top
+            if (t - t0 + 1) % _BLOCK == 0:
+                loglik += block_loglik
+                block_loglik = 0.0
+        loglik += block_loglik
+        # backward, turning alpha into the posterior as it goes; the posterior of step t-1 and
+        # the pairwise posteriors of t-1 -> t are divided by their common total, which rounding
+        # alone keeps from being exactly one (and over a million steps that would add up)
         total = 0.0
         for k in range(K):
-            posteriors[t0, k] *= beta[k]
-            total += posteriors[t0, k]
-        if not (total > 0.0 and total < np.inf):
-            return -np.inf, OUT_OF_RANGE
+            beta[k] = 1.0
+            total += posteriors[last, k]
         for k in range(K):
-            posteriors[t0, k] /= total
+            posteriors[last, k] /= total
+        for t in range(last, t0, -1):
+            inv = 1.0 / scale[t]
+            for j in range(K):
+                weighted[j] = work[t, j] * beta[j] * inv
+            total = 0.0
+            for i in range(K):
+                row = 0.0
+                for j in range(K):
+                    row += transmat[i, j] * weighted[j]
+                beta[i] = row
+                total += posteriors[t - 1, i] * row  # alpha[t-1] . beta[t-1]
+            if not abs(total - 1.0) <= _TOTAL_TOLERANCE:
+                return -np.inf, OUT_OF_RANGE
+            inv = 1.0 / total
+            for i in range(K):
+                a = posteriors[t - 1, i] * inv
+                for j in range(K):
+                    block[i, j] += a * weighted[j]
+                posteriors[t - 1, i] = a * beta[i]
+            if (last - t + 1) % _BLOCK == 0:
+                _flush(block, acc)
+        _flush(block, acc)
+        for k in range(K):
             start_counts[k] += posteriors[t0, k]
     for i in range(K):
         for j in range(K):
@@ -226,7 +255,7 @@ def log_likelihood_scaled(log_emission, startprob, transmat, starts, lengths, pe
             for k in range(K):
                 predicted[k] *= np.exp(log_emission[t, k] - top)
                 c += predicted[k]
-            if not c > 0.0:
+            if not c >= _SMALLEST_NORMAL:
                 total = np.nan  # zero or underflow: the caller redoes this sequence in log space
                 break
             for k in range(K):
@@ -286,19 +315,27 @@ def forward_backward_log(log_emission, log_startprob, log_transmat, starts, leng
                          pairwise, start_counts):
     """Log-space E-step with the outputs of :func:`forward_backward_scaled`.
 
-    ``posteriors`` first holds ``log_alpha`` and is turned into the posteriors during the backward
-    sweep. Returns ``(log_likelihood, bad_row)``.
+    Log space has its own form of scaling: each step's ``log_alpha`` is shifted by its
+    log-sum-exp (the log of that step's normaliser; they add up to the log-likelihood) and each
+    ``log_beta`` by its maximum, so every number stays near zero and no sum of logarithms in the
+    millions swallows the differences that decide the posteriors. Each posterior row and each
+    step's pairwise posteriors (``xi_t``) are divided by their totals, so they sum to one exactly
+    however extreme the log-emissions. ``posteriors`` first holds the shifted ``log_alpha``, which
+    the backward sweep turns into posteriors. Returns ``(log_likelihood, bad_row)``.
     """
     K = log_startprob.shape[0]
     log_beta = np.empty(K)
-    new_beta = np.empty(K)
+    weights = np.empty(K)  # log_emission[t] + log_beta[t]
     terms = np.empty(K)
+    xi = np.empty((K, K))
+    block = np.zeros((K, K))  # pairwise posteriors of the last <= _BLOCK steps (summed in blocks)
     pairwise[:] = 0.0
     start_counts[:] = 0.0
-    total_loglik = 0.0
+    loglik = 0.0
     for s in range(starts.shape[0]):
         t0 = starts[s]
         last = t0 + lengths[s] - 1
+        block_loglik = 0.0
         for t in range(t0, last + 1):
             top = -np.inf
             for j in range(K):
@@ -312,24 +349,66 @@ def forward_backward_log(log_emission, log_startprob, log_transmat, starts, leng
                 top = max(top, value)
             if top == -np.inf:
                 return -np.inf, t
-        loglik = _logsumexp(posteriors[last])
-        total_loglik += loglik
+            total = 0.0
+            for j in range(K):
+                total += np.exp(posteriors[t, j] - top)
+            log_normaliser = top + np.log(total)
+            for j in range(K):
+                posteriors[t, j] -= log_normaliser
+            block_loglik += log_normaliser
+            if (t - t0 + 1) % _BLOCK == 0:
+                loglik += block_loglik
+                block_loglik = 0.0
+        loglik += block_loglik
         for k in range(K):
             log_beta[k] = 0.0
-        for t in range(last, t0, -1):
+        for t in range(last, t0 - 1, -1):
+            # posterior of step t: exp(log_alpha + log_beta), divided by its total
+            top = -np.inf
+            for j in range(K):
+                terms[j] = posteriors[t, j] + log_beta[j]
+                top = max(top, terms[j])
+            if top == -np.inf:
+                return -np.inf, t  # cannot happen once the forward pass found p(x) > 0
+            total = 0.0
+            for j in range(K):
+                terms[j] = np.exp(terms[j] - top)
+                total += terms[j]
+            for j in range(K):
+                posteriors[t, j] = terms[j] / total
+            if t == t0:
+                break
+            # xi of the transition t-1 -> t, divided by its total; then log_beta of step t-1
+            for j in range(K):
+                weights[j] = log_emission[t, j] + log_beta[j]
+            top = -np.inf
             for i in range(K):
-                la = posteriors[t - 1, i]
                 for j in range(K):
-                    terms[j] = log_transmat[i, j] + log_emission[t, j] + log_beta[j]
-                    pairwise[i, j] += np.exp(la + terms[j] - loglik)
-                new_beta[i] = _logsumexp(terms)
-            for k in range(K):
-                posteriors[t, k] = np.exp(posteriors[t, k] + log_beta[k] - loglik)
-                log_beta[k] = new_beta[k]
+                    xi[i, j] = posteriors[t - 1, i] + log_transmat[i, j] + weights[j]
+                    top = max(top, xi[i, j])
+            total = 0.0
+            for i in range(K):
+                for j in range(K):
+                    xi[i, j] = np.exp(xi[i, j] - top)
+                    total += xi[i, j]
+            inv = 1.0 / total
+            for i in range(K):
+                for j in range(K):
+                    block[i, j] += xi[i, j] * inv
+            if (last - t + 1) % _BLOCK == 0:
+                _flush(block, pairwise)
+            top = -np.inf
+            for i in range(K):
+                for j in range(K):
+                    terms[j] = log_transmat[i, j] + weights[j]
+                log_beta[i] = _logsumexp(terms)
+                top = max(top, log_beta[i])
+            for i in range(K):
+                log_beta[i] -= top
+        _flush(block, pairwise)
         for k in range(K):
-            posteriors[t0, k] = np.exp(posteriors[t0, k] + log_beta[k] - loglik)
             start_counts[k] += posteriors[t0, k]
-    return total_loglik, -1
+    return loglik, -1
 
 
 # -- Viterbi ----------------------------------------------------------------------------------------

@@ -182,20 +182,26 @@ def backward_log(log_emission, transmat, lengths=None):
 
 
 def forward_backward_log(log_emission, startprob, transmat, lengths=None):
-    """Same outputs as :func:`forward_backward_scaled`, computed in log space."""
+    """Same outputs as :func:`forward_backward_scaled`, computed in log space.
+
+    Each posterior row, and the pairwise posteriors of each transition, are
+    normalised by their own total (a log-sum-exp) rather than by the
+    likelihood: they then sum to one however large the logarithms are.
+    """
     log_alpha, _ = forward_log(log_emission, startprob, transmat, lengths)
     log_beta = backward_log(log_emission, transmat, lengths)
     log_a = _log(transmat)
-    posteriors = np.empty_like(log_alpha)
+    log_gamma = log_alpha + log_beta
+    posteriors = np.exp(log_gamma - _logsumexp(log_gamma, axis=1)[:, None])
     pairwise = np.zeros_like(transmat)
     loglik = 0.0
     for rows in _sequences(len(log_alpha), lengths):
         la, lb, le = log_alpha[rows], log_beta[rows], log_emission[rows]
-        ll = _logsumexp(la[-1], axis=0)
-        loglik += ll
-        posteriors[rows] = np.exp(la + lb - ll)
+        loglik += _logsumexp(la[-1], axis=0)
         for t in range(len(le) - 1):
-            pairwise += np.exp(la[t][:, None] + log_a + (le[t + 1] + lb[t + 1])[None, :] - ll)
+            # log xi_t(i, j), up to a constant; normalised to sum to one
+            log_xi = la[t][:, None] + log_a + (le[t + 1] + lb[t + 1])[None, :]
+            pairwise += np.exp(log_xi - _logsumexp(log_xi.ravel(), axis=0))
     return posteriors, pairwise, float(loglik)
 
 
