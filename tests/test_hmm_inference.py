@@ -1,5 +1,7 @@
-"""HMM inference functions: compiled kernels against the NumPy reference, scaling against log space,
-both against brute-force enumeration of every state path, structural zeros, underflow, the ELBO."""
+"""HMM inference functions: scaling against log space, both against brute-force enumeration of
+every state path, structural zeros, underflow, exact sums over a million steps, the ELBO. Tests that
+take the ``tier`` fixture run twice: with the kernels' NumPy twins and with the compiled kernels
+(tests/test_hmm_kernels.py compares the two directly)."""
 
 import itertools
 
@@ -12,6 +14,13 @@ from emlib import hmm
 from emlib.elbo import Decomposition
 from emlib.hmm import _inference, _kernels
 from emlib.hmm import reference as ref
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def tier(request):
+    """Run the test with the kernels' NumPy twins, then with the compiled kernels."""
+    with _kernels.use(request.param):
+        yield request.param
 
 
 def random_model(rng, K, T, zeros=False, impossible_rows=0):
@@ -56,7 +65,7 @@ def brute_force(log_emission, startprob, transmat):
 # -- against brute force -----------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["scaling", "log"])
 @pytest.mark.parametrize("zeros", [False, True])
-def test_forward_backward_and_viterbi_match_enumeration(method, zeros):
+def test_forward_backward_and_viterbi_match_enumeration(method, zeros, tier):
     rng = np.random.default_rng(1)
     for _ in range(5):
         K, T = int(rng.integers(1, 4)), int(rng.integers(1, 7))
@@ -75,7 +84,7 @@ def test_forward_backward_and_viterbi_match_enumeration(method, zeros):
         np.testing.assert_array_equal(path, path_bf)
 
 
-def test_log_likelihood_and_forward_pieces_match_enumeration():
+def test_log_likelihood_and_forward_pieces_match_enumeration(tier):
     rng = np.random.default_rng(2)
     args = random_model(rng, 3, 6)
     _, _, ll_bf, _, _ = brute_force(*args)
@@ -96,7 +105,7 @@ def test_log_likelihood_and_forward_pieces_match_enumeration():
 
 # -- compiled kernels against the NumPy reference ----------------------------------------------------
 @pytest.mark.parametrize("zeros", [False, True])
-def test_kernels_equal_reference(zeros):
+def test_public_functions_equal_the_reference(zeros, tier):
     rng = np.random.default_rng(3)
     lengths = np.array([1, 7, 30, 2])
     for _ in range(5):
@@ -147,7 +156,7 @@ def test_lloyd_kernel_equals_reference():
         assert _kernels.lloyd_assign(X, centres, forced, assignment, sums, counts) == 0
 
 
-def test_several_sequences_equal_separate_calls():
+def test_several_sequences_equal_separate_calls(tier):
     rng = np.random.default_rng(4)
     lengths = [5, 1, 12]
     log_emission, startprob, transmat = random_model(rng, 3, sum(lengths))
@@ -173,8 +182,14 @@ def test_several_sequences_equal_separate_calls():
     K=st.integers(1, 5),
     lengths=st.lists(st.integers(1, 40), min_size=1, max_size=4),
     zeros=st.booleans(),
+    mode=st.sampled_from(["numpy", "compiled"]),
 )
-def test_properties_of_forward_backward(seed, K, lengths, zeros):
+def test_properties_of_forward_backward(seed, K, lengths, zeros, mode):
+    with _kernels.use(mode):
+        check_properties_of_forward_backward(seed, K, lengths, zeros)
+
+
+def check_properties_of_forward_backward(seed, K, lengths, zeros):
     rng = np.random.default_rng(seed)
     args = random_model(rng, K, sum(lengths), zeros=zeros)
     try:
@@ -219,16 +234,15 @@ def three_state_data(rng, T):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lengths", [None, [300_000, 700_000]])
-def test_a_million_steps_keep_posteriors_and_counts_exact_in_both_methods(lengths):
+def test_a_million_steps_keep_posteriors_and_counts_exact_in_both_methods():
     rng = np.random.default_rng(13)
     T = 1_000_000
     args = three_state_data(rng, T)
-    transitions = T - (1 if lengths is None else len(lengths))
-    results = {m: hmm.forward_backward(*args, lengths=lengths, method=m) for m in ("scaling", "log")}
+    with _kernels.use("compiled"):
+        results = {m: hmm.forward_backward(*args, method=m) for m in ("scaling", "log")}
     for posteriors, pairwise, _ in results.values():
         assert np.abs(posteriors.sum(axis=1) - 1.0).max() <= 1e-12
-        assert abs(pairwise.sum() - transitions) <= 1e-8
+        assert abs(pairwise.sum() - (T - 1)) <= 1e-8
     (posteriors, pairwise, loglik), (log_posteriors, log_pairwise, log_loglik) = results.values()
     np.testing.assert_allclose(posteriors, log_posteriors, rtol=0, atol=1e-10)
     np.testing.assert_allclose(pairwise, log_pairwise, rtol=1e-10)
@@ -237,7 +251,7 @@ def test_a_million_steps_keep_posteriors_and_counts_exact_in_both_methods(length
 
 @pytest.mark.parametrize("magnitude", [1e14, 1e18])
 @pytest.mark.parametrize("lengths", [None, [20, 30]])
-def test_huge_log_emissions_still_give_counts_that_total_the_transitions(magnitude, lengths):
+def test_huge_log_emissions_still_give_counts_that_total_the_transitions(magnitude, lengths, tier):
     rng = np.random.default_rng(14)
     log_emission = -np.abs(rng.normal(size=(50, 3))) * magnitude
     startprob, transmat = np.full(3, 1 / 3), np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
@@ -251,7 +265,9 @@ def test_huge_log_emissions_still_give_counts_that_total_the_transitions(magnitu
 
 
 @pytest.mark.parametrize("lengths", [[20_000], [100] * 200])
-def test_both_methods_agree_to_1e10_on_long_and_on_many_sequences(lengths):
+def test_both_methods_agree_to_1e10_on_long_and_on_many_sequences(lengths, tier):
+    if tier == "numpy":  # the twins are slower: a tenth of the steps
+        lengths = [2_000] if len(lengths) == 1 else [100] * 20
     rng = np.random.default_rng(15)
     args = three_state_data(rng, sum(lengths))
     posteriors, pairwise, loglik = hmm.forward_backward(*args, lengths=lengths)
@@ -262,7 +278,7 @@ def test_both_methods_agree_to_1e10_on_long_and_on_many_sequences(lengths):
 
 
 # -- structural zeros and impossible observations ----------------------------------------------------
-def test_left_to_right_model_has_no_nan_in_either_method():
+def test_left_to_right_model_has_no_nan_in_either_method(tier):
     transmat = np.array([[0.8, 0.2, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]])
     startprob = np.array([1.0, 0.0, 0.0])
     log_emission = np.log(np.array([[0.9, 0.1, 0.1]] * 4 + [[0.1, 0.9, 0.1]] * 4 + [[0.1, 0.1, 0.9]] * 4))
@@ -287,12 +303,12 @@ def past_and_future_disagree(n):
     return log_emission, startprob, transmat
 
 
-def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
+def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range(tier):
     log_emission, startprob, transmat = past_and_future_disagree(10)
     buffers = _inference.EStepBuffers(*log_emission.shape)
     _, status = _kernels.forward_backward_scaled(
         log_emission.copy(), startprob, transmat, np.array([0]), np.array([20]), buffers.posteriors,
-        buffers.scale, buffers.pairwise, buffers.start_counts,
+        buffers.log_scaling, buffers.pairwise, buffers.start_counts, buffers.scratch, True,
     )
     assert status == _kernels.OUT_OF_RANGE
     with np.errstate(all="ignore"):  # the textbook recursion really does break here
@@ -311,12 +327,13 @@ def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
     assert hmm.log_likelihood(log_emission, startprob, transmat) == pytest.approx(log_loglik, rel=1e-12)
 
 
-def test_the_estimators_log_space_fallback_is_exact_on_many_long_sequences():
+def test_the_estimators_log_space_fallback_is_exact_on_many_long_sequences(tier):
     # The E-step the estimators run (run_e_step) redoes the work in log space when scaling leaves
     # the range of doubles; that path must keep every sum exact too.
-    one, startprob, transmat = past_and_future_disagree(1000)
-    log_emission = np.tile(one, (100, 1))
-    lengths = np.full(100, 2000)
+    n, copies = (1000, 100) if tier == "compiled" else (20, 20)
+    one, startprob, transmat = past_and_future_disagree(n)
+    log_emission = np.tile(one, (copies, 1))
+    lengths = np.full(copies, 2 * n)
     starts = _inference.sequence_starts(lengths)
     buffers = _inference.EStepBuffers(*log_emission.shape)
     calls = []
@@ -328,15 +345,15 @@ def test_the_estimators_log_space_fallback_is_exact_on_many_long_sequences():
     loglik, status = _inference.run_e_step(fresh_log_emission, startprob, transmat, starts, lengths, buffers)
     assert status == -1 and len(calls) == 2  # the scaled pass gave up, log space finished
     assert np.abs(buffers.posteriors.sum(axis=1) - 1.0).max() <= 1e-12
-    assert buffers.pairwise.sum() == pytest.approx(log_emission.shape[0] - 100, abs=1e-8)
-    assert buffers.start_counts.sum() == pytest.approx(100, abs=1e-10)
+    assert buffers.pairwise.sum() == pytest.approx(log_emission.shape[0] - copies, abs=1e-8)
+    assert buffers.start_counts.sum() == pytest.approx(copies, abs=1e-10)
     single = hmm.forward_backward(one, startprob, transmat, method="log")
-    np.testing.assert_allclose(buffers.posteriors[:2000], single[0], atol=1e-12)
-    np.testing.assert_allclose(buffers.pairwise, 100 * single[1], rtol=1e-10)
-    assert loglik == pytest.approx(100 * single[2], rel=1e-12)
+    np.testing.assert_allclose(buffers.posteriors[:2 * n], single[0], atol=1e-12)
+    np.testing.assert_allclose(buffers.pairwise, copies * single[1], rtol=1e-10)
+    assert loglik == pytest.approx(copies * single[2], rel=1e-12)
 
 
-def test_impossible_observation_names_sequence_and_step():
+def test_impossible_observation_names_sequence_and_step(tier):
     rng = np.random.default_rng(5)
     log_emission, startprob, transmat = random_model(rng, 3, 10)
     log_emission[7] = -np.inf  # row 7 = step 3 of the second sequence
@@ -355,7 +372,7 @@ def test_impossible_observation_names_sequence_and_step():
     assert np.isfinite(per_sequence[0]) and per_sequence[1] == -np.inf
 
 
-def test_impossible_through_a_forbidden_transition():
+def test_impossible_through_a_forbidden_transition(tier):
     # State 0 emits only symbol-like row A, state 1 only B; 1 -> 0 is forbidden; data go B then A.
     log_emission = np.array([[-np.inf, 0.0], [0.0, -np.inf]])
     startprob, transmat = np.array([0.5, 0.5]), np.array([[0.5, 0.5], [0.0, 1.0]])
@@ -365,7 +382,7 @@ def test_impossible_through_a_forbidden_transition():
         hmm.viterbi(log_emission, startprob, transmat)
 
 
-def test_huge_emission_densities_and_tiny_ones_do_not_overflow():
+def test_huge_emission_densities_and_tiny_ones_do_not_overflow(tier):
     rng = np.random.default_rng(6)
     log_emission, startprob, transmat = random_model(rng, 3, 50)
     for shift in (-5000.0, 5000.0):
@@ -434,7 +451,7 @@ def test_method_must_be_known():
         hmm.forward_backward(np.zeros((3, 2)), [0.5, 0.5], np.eye(2), method="fast")
 
 
-def test_inputs_are_not_modified():
+def test_inputs_are_not_modified(tier):
     rng = np.random.default_rng(9)
     log_emission, startprob, transmat = random_model(rng, 3, 20)
     before = log_emission.copy()
@@ -459,7 +476,7 @@ def random_markov_q(rng, K, lengths):
 
 
 @pytest.mark.parametrize("lengths", [[6], [3, 1, 4]])
-def test_elbo_plus_kl_is_the_log_likelihood(lengths):
+def test_elbo_plus_kl_is_the_log_likelihood(lengths, tier):
     rng = np.random.default_rng(10)
     args = random_model(rng, 3, sum(lengths))
     posteriors, _, loglik = hmm.forward_backward(*args, lengths=lengths)

@@ -131,27 +131,21 @@ def forward(log_emission, startprob, transmat, lengths=None):
 
 
 def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths, rows_name="log_emission"):
-    """``(alpha, log_scaling)`` of validated arrays; through log space if the scaled pass underflows.
+    """``(alpha, log_scaling)`` of validated arrays; through log space if the scaled pass fails.
 
     ``rows_name`` names the data's rows in the error for an impossible observation.
     """
-    alpha = np.empty_like(log_emission)
-    log_scaling = np.empty(log_emission.shape[0])
-    status = _kernels.forward_scaled(log_emission, startprob, transmat, starts, lengths, alpha, log_scaling)
-    if status == _kernels.OUT_OF_RANGE:
-        # The same quantities from log space: alpha normalised per step, c[t] from successive totals.
-        log_alpha = np.empty_like(log_emission)
-        _, status = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths,
-                                         log_alpha)
-        _raise_if_impossible(status, starts, rows_name)
-        top = log_alpha.max(axis=1, keepdims=True)
-        alpha = np.exp(log_alpha - top)
-        total = alpha.sum(axis=1, keepdims=True)
-        alpha /= total
-        log_total = (np.log(total) + top)[:, 0]
-        log_scaling = np.diff(log_total, prepend=0.0)
-        log_scaling[starts] = log_total[starts]
-        return alpha, log_scaling
+    T, K = log_emission.shape
+    alpha, log_scaling = np.empty((T, K)), np.empty(T)
+    _, status = _kernels.forward_backward_scaled(
+        log_emission.copy(), startprob, transmat, starts, lengths, alpha, log_scaling, np.empty((K, K)),
+        np.empty(K), np.empty((K + 3, K)), False,
+    )
+    if status == _kernels.OUT_OF_RANGE:  # the same quantities from log space
+        log_alpha = np.empty((T, K))
+        status = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha,
+                                      log_scaling, np.empty((2, K)), True)
+        alpha = np.exp(log_alpha)
     _raise_if_impossible(status, starts, rows_name)
     return alpha, log_scaling
 
@@ -181,7 +175,8 @@ def backward(log_emission, transmat, log_scaling, lengths=None):
     if log_scaling.shape != (T,) or not np.all(np.isfinite(log_scaling)):
         raise ValueError(f"log_scaling must be the finite (T,) = ({T},) output of forward()")
     beta = np.empty_like(log_emission)
-    _kernels.backward_scaled(log_emission, transmat, sequence_starts(lengths), lengths, log_scaling, beta)
+    _kernels.backward_scaled(log_emission, transmat, sequence_starts(lengths), lengths, log_scaling, beta,
+                             np.empty(K))
     return beta
 
 
@@ -200,9 +195,10 @@ def forward_log(log_emission, startprob, transmat, lengths=None):
     """
     log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
     log_alpha = np.empty_like(log_emission)
-    loglik, bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha)
+    bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha,
+                               np.empty(0), np.empty((2, log_emission.shape[1])), False)
     _raise_if_impossible(bad, starts)
-    return log_alpha, float(loglik)
+    return log_alpha, float(reference._logsumexp(log_alpha[starts + lengths - 1], axis=1).sum())
 
 
 def backward_log(log_emission, transmat, lengths=None):
@@ -215,10 +211,11 @@ def backward_log(log_emission, transmat, lengths=None):
     """
     log_emission = check_log_emission(log_emission)
     T, K = log_emission.shape
-    transmat = check_stochastic_matrix(transmat, "transmat", shape=(K, K))
+    transmat = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
     lengths = check_lengths(lengths, T)
     log_beta = np.empty_like(log_emission)
-    _kernels.backward_log(log_emission, _log(transmat), sequence_starts(lengths), lengths, log_beta)
+    _kernels.backward_log(log_emission, _log(transmat), sequence_starts(lengths), lengths, log_beta, np.empty(T),
+                          np.empty((1, K)), False)
     return log_beta
 
 
@@ -257,34 +254,77 @@ def forward_backward(log_emission, startprob, transmat, lengths=None, *, method=
 
 
 class EStepBuffers:
-    """Output arrays of the fused E-step kernels, allocated once and reused across iterations."""
+    """Output and work arrays of the E-step, allocated once and reused across iterations."""
 
     def __init__(self, T: int, K: int):
         self.posteriors = np.empty((T, K))
-        self.scale = np.empty(T)
+        self.log_scaling = np.empty(T)
         self.pairwise = np.empty((K, K))
         self.start_counts = np.empty(K)
+        self.scratch = np.empty((K + 3, K))
 
 
 def run_e_step(fresh_log_emission, startprob, transmat, starts, lengths, buffers, method="scaling"):
-    """Fused forward–backward into ``buffers``; returns ``(log_likelihood, status)``.
+    """Forward–backward into ``buffers``; returns ``(log_likelihood, status)``.
 
     ``fresh_log_emission()`` must return the (T, K) log-emissions as an array the kernel may
-    overwrite; it is called a second time only if the scaled recursion leaves the range of doubles
-    and the work is redone in log space.
+    overwrite; it is called a second time only if the scaled recursion fails and the work is
+    redone in log space.
     """
     b = buffers
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
     if method == "scaling":
         loglik, status = _kernels.forward_backward_scaled(
-            fresh_log_emission(), startprob, transmat, starts, lengths, b.posteriors, b.scale, b.pairwise,
-            b.start_counts,
+            fresh_log_emission(), startprob, transmat, starts, lengths, b.posteriors, b.log_scaling, b.pairwise,
+            b.start_counts, b.scratch, True,
         )
         if status != _kernels.OUT_OF_RANGE:
             return loglik, status
-    return _kernels.forward_backward_log(
-        fresh_log_emission(), _log(startprob), _log(transmat), starts, lengths, b.posteriors, b.pairwise,
-        b.start_counts,
-    )
+    return _log_space_e_step(fresh_log_emission(), startprob, transmat, starts, lengths, b)
+
+
+def _log_space_e_step(log_emission, startprob, transmat, starts, lengths, buffers):
+    """The E-step in log space: the shifted forward and backward passes, then each posterior row and
+    each transition's pairwise posteriors normalised by their own totals."""
+    b = buffers
+    log_transmat = _log(transmat)
+    log_alpha = b.posteriors  # turned into the posteriors at the end
+    status = _kernels.forward_log(log_emission, _log(startprob), log_transmat, starts, lengths, log_alpha,
+                                  b.log_scaling, b.scratch, True)
+    if status >= 0:
+        return -np.inf, status
+    log_beta = np.empty_like(log_emission)
+    _kernels.backward_log(log_emission, log_transmat, starts, lengths, log_beta, np.empty(log_emission.shape[0]),
+                          b.scratch, True)
+    first, second = transition_rows(lengths)
+    K = log_emission.shape[1]
+    chunk = max(1, 2**20 // (K * K))  # transitions per (chunk, K, K) temporary: 8 MB at most
+    b.pairwise[:] = 0.0
+    for begin in range(0, first.shape[0], chunk):
+        steps = slice(begin, begin + chunk)
+        xi = _normalised_xi(log_alpha, log_beta, log_emission, log_transmat, first[steps], second[steps])
+        b.pairwise += xi.sum(axis=0)
+    log_alpha += log_beta  # log of the posteriors, up to a constant per row
+    log_alpha -= log_alpha.max(axis=1, keepdims=True)
+    posteriors = np.exp(log_alpha, out=log_alpha)
+    posteriors /= posteriors.sum(axis=1, keepdims=True)
+    b.start_counts[:] = posteriors[starts].sum(axis=0)
+    return float(b.log_scaling.sum()), -1
+
+
+def _normalised_xi(log_alpha, log_beta, log_emission, log_transmat, first, second) -> np.ndarray:
+    """``p(z_t = i, z_t+1 = j | x)`` of the transitions ``first -> second`` (rows), (n, K, K).
+
+    Computed in log space from forward and backward variables known up to a constant per step,
+    each matrix then normalised to sum to one.
+    """
+    log_xi = (log_alpha[first][:, :, None] + log_transmat[None, :, :]
+              + (log_emission[second] + log_beta[second])[:, None, :])
+    log_xi -= log_xi.max(axis=(1, 2), keepdims=True)
+    xi = np.exp(log_xi, out=log_xi)
+    xi /= xi.sum(axis=(1, 2), keepdims=True)
+    return xi
 
 
 def log_likelihood(log_emission, startprob, transmat, lengths=None, *, per_sequence=False):
@@ -309,14 +349,25 @@ def log_likelihood(log_emission, startprob, transmat, lengths=None, *, per_seque
 
 def sequence_log_likelihoods(log_emission, startprob, transmat, starts, lengths) -> np.ndarray:
     """``log p(x)`` of each sequence (S,) from validated arrays; -inf where impossible."""
-    values = np.empty(starts.shape[0])
-    _kernels.log_likelihood_scaled(log_emission, startprob, transmat, starts, lengths, values)
-    for s in np.flatnonzero(np.isnan(values)):  # the scaled normaliser hit zero: settle it in log space
+    T, K = log_emission.shape
+    alpha, log_scaling, scratch = np.empty((T, K)), np.empty(T), np.empty((K + 3, K))
+    unused = (np.empty((K, K)), np.empty(K))
+    _, status = _kernels.forward_backward_scaled(log_emission.copy(), startprob, transmat, starts, lengths, alpha,
+                                                 log_scaling, *unused, scratch, False)
+    if status == -1:
+        return np.add.reduceat(log_scaling, starts)
+    values = np.empty(starts.shape[0])  # some sequence failed: one at a time, in log space if need be
+    for s in range(starts.shape[0]):
         rows = slice(starts[s], starts[s] + lengths[s])
-        values[s], _ = _kernels.forward_log(
-            log_emission[rows], _log(startprob), _log(transmat), np.zeros(1, dtype=np.int64), lengths[s:s + 1],
-            np.empty((lengths[s], log_emission.shape[1])),
-        )
+        one, first = log_emission[rows], np.zeros(1, dtype=np.int64)
+        values[s], status = _kernels.forward_backward_scaled(one.copy(), startprob, transmat, first, lengths[s:s + 1],
+                                                             alpha[rows], log_scaling[rows], *unused, scratch, False)
+        if status == _kernels.OUT_OF_RANGE:
+            status = _kernels.forward_log(one, _log(startprob), _log(transmat), first, lengths[s:s + 1], alpha[rows],
+                                          log_scaling[rows], scratch, True)
+            values[s] = log_scaling[rows].sum()
+        if status >= 0:
+            values[s] = -np.inf
     return values
 
 
@@ -373,24 +424,15 @@ def pairwise_posteriors(log_emission, startprob, transmat, lengths=None):
         Each matrix sums to one.
     """
     log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
-    log_alpha, log_beta = _log_forward_backward(log_emission, startprob, transmat, starts, lengths)
-    first, second = transition_rows(lengths)
-    # Log space, so that no ratio of scaled variables can overflow in this teaching function.
-    log_xi = (log_alpha[first][:, :, None] + _log(transmat)[None, :, :]
-              + (log_emission[second] + log_beta[second])[:, None, :])
-    top = log_xi.max(axis=(1, 2), keepdims=True)
-    xi = np.exp(log_xi - top)
-    xi /= xi.sum(axis=(1, 2), keepdims=True)
-    return xi
-
-
-def _log_forward_backward(log_emission, startprob, transmat, starts, lengths):
-    log_alpha = np.empty_like(log_emission)
-    _, bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha)
+    T, K = log_emission.shape
+    log_alpha, log_beta = np.empty((T, K)), np.empty((T, K))
+    bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha,
+                               np.empty(T), np.empty((2, K)), True)
     _raise_if_impossible(bad, starts)
-    log_beta = np.empty_like(log_emission)
-    _kernels.backward_log(log_emission, _log(transmat), starts, lengths, log_beta)
-    return log_alpha, log_beta
+    _kernels.backward_log(log_emission, _log(transmat), starts, lengths, log_beta, np.empty(T), np.empty((1, K)),
+                          True)
+    # Log space, so that no ratio of scaled variables can overflow in this teaching function.
+    return _normalised_xi(log_alpha, log_beta, log_emission, _log(transmat), *transition_rows(lengths))
 
 
 def transition_rows(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ __all__ = [
     "forward_scaled",
     "forward_unscaled",
     "lloyd_assign",
+    "sample_states",
     "viterbi",
 ]
 
@@ -234,6 +235,23 @@ def viterbi(log_emission, startprob, transmat, lengths=None):
         for t in range(n - 1, 0, -1):
             p[t - 1] = backpointer[t, p[t]]
     return path, float(total)
+
+
+# -- sampling --------------------------------------------------------------------------------------
+def sample_states(cumulative_startprob, cumulative_transmat, uniforms):
+    """A state path from uniform numbers, one per step.
+
+    Each state is the first whose cumulative probability (from the start
+    probabilities, then from the row of the previous state) exceeds the
+    step's uniform number, which makes it a draw from the chain.
+    """
+    K = len(cumulative_startprob)
+    states = np.empty(len(uniforms), dtype=np.int64)
+    thresholds = cumulative_startprob
+    for t, u in enumerate(uniforms):
+        states[t] = min(np.searchsorted(thresholds, u, side="right"), K - 1)
+        thresholds = cumulative_transmat[states[t]]
+    return states
 
 
 # -- k-means (starting values) ---------------------------------------------------------------------
