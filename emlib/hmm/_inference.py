@@ -299,7 +299,9 @@ def _log_space_e_step(log_emission, startprob, transmat, starts, lengths, buffer
                           b.scratch, True)
     first, second = transition_rows(lengths)
     K = log_emission.shape[1]
-    chunk = max(1, 2**20 // (K * K))  # transitions per (chunk, K, K) temporary: 8 MB at most
+    # transitions per (chunk, K, K) temporary: at most 8 MB, and few enough that their sum, added up
+    # one transition after another, keeps its rounding well below 1e-8
+    chunk = max(1, min(4096, 2**20 // (K * K)))
     b.pairwise[:] = 0.0
     for begin in range(0, first.shape[0], chunk):
         steps = slice(begin, begin + chunk)

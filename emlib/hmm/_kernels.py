@@ -168,7 +168,7 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
     for i in range(K):
         start_counts[i] = 0.0
         for j in range(K):
-            pairwise[i, j] = 0.0  # sum_t alpha[t-1, i] * weighted_t[j] / total_t; times A at the end
+            pairwise[i, j] = 0.0  # sum_t alpha[t-1, i] * weighted_t[j]; times A[i, j] at the end
             scratch[i, j] = 0.0
     loglik = 0.0
     until_flush = _BLOCK
@@ -195,16 +195,18 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                 c += scratch[PREDICTED, k]
             if not c >= _SMALLEST_NORMAL:
                 return -math.inf, OUT_OF_RANGE
+            inverse = 1.0 / c
             for k in range(K):
-                posteriors[t, k] = scratch[PREDICTED, k] / c
-                work[t, k] /= c
+                posteriors[t, k] = scratch[PREDICTED, k] * inverse
+                work[t, k] *= inverse
             log_scaling[t] = math.log(c) + top
             loglik += log_scaling[t]
         if not smooth:
             continue
-        # backward, turning alpha into the posterior as it goes; the posterior of step t-1 and
-        # the pairwise posteriors of t-1 -> t are divided by their common total, which rounding
-        # alone keeps from being exactly one (and over a million steps that would add up)
+        # backward, turning alpha into the posterior as it goes. Each beta[t-1] is divided by
+        # alpha[t-1] . beta[t-1], which is one but for rounding: so the rounding of one step never
+        # carries over to the next, and the pairwise posteriors of every step sum to one within
+        # rounding (over a million steps, rounding carried along would add up to 1e-7)
         total = 0.0
         for k in range(K):
             scratch[BETA, k] = 1.0
@@ -216,18 +218,19 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                 scratch[WEIGHTED, j] = work[t, j] * scratch[BETA, j]
             total = 0.0
             for i in range(K):
+                a = posteriors[t - 1, i]  # still alpha[t-1]
                 row = 0.0
                 for j in range(K):
+                    scratch[i, j] += a * scratch[WEIGHTED, j]
                     row += transmat[i, j] * scratch[WEIGHTED, j]
                 scratch[BETA, i] = row
-                total += posteriors[t - 1, i] * row  # alpha[t-1] . beta[t-1]
+                total += a * row
             if not abs(total - 1.0) <= _TOTAL_TOLERANCE:
                 return -math.inf, OUT_OF_RANGE
+            inverse = 1.0 / total
             for i in range(K):
-                a = posteriors[t - 1, i] / total
-                for j in range(K):
-                    scratch[i, j] += a * scratch[WEIGHTED, j]
-                posteriors[t - 1, i] = a * scratch[BETA, i]
+                scratch[BETA, i] *= inverse
+                posteriors[t - 1, i] *= scratch[BETA, i]
             until_flush -= 1
             if until_flush == 0:
                 _flush(scratch, pairwise)
