@@ -116,7 +116,7 @@ def test_backward_viterbi_and_sampling_kernels_equal_their_twins():
         T, K = log_emission.shape
         (result, compiled), (twin_result, twin) = both(_kernels.viterbi_path, [
             log_emission, log(startprob), log(transmat), starts, lengths, np.empty(T, dtype=np.int64),
-            np.empty((int(lengths.max()), K), dtype=np.int32), np.empty((2, K))])
+            np.empty((int(lengths.max()), K), dtype=np.int32), np.empty(K), np.empty(K)])
         assert result[1] == twin_result[1]
         if result[1] == -1:
             assert result[0] == pytest.approx(twin_result[0], rel=1e-12)

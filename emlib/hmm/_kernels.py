@@ -3,6 +3,10 @@
 Every kernel takes the concatenated sequences as one (T, K) array plus ``starts`` and ``lengths``
 (int64), and loops over the sequences itself, so that many short sequences cost one call. Work
 arrays (``scratch``) come from the caller: a kernel allocates nothing, which keeps it quick to compile.
+Six kernels: :func:`forward_backward_scaled` (the E-step, and with ``smooth=False`` the scaled
+forward pass that ``forward``, ``filter_proba`` and ``score`` need), :func:`backward_scaled`,
+:func:`forward_log` and :func:`backward_log` (public functions, and the E-step in log space),
+:func:`viterbi_path` and :func:`sample_states`.
 
 Compiled on first need, for the one signature the wrappers use (C-contiguous float64 arrays, int64
 indices). Until a kernel is compiled, calls that fit in what is left of :data:`NUMPY_STEPS` run its
@@ -59,8 +63,8 @@ _SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
 # alpha[t] . beta[t] is exactly one in exact arithmetic; farther from one than this, the scaled
 # numbers have lost their precision (or left the range of doubles) and log space takes over.
 _TOTAL_TOLERANCE = 1e-6
-# Running sums over time (log-likelihood, pairwise posteriors) are added up in blocks of this many
-# steps: a million terms added one by one to a total in the millions lose about 1e-7 to rounding.
+# The pairwise posteriors are summed over time in blocks of this many steps: a million terms added
+# one by one to totals in the hundreds of thousands lose about 1e-8 to rounding.
 _BLOCK = 1024
 
 # Time steps a kernel's NumPy twin may run before the kernel is compiled. The twin takes about
@@ -181,18 +185,30 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                 top = max(top, work[t, k])
             if top == -math.inf:
                 return -math.inf, t
-            for k in range(K):
-                scratch[PREDICTED, k] = startprob[k] if t == t0 else 0.0
-            if t > t0:
-                for i in range(K):
-                    a = posteriors[t - 1, i]
-                    for j in range(K):
-                        scratch[PREDICTED, j] += a * transmat[i, j]
             c = 0.0
-            for k in range(K):
-                work[t, k] = math.exp(work[t, k] - top)
-                scratch[PREDICTED, k] *= work[t, k]
-                c += scratch[PREDICTED, k]
+            if K <= 8:  # few states: one pass, a dot product with each column of A
+                for j in range(K):
+                    p = startprob[j]
+                    if t > t0:
+                        p = 0.0
+                        for i in range(K):
+                            p += posteriors[t - 1, i] * transmat[i, j]
+                    work[t, j] = math.exp(work[t, j] - top)
+                    p *= work[t, j]
+                    scratch[PREDICTED, j] = p
+                    c += p
+            else:  # many: a pass over each row of A, which vectorises
+                for k in range(K):
+                    scratch[PREDICTED, k] = startprob[k] if t == t0 else 0.0
+                if t > t0:
+                    for i in range(K):
+                        a = posteriors[t - 1, i]
+                        for j in range(K):
+                            scratch[PREDICTED, j] += a * transmat[i, j]
+                for k in range(K):
+                    work[t, k] = math.exp(work[t, k] - top)
+                    scratch[PREDICTED, k] *= work[t, k]
+                    c += scratch[PREDICTED, k]
             if not c >= _SMALLEST_NORMAL:
                 return -math.inf, OUT_OF_RANGE
             inverse = 1.0 / c
@@ -213,9 +229,10 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
             total += posteriors[last, k]
         for k in range(K):
             posteriors[last, k] /= total
+        inverse = 1.0  # 1 / (alpha[t] . beta[t]) of the step before, by which its beta is divided
         for t in range(last, t0, -1):
             for j in range(K):
-                scratch[WEIGHTED, j] = work[t, j] * scratch[BETA, j]
+                scratch[WEIGHTED, j] = work[t, j] * scratch[BETA, j] * inverse
             total = 0.0
             for i in range(K):
                 a = posteriors[t - 1, i]  # still alpha[t-1]
@@ -229,8 +246,7 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                 return -math.inf, OUT_OF_RANGE
             inverse = 1.0 / total
             for i in range(K):
-                scratch[BETA, i] *= inverse
-                posteriors[t - 1, i] *= scratch[BETA, i]
+                posteriors[t - 1, i] *= scratch[BETA, i] * inverse
             until_flush -= 1
             if until_flush == 0:
                 _flush(scratch, pairwise)
@@ -414,15 +430,16 @@ def _backward_log_numpy(log_emission, log_transmat, starts, lengths, log_beta, l
 # -- Viterbi ----------------------------------------------------------------------------------------
 def viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path):
     """Most probable state path into ``path`` (T,). Returns ``(log_probability, bad_row)``."""
-    backpointer = np.empty((int(lengths.max()), log_startprob.shape[0]), dtype=np.int32)
+    K = log_startprob.shape[0]
+    backpointer = np.empty((int(lengths.max()), K), dtype=np.int32)
     return viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer,
-                        np.empty((2, log_startprob.shape[0])))
+                        np.empty(K), np.empty(K))
 
 
-@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, int64[::1], int32[:, ::1], {_F2})")
-def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta):
-    """:func:`viterbi` with its work arrays: ``backpointer`` (longest sequence, K) and ``delta``
-    (2, K), the best log-probabilities of the current step and of the next."""
+@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, int64[::1], int32[:, ::1], {_F1}, {_F1})")
+def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta, new_delta):
+    """:func:`viterbi` with its work arrays: ``backpointer`` (longest sequence, K), and ``delta`` and
+    ``new_delta`` (K,), the best log-probabilities of the current step and of the next."""
     K = log_startprob.shape[0]
     total = 0.0
     for s in range(starts.shape[0]):
@@ -430,8 +447,8 @@ def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, pat
         n = lengths[s]
         top = -math.inf
         for k in range(K):
-            delta[0, k] = log_startprob[k] + log_emission[t0, k]
-            top = max(top, delta[0, k])
+            delta[k] = log_startprob[k] + log_emission[t0, k]
+            top = max(top, delta[k])
         if top == -math.inf:
             return -math.inf, t0
         for t in range(1, n):
@@ -440,23 +457,23 @@ def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, pat
                 best = -math.inf
                 arg = 0
                 for i in range(K):
-                    value = delta[0, i] + log_transmat[i, j]
+                    value = delta[i] + log_transmat[i, j]
                     if value > best:
                         best = value
                         arg = i
                 value = best + log_emission[t0 + t, j]
-                delta[1, j] = value
+                new_delta[j] = value
                 backpointer[t, j] = arg
                 top = max(top, value)
             if top == -math.inf:
                 return -math.inf, t0 + t
             for k in range(K):
-                delta[0, k] = delta[1, k]
+                delta[k] = new_delta[k]
         best = -math.inf
         state = 0
         for k in range(K):
-            if delta[0, k] > best:
-                best = delta[0, k]
+            if delta[k] > best:
+                best = delta[k]
                 state = k
         total += best
         path[t0 + n - 1] = state
@@ -467,7 +484,8 @@ def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, pat
 
 
 @viterbi_path.twin
-def _viterbi_numpy(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta):
+def _viterbi_numpy(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta,
+                   new_delta):
     startprob, transmat = np.exp(log_startprob), np.exp(log_transmat)
     with np.errstate(all="ignore"):
         best_path, log_probability = reference.viterbi(log_emission, startprob, transmat, lengths)
