@@ -1,8 +1,10 @@
 """The HMM recursions in plain NumPy: one loop over time, vector operations over states.
 
 These are the versions to read (the book shows them). The compiled kernels in ``_kernels.py`` do
-the same arithmetic with explicit loops and are tested equal to these. Inputs are assumed valid
-(the public functions in :mod:`emlib.hmm` check them); ``lengths`` splits the rows into sequences.
+the same arithmetic with explicit loops and are tested equal to these; until a kernel is compiled,
+emlib runs these instead for small calls (a fresh environment fits a small model without waiting
+for the compiler). Inputs are assumed valid (the public functions in :mod:`emlib.hmm` check them);
+``lengths`` splits the rows into sequences.
 
 Notation for one sequence of ``n`` steps: ``b[t, k]`` is the emission probability of ``x_t`` in
 state ``k``, ``A`` the transition matrix, ``pi`` the start probabilities.
