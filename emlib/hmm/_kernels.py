@@ -213,7 +213,7 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                 return -math.inf, OUT_OF_RANGE
             inverse = 1.0 / c
             for k in range(K):
-                posteriors[t, k] = scratch[PREDICTED, k] * inverse
+                posteriors[t, k] = scratch[PREDICTED, k] / c
                 work[t, k] *= inverse
             log_scaling[t] = math.log(c) + top
             loglik += log_scaling[t]
