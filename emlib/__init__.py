@@ -16,18 +16,20 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "GaussianMixture": "emlib.mixture",
-    "BernoulliMixture": "emlib.discrete_mixtures",
-    "PoissonMixture": "emlib.discrete_mixtures",
+    "BernoulliMixture": "emlib.mixture",
+    "PoissonMixture": "emlib.mixture",
     "GaussianHMM": "emlib.hmm",
     "CategoricalHMM": "emlib.hmm",
     "PoissonHMM": "emlib.hmm",
     "FactorAnalysis": "emlib.factor_analysis",
     "ConvergenceWarning": "emlib.exceptions",
     "DegenerateComponentWarning": "emlib.exceptions",
+    "LikelihoodDecreaseWarning": "emlib.exceptions",
+    "NotFittedError": "emlib.exceptions",
 }
 _SUBMODULES = {
     "em", "mixture", "distributions", "datasets", "plotting", "elbo", "exceptions", "hmm", "reporting",
-    "factor_analysis", "discrete_mixtures", "missing",
+    "factor_analysis", "initialization", "protocols",
 }
 
 __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
@@ -40,6 +42,8 @@ __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
     "FactorAnalysis",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
+    "LikelihoodDecreaseWarning",
+    "NotFittedError",
     "datasets",
     "distributions",
     "elbo",
@@ -47,11 +51,11 @@ __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
     "em",
     "exceptions",
     "factor_analysis",
-    "discrete_mixtures",
     "hmm",
-    "missing",
+    "initialization",
     "mixture",
     "plotting",
+    "protocols",
 ]
 
 

@@ -7,18 +7,20 @@ import numbers
 import numpy as np
 
 
-def check_random_state(random_state) -> np.random.Generator:
-    """Turn None, an int or a Generator into a :class:`numpy.random.Generator`."""
+def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:
+    """Turn None, a non-negative int or a Generator into a :class:`numpy.random.Generator`."""
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.default_rng(random_state)
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"{name} must be None, an int >= 0 or a numpy.random.Generator, got {random_state}")
+        return np.random.default_rng(int(random_state))
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
     raise TypeError(
-        f"random_state must be None, an int or a numpy.random.Generator, got {type(random_state).__name__}"
+        f"{name} must be None, an int >= 0 or a numpy.random.Generator, got {type(random_state).__name__}"
     )
 
 
@@ -27,20 +29,12 @@ def check_data(X, name: str = "X", *, allow_nan: bool = False, nan_hint: str = "
     """Return ``X`` as a C-contiguous 2-D float array of shape (n_samples, n_features).
 
     1-D input is read as one feature. Non-numeric input, other dimensions, empty input and NaN or
-    infinite entries (NaN allowed when ``allow_nan``) raise ``ValueError`` naming ``name``.
-    ``nan_hint`` is appended to the NaN message (e.g. an option that accepts missing values);
-    ``what`` names the expected entries in the messages (e.g. "counts").
+    infinite entries (NaN allowed when ``allow_nan``) raise ``ValueError`` (``TypeError`` for
+    entries that are not numbers at all) naming ``name``. ``nan_hint`` is appended to the NaN
+    message (e.g. an option that accepts missing values); ``what`` names the expected entries in
+    the messages (e.g. "counts").
     """
-    try:
-        array = np.asarray(X)
-    except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise ValueError(f"{name} must be a 1-D or 2-D array of {what}: {exc}") from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must contain {what}, got an array of dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.complexfloating):
-        raise ValueError(f"{name} must contain real {what}, got complex values")
+    array = as_numeric_array(X, name, what)
     if array.ndim == 1:
         array = array[:, None]
     elif array.ndim != 2:
@@ -48,23 +42,104 @@ def check_data(X, name: str = "X", *, allow_nan: bool = False, nan_hint: str = "
             f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_features), got {array.ndim}-D "
             f"with shape {array.shape}"
         )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: 0 sample(s) (shape={array.shape}) while a minimum of 1 is required")
+    if array.shape[1] == 0:
+        raise ValueError(f"{name} is empty: 0 feature(s) (shape={array.shape}) while a minimum of 1 is required.")
     array = np.ascontiguousarray(array, dtype=dtype)
     finite = np.isfinite(array)
     if not finite.all():
         if np.isinf(array).any():
-            raise ValueError(f"{name} contains infinite values")
+            raise ValueError(f"{name} contains infinite values (inf)")
         if not allow_nan:
             raise ValueError(f"{name} contains NaN; remove or impute the missing values{nan_hint}")
+    largest = np.nanmax(np.abs(array))
+    if largest > MAX_MAGNITUDE:
+        advice = (f"Rescale the data (divide by a power of ten that brings them below {MAX_MAGNITUDE:.0e})"
+                  if what == "numbers" else f"emlib fits {what} up to {MAX_MAGNITUDE:.0e}")
+        raise ValueError(
+            f"{name} has values as large as {largest:.3g} in absolute value; their squares overflow double "
+            f"precision. {advice}"
+        )
     return array
 
 
-def check_n_features(X: np.ndarray, n_features: int, name: str = "X") -> None:
+#: Largest absolute value accepted in data: squares and sums of squares of a billion such numbers
+#: stay far from overflow.
+MAX_MAGNITUDE = 1e100
+#: Smallest spread (standard deviation of a feature) of continuous data that the estimators can fit:
+#: below it, variances underflow.
+MIN_SPREAD = 1e-100
+
+
+def check_spread(X: np.ndarray, name: str = "X") -> None:
+    """A ValueError naming the scale when the features of continuous data vary by less than
+    :data:`MIN_SPREAD` (their variances would underflow), unless they do not vary at all."""
+    with np.errstate(invalid="ignore"):
+        spread = np.nanmax(X, axis=0) - np.nanmin(X, axis=0)
+    tiny = np.flatnonzero((spread > 0) & (spread < MIN_SPREAD))
+    if tiny.size:
+        column = int(tiny[0])
+        raise ValueError(
+            f"column {column} of {name} varies by only {spread[column]:.3g}; a variance this small "
+            f"underflows double precision. Rescale the data (multiply that column by a power of ten "
+            f"that brings its spread above {MIN_SPREAD:.0e})"
+        )
+
+
+def as_numeric_array(X, name: str = "X", what: str = "numbers") -> np.ndarray:
+    """``X`` as a real numeric (or boolean) array of any shape; object arrays of numbers are converted.
+
+    Raises ``TypeError`` for objects that are not numbers (a dict in an object array) and for sparse
+    matrices, ``ValueError`` for strings, ragged nesting and complex values.
+    """
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} must be a dense array of {what}; sparse matrices are not supported "
+                        "(convert with X.toarray() if it fits in memory)")
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a rectangular array of {what}: {exc}") from None
+    if array.dtype == object:
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must contain {what}: {exc}") from None
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} must contain real {what}: Complex data not supported")
+    if not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)):
+        # Strings and the like: a wrong value (as scikit-learn says), not a wrong type.
+        raise ValueError(f"{name} must contain {what}, got an array of dtype {array.dtype}")
+    return array
+
+
+def check_n_features(X: np.ndarray, n_features: int, estimator_name: str = "the model",
+                     name: str = "X") -> None:
+    """A ValueError when ``X`` does not have the ``n_features`` the estimator was fitted with."""
     if X.shape[1] != n_features:
         raise ValueError(
-            f"{name} has {X.shape[1]} features, but the model was fitted with {n_features}"
+            f"{name} has {X.shape[1]} features, but {estimator_name} is expecting {n_features} features "
+            "as input"
         )
+
+
+def check_sample_weight(sample_weight, n_samples: int, name: str = "sample_weight") -> np.ndarray:
+    """Frequency weights for ``n_samples`` rows: finite, non-negative, not all zero; None is all ones."""
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weight = as_numeric_array(sample_weight, name)
+    if weight.ndim == 0:
+        raise ValueError(f"{name} must be an array of shape ({n_samples},), got a single number")
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.shape != (n_samples,):
+        raise ValueError(f"{name} must have shape ({n_samples},) to match X, got {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if np.any(weight < 0):
+        raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
+    if not np.any(weight > 0):
+        raise ValueError(f"{name} is zero everywhere; at least one sample needs positive weight")
+    return weight
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
@@ -91,8 +166,18 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def check_probability_vector(p, name: str, size: int | None = None, atol: float = 1e-8) -> np.ndarray:
-    """A 1-D array of non-negative numbers summing to one."""
+def _sum_tolerance(value, n_terms: int, atol: float | None) -> float:
+    """How far from one a sum of ``n_terms`` probabilities may be: round-off of the given dtype."""
+    if atol is not None:
+        return atol
+    dtype = np.asarray(value).dtype
+    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(np.float64).eps
+    return max(1e-8, 4.0 * max(n_terms, 1) * float(eps))
+
+
+def check_probability_vector(p, name: str, size: int | None = None, atol: float | None = None) -> np.ndarray:
+    """A 1-D array of non-negative numbers summing to one (within the round-off of their dtype)."""
+    atol = _sum_tolerance(p, np.size(p), atol)
     array = _as_float_array(p, name)
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
@@ -106,8 +191,9 @@ def check_probability_vector(p, name: str, size: int | None = None, atol: float 
 
 
 def check_stochastic_matrix(A, name: str, shape: tuple[int, int] | None = None,
-                            atol: float = 1e-8) -> np.ndarray:
-    """A 2-D array of non-negative numbers whose rows each sum to one."""
+                            atol: float | None = None) -> np.ndarray:
+    """A 2-D array of non-negative numbers whose rows each sum to one (within their dtype's round-off)."""
+    atol = _sum_tolerance(A, np.shape(A)[-1] if np.ndim(A) else 1, atol)
     array = _as_float_array(A, name)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {array.shape}")
@@ -124,24 +210,30 @@ def check_stochastic_matrix(A, name: str, shape: tuple[int, int] | None = None,
 
 
 def check_lengths(lengths, n_samples: int, name: str = "lengths") -> np.ndarray:
-    """Sequence lengths for data of ``n_samples`` rows; None means one sequence."""
+    """Sequence lengths for data of ``n_samples`` rows, as int64 (S,); None means one sequence."""
     if lengths is None:
         return np.array([n_samples], dtype=np.int64)
-    array = np.asarray(lengths)
+    array = as_numeric_array(lengths, name, what="positive integers")
     if array.ndim == 0:
         array = array[None]
     if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of positive integers")
-    if not np.issubdtype(array.dtype, np.integer):
-        if np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)):
-            array = array.astype(np.int64)
-        else:
-            raise ValueError(f"{name} must contain integers, got dtype {array.dtype}")
-    if np.any(array <= 0):
-        raise ValueError(f"{name} must be positive, but entry {int(np.argmax(array <= 0))} is {array[array <= 0][0]}")
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of positive integers, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.bool_) or np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} must contain integers, got dtype {array.dtype}")
+    if not np.issubdtype(array.dtype, np.integer) and not (
+        np.all(np.isfinite(array)) and np.all(array == np.round(array))
+    ):
+        raise ValueError(f"{name} must contain whole numbers, got dtype {array.dtype} with fractions or NaN")
+    bad = np.flatnonzero((array <= 0) | (array > n_samples))
+    if bad.size:
+        raise ValueError(
+            f"{name} must be positive and at most the number of samples {n_samples}, but entry {int(bad[0])} "
+            f"is {array[bad[0]]}"
+        )
+    array = array.astype(np.int64)
     if array.sum() != n_samples:
         raise ValueError(f"{name} must sum to the number of samples {n_samples}, but sums to {array.sum()}")
-    return array.astype(np.int64)
+    return array
 
 
 def _as_float_array(value, name: str) -> np.ndarray:

@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from emlib._math import logsumexp_rows
+from emlib._validation import check_sample_weight
 
 __all__ = ["Decomposition", "mixture_decomposition"]
 
@@ -113,7 +114,7 @@ def mixture_decomposition(log_joint, q, sample_weight=None) -> Decomposition:
     """
     log_joint = _check_log_joint(log_joint)
     q = _check_distributions(q, log_joint.shape, "q")
-    weight = _check_sample_weight(sample_weight, log_joint.shape[0])
+    weight = check_sample_weight(sample_weight, log_joint.shape[0])
     # A sample with weight zero is not part of the data: drop it before looking at its terms.
     rows = np.flatnonzero(weight > 0)
     if rows.size < weight.size:
@@ -164,8 +165,8 @@ def _check_log_joint(log_joint) -> np.ndarray:
 def _check_distributions(q, shape: tuple[int, int], name: str) -> np.ndarray:
     q = _as_float_2d(q, name)
     if q.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} (one row per sample, one column per label), "
-                         f"got {q.shape}")
+        raise ValueError(f"{name} must have shape {shape} (one row per sample, one column per label, as "
+                         f"log_joint), got {q.shape}")
     if not np.all(np.isfinite(q)):
         raise ValueError(f"{name} contains NaN or infinite values; its rows must be probability vectors")
     if np.any(q < 0):
@@ -175,17 +176,3 @@ def _check_distributions(q, shape: tuple[int, int], name: str) -> np.ndarray:
     if bad.size:
         raise ValueError(f"each row of {name} must sum to one, but row {bad[0]} sums to {sums[bad[0]]:.10g}")
     return q
-
-
-def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
-    if sample_weight is None:
-        return np.ones(n_samples)
-    try:
-        weight = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("sample_weight must be an array of numbers") from None
-    if weight.shape != (n_samples,):
-        raise ValueError(f"sample_weight must have shape ({n_samples},), got {weight.shape}")
-    if not np.all(np.isfinite(weight)) or np.any(weight < 0):
-        raise ValueError("sample_weight must contain non-negative finite numbers")
-    return weight

@@ -23,24 +23,30 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import NamedTuple
+from functools import partial
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 from scipy.linalg import cholesky, lapack
 
-from emlib import em
+from emlib._estimator import EMEstimator, user_stacklevel
+from emlib._unconstrained import (
+    check_vector,
+    nonnegative_from_vector,
+    nonnegative_to_vector,
+)
 from emlib._validation import (
+    as_numeric_array,
     check_choice,
     check_data,
     check_n_features,
     check_nonnegative_float,
     check_positive_int,
     check_random_state,
+    check_spread,
 )
 from emlib.exceptions import (
-    ConvergenceWarning,
     DegenerateComponentWarning,
-    NotFittedError,
 )
 
 __all__ = ["FactorAnalysis", "factor_log_likelihood", "factor_posterior", "varimax"]
@@ -72,6 +78,28 @@ def _triangular_inverse(L: np.ndarray) -> np.ndarray:
     return inverse
 
 
+def _check_factor_arguments(X_centred, loadings, noise_variance):
+    """The three arguments as float arrays of matching shapes, or a ValueError naming the culprit."""
+    loadings = as_numeric_array(loadings, "loadings").astype(np.float64, copy=False)
+    if loadings.ndim != 2 or 0 in loadings.shape:
+        raise ValueError(f"loadings must have shape (n_features, n_components), got {loadings.shape}")
+    if not np.all(np.isfinite(loadings)):
+        raise ValueError("loadings contain NaN or infinite values")
+    D = loadings.shape[0]
+    noise_variance = as_numeric_array(noise_variance, "noise_variance").astype(np.float64, copy=False)
+    if noise_variance.shape != (D,):
+        raise ValueError(f"noise_variance must have shape ({D},), one variance per feature of loadings, "
+                         f"got {noise_variance.shape}")
+    if not np.all(np.isfinite(noise_variance)) or np.any(noise_variance <= 0):
+        raise ValueError(f"noise_variance must be finite and positive, got a minimum of {noise_variance.min():.3g}")
+    X_centred = as_numeric_array(X_centred, "X_centred").astype(np.float64, copy=False)
+    if X_centred.ndim != 2 or X_centred.shape[1] != D:
+        raise ValueError(f"X_centred must have shape (n_samples, {D}) to match loadings, got {X_centred.shape}")
+    if not np.all(np.isfinite(X_centred)):
+        raise ValueError("X_centred contains NaN or infinite values")
+    return X_centred, loadings, noise_variance
+
+
 def factor_posterior(X_centred, loadings, noise_variance) -> tuple[np.ndarray, np.ndarray]:
     """Posterior of the factors given the data: the E-step of factor analysis.
 
@@ -91,7 +119,7 @@ def factor_posterior(X_centred, loadings, noise_variance) -> tuple[np.ndarray, n
     covariance : ndarray of shape (n_components, n_components)
         ``Cov[z_n | x_n] = Sigma = (I + W^T Psi^{-1} W)^{-1}``, the same for every sample.
     """
-    X_centred = np.asarray(X_centred, dtype=np.float64)
+    X_centred, loadings, noise_variance = _check_factor_arguments(X_centred, loadings, noise_variance)
     scaled, _, L_inv = _posterior_system(loadings, noise_variance)
     whitened = X_centred @ scaled @ L_inv.T  # rows L^{-1} W^T Psi^{-1} r_n
     # M^{-1} = L^{-T} L^{-1}
@@ -112,7 +140,7 @@ def factor_log_likelihood(X_centred, loadings, noise_variance) -> np.ndarray:
     loadings : ndarray of shape (n_features, n_components)
     noise_variance : ndarray of shape (n_features,)
     """
-    X_centred = np.asarray(X_centred, dtype=np.float64)
+    X_centred, loadings, noise_variance = _check_factor_arguments(X_centred, loadings, noise_variance)
     scaled, L, L_inv = _posterior_system(loadings, noise_variance)
     whitened = X_centred @ scaled @ L_inv.T  # (N, k)
     quadratic = (X_centred**2) @ (1.0 / noise_variance) - np.sum(whitened**2, axis=1)
@@ -170,16 +198,62 @@ class _FitData(NamedTuple):
     noise_floor: np.ndarray  # (D,) smallest noise variance allowed per feature
 
 
-class _FactorEM:
-    """Runs a :class:`FactorAnalysis` under :func:`emlib.em.fit`; holds the parameters being fitted."""
+def _initial_parameters(data: _FitData, rng: np.random.Generator, *, n_components: int, init: str):
+    """Starting loadings (D, k) and noise variances (D,): probabilistic PCA's solution, or random."""
+    R = data.X_centred
+    N, D = R.shape
+    k = n_components
+    variance = data.sum_squares / N
+    if init == "random":
+        loadings = rng.standard_normal((D, k)) * np.sqrt(variance / (2.0 * k))[:, None]
+        return loadings, np.maximum(0.5 * variance, data.noise_floor)
+    # Probabilistic PCA's maximum-likelihood solution (Tipping & Bishop, 1999): the top-k
+    # eigenvectors of the covariance, scaled by sqrt(eigenvalue - sigma^2), sigma^2 the mean of the
+    # discarded eigenvalues. A small share of every eigenvalue is kept so no column starts at zero
+    # (W = 0 is a fixed point of EM).
+    eigenvalues, eigenvectors = np.linalg.eigh(R.T @ R / N)
+    eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+    sigma2 = eigenvalues[k:].mean() if k < D else 0.5 * eigenvalues[-1]
+    sigma2 = max(sigma2, 0.0)
+    top = eigenvalues[:k]
+    loadings = eigenvectors[:, :k] * np.sqrt(np.maximum(top - sigma2, 1e-3 * top.clip(0)))
+    return loadings, np.maximum(np.full(D, sigma2), data.noise_floor)
 
-    def __init__(self, estimator: FactorAnalysis):
-        self.estimator = estimator
+
+class _FactorEM:
+    """Factor analysis under :func:`emlib.em.fit`; holds the parameters being fitted.
+
+    ``start(data, rng) -> (loadings, noise_variance)`` gives the starting values, with the
+    estimator's settings bound (:func:`_initial_parameters`).
+    """
+
+    def __init__(self, start):
+        self.start = start
         self.loadings = None  # W, (D, k)
         self.noise_variance = None  # psi, (D,)
+        self.noise_floor = None  # (D,), from the data
 
     def initialize(self, data: _FitData, rng: np.random.Generator) -> None:
-        self.loadings, self.noise_variance = self.estimator._initial_parameters(data, rng)
+        self.loadings, self.noise_variance = self.start(data, rng)
+        self.noise_floor = data.noise_floor
+
+    def get_vector(self) -> np.ndarray:
+        """The parameters as one vector of unconstrained coordinates, for accelerated EM.
+
+        The loadings as they are (D k, row by row), then the square roots of the noise variances
+        (D): near a Heywood case a noise variance tends to zero, which its square root reaches at a
+        finite coordinate (see ``emlib._unconstrained``). Shape (D k + D,).
+        """
+        return np.concatenate([self.loadings.ravel(), nonnegative_to_vector(self.noise_variance)])
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Set the parameters from :meth:`get_vector`'s coordinates, the noise variances held at
+        their floor as the M-step holds them; ``ValueError`` (nothing changed) if invalid."""
+        D, k = self.loadings.shape
+        vector = check_vector(vector, D * k + D, "vector")
+        noise = nonnegative_from_vector(vector[D * k:], "vector")
+        self.loadings = vector[: D * k].reshape(D, k).copy()
+        self.noise_variance = np.maximum(noise, self.noise_floor)
 
     def e_step(self, data: _FitData):
         """Posterior means ``m`` (N, k) and covariance ``Sigma``, reduced to what the M-step needs."""
@@ -210,7 +284,7 @@ class _FactorEM:
         self.noise_variance = np.maximum(noise, data.noise_floor)
 
 
-class FactorAnalysis:
+class FactorAnalysis(EMEstimator):
     """Factor analysis (a linear-Gaussian latent variable model) fitted by EM.
 
     Each sample ``x`` (``D`` features) is explained by ``k`` hidden factors ``z ~ N(0, I)``:
@@ -236,10 +310,16 @@ class FactorAnalysis:
     max_iter : int, default 1000
         Largest number of EM iterations. EM for factor analysis can be slow when a noise variance is
         near zero.
-    tol : float, default 1e-8
-        Convergence threshold, relative: EM stops when the total log-likelihood changes by at most
-        ``tol * max(1, abs(log-likelihood))`` in one iteration (see :func:`emlib.em.fit`).
-        scikit-learn's ``tol`` is instead an absolute change.
+    tol : float, default 1e-7
+        Convergence threshold: EM stops when the log-likelihood changes by at most ``tol`` per
+        sample in one iteration. That change does not depend on the data's units, so the same data
+        in other units give the same fit. (scikit-learn's ``tol`` is an absolute change of the
+        total.)
+    accelerate : {None, "squarem"}, default None
+        ``"squarem"``: EM accelerated by SQUAREM (see :func:`emlib.em.fit`), which extrapolates
+        along pairs of EM steps and keeps a point only if the objective does not go down: the same
+        maximum, in far fewer E-steps when EM is slow (a noise variance near zero). ``n_iter_`` then counts
+        accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
     random_state : None, int or numpy.random.Generator
         Seed for ``init="random"``.
     verbose : bool, default False
@@ -260,6 +340,9 @@ class FactorAnalysis:
         values); never decreases.
     n_iter_ : int
         Number of EM iterations run.
+    n_e_steps_ : int
+        E-steps run by the kept start: ``n_iter_ + 1`` for plain EM, fewer iterations' worth with
+        ``accelerate="squarem"``.
     converged_ : bool
         Whether EM converged within ``max_iter`` iterations.
     n_features_in_ : int
@@ -279,14 +362,17 @@ class FactorAnalysis:
     array([0.24, 0.25, 0.24, 0.98])
     """
 
+    _fitted_attribute: ClassVar[str] = "loadings_"
+
     def __init__(self, n_components=1, *, init="pca", rotation=None, min_noise_variance=1e-6,
-                 max_iter=1000, tol=1e-8, random_state=None, verbose=False):
+                 max_iter=1000, tol=1e-7, accelerate=None, random_state=None, verbose=False):
         self.n_components = n_components
         self.init = init
         self.rotation = rotation
         self.min_noise_variance = min_noise_variance
         self.max_iter = max_iter
         self.tol = tol
+        self.accelerate = accelerate
         self.random_state = random_state
         self.verbose = verbose
 
@@ -308,7 +394,7 @@ class FactorAnalysis:
         X = _check_X(X)
         N, D = X.shape
         if N < 2:
-            raise ValueError(f"X must have at least 2 samples to estimate a covariance, got {N}")
+            raise ValueError(f"X has {N} sample; factor analysis needs at least 2 samples to estimate a covariance")
         if self.n_components > D:
             raise ValueError(
                 f"n_components={self.n_components} must be at most the number of features, {D}"
@@ -323,32 +409,19 @@ class FactorAnalysis:
         scale = np.where(variance > 0, variance, np.mean(variance[variance > 0]))
         floor = np.maximum(self.min_noise_variance * scale, 1e-300)
 
-        result = em.fit(
-            _FactorEM(self),
-            _FitData(X_centred, sum_squares, floor),
-            max_iter=self.max_iter,
-            tol=self.tol,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        start = partial(_initial_parameters, n_components=self.n_components, init=self.init)
+        result = self._run_em(_FactorEM(start), _FitData(X_centred, sum_squares, floor), tol_scale=float(N))
         loadings = result.model.loadings
         if self.rotation == "varimax":
             loadings = varimax(loadings)[0]
-        self.loadings_ = loadings
         self.noise_variance_ = result.model.noise_variance
         self.mean_ = mean
         self.n_features_in_ = D
         self.loglik_history_ = result.loglik_history
         self.n_iter_ = result.n_iter
+        self.n_e_steps_ = result.n_e_steps
         self.converged_ = result.converged
-
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations (tol={self.tol:g}); "
-                "increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self.loadings_ = loadings  # last: its presence means "fitted"
         at_floor = np.flatnonzero(self.noise_variance_ <= floor * (1.0 + 1e-9))
         if at_floor.size:
             warnings.warn(
@@ -357,7 +430,7 @@ class FactorAnalysis:
                 "factors explain these features (almost) exactly, a Heywood case. Consider fewer "
                 "factors, or check for constant or duplicated features.",
                 DegenerateComponentWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         return self
 
@@ -372,41 +445,13 @@ class FactorAnalysis:
         min_noise = check_nonnegative_float(self.min_noise_variance, "min_noise_variance")
         if not 0 < min_noise < 1:
             raise ValueError(f"min_noise_variance must be in (0, 1), got {self.min_noise_variance!r}")
-        check_positive_int(self.max_iter, "max_iter", minimum=0)
-        check_nonnegative_float(self.tol, "tol")
-        check_random_state(self.random_state)
-
-    def _initial_parameters(self, data: _FitData, rng: np.random.Generator):
-        R = data.X_centred
-        N, D = R.shape
-        k = self.n_components
-        variance = data.sum_squares / N
-        if self.init == "random":
-            loadings = rng.standard_normal((D, k)) * np.sqrt(variance / (2.0 * k))[:, None]
-            return loadings, np.maximum(0.5 * variance, data.noise_floor)
-        # Probabilistic PCA's maximum-likelihood solution (Tipping & Bishop, 1999): the top-k
-        # eigenvectors of the covariance, scaled by sqrt(eigenvalue - sigma^2), sigma^2 the mean of the
-        # discarded eigenvalues. A small share of every eigenvalue is kept so no column starts at zero
-        # (W = 0 is a fixed point of EM).
-        eigenvalues, eigenvectors = np.linalg.eigh(R.T @ R / N)
-        eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
-        sigma2 = eigenvalues[k:].mean() if k < D else 0.5 * eigenvalues[-1]
-        sigma2 = max(sigma2, 0.0)
-        top = eigenvalues[:k]
-        loadings = eigenvectors[:, :k] * np.sqrt(np.maximum(top - sigma2, 1e-3 * top.clip(0)))
-        return loadings, np.maximum(np.full(D, sigma2), data.noise_floor)
+        self._check_run_parameters()
 
     # -- inference --------------------------------------------------------------------------------
-    def _check_is_fitted(self) -> None:
-        if "loadings_" not in self.__dict__:
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(X) before using it"
-            )
-
     def _checked_fitted_X(self, X) -> np.ndarray:
         self._check_is_fitted()
-        X = _check_X(X)
-        check_n_features(X, self.n_features_in_)
+        X = _check_X(X, fitted_features=self.n_features_in_)
+        check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
     def transform(self, X) -> np.ndarray:
@@ -478,13 +523,24 @@ class FactorAnalysis:
         self._check_is_fitted()
         return self.loadings_.T
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(n_components={self.n_components!r})"
 
 
-def _check_X(X) -> np.ndarray:
+def _check_X(X, fitted_features: int | None = None) -> np.ndarray:
+    """(N, D) float data without NaN; 1-D input is refused (one feature has no factors to find)."""
+    X = as_numeric_array(X, "X")
+    if X.ndim == 1:
+        if fitted_features is not None and fitted_features > 1:
+            raise ValueError(
+                f"X is 1-D, but FactorAnalysis was fitted on {fitted_features} features. Reshape your "
+                "data: X.reshape(1, -1) for a single sample."
+            )
+        raise ValueError(
+            "X must be 2-D (n_samples, n_features); got a 1-D array. Factor analysis explains the "
+            "correlations between features: reshape with X.reshape(-1, 1) only if you really mean one feature"
+        )
     # Own NaN message: factor analysis has no missing-data mode to point to.
     X = check_data(X, "X", allow_nan=True)
     if np.isnan(X).any():
         raise ValueError("X contains NaN; factor analysis needs complete data (remove or impute them)")
+    check_spread(X)
     return X

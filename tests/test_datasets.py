@@ -1,19 +1,11 @@
-"""emlib.datasets: the shipped data, checked against published summaries, and shipped in the wheel."""
+"""emlib.datasets: the shipped data, checked against published summaries (the wheel: test_wheel.py)."""
 
 import dataclasses
-import shutil
-import subprocess
-import sys
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from emlib import datasets
-
-ROOT = Path(__file__).resolve().parents[1]
-CSV_FILES = ("faithful.csv", "earthquakes.csv", "seattle_weather.csv", "goog.csv")
 
 
 def test_faithful():
@@ -77,24 +69,3 @@ def test_every_loader_documents_source_and_licence(loader):
         data.data = None
     with pytest.raises(KeyError, match="no column 'nope'"):
         data.column("nope")
-
-
-def test_data_files_are_package_data(tmp_path):
-    """A wheel built from the sources contains the CSV files the loaders read."""
-    source = tmp_path / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "emlib", source / "emlib", ignore=shutil.ignore_patterns("__pycache__"))
-    # Built offline from a copy (the build writes build/ and *.egg-info next to the sources).
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "--no-index",
-         "-q", "-w", str(tmp_path / "dist")],
-        cwd=source, capture_output=True, text=True, check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (wheel,) = (tmp_path / "dist").glob("emlib-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    for csv_file in CSV_FILES:
-        assert f"emlib/data/{csv_file}" in names
-    assert "emlib/data/README.md" in names and "emlib/datasets.py" in names

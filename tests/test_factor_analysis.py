@@ -107,9 +107,9 @@ def test_history_is_monotone(init):
     X = standardised_wine()
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # em.fit warns on any decrease
-        fa = FactorAnalysis(n_components=3, init=init, tol=0, max_iter=300, random_state=1)
-        with pytest.warns(ConvergenceWarning):
-            fa.fit(X)
+        # tol=0 asks for exactly max_iter iterations: no convergence warning either.
+        warnings.simplefilter("error", ConvergenceWarning)
+        fa = FactorAnalysis(n_components=3, init=init, tol=0, max_iter=300, random_state=1).fit(X)
     history = fa.loglik_history_
     assert len(history) == fa.n_iter_ + 1 == 301
     assert np.all(np.diff(history) >= -1e-9 * np.abs(history[1:]))
@@ -248,7 +248,7 @@ def test_unfitted_and_wrong_width_errors():
         with pytest.raises(AttributeError, match="not fitted yet"):
             method()
     fa.fit(standardised_wine())
-    with pytest.raises(ValueError, match="X has 3 features, but the model was fitted with 13"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but \w+ is expecting 13 features"):
         fa.transform(np.eye(3))
     with pytest.raises(ValueError, match="n_samples must be an integer >= 1"):
         fa.sample(0)

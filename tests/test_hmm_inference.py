@@ -140,22 +140,6 @@ def test_public_functions_equal_the_reference(zeros, tier):
         assert logprob == pytest.approx(logprob_r, rel=1e-12)
 
 
-def test_lloyd_kernel_equals_reference():
-    rng = np.random.default_rng(12)
-    X = rng.normal(size=(500, 3))
-    centres = X[:4].copy()
-    for forced in (np.empty(0, dtype=np.int64), np.where(rng.random(500) < 0.1, rng.integers(4, size=500), -1)):
-        assignment = np.full(500, -1, dtype=np.int64)
-        sums, counts = np.empty((4, 3)), np.empty(4, dtype=np.int64)
-        changed = _kernels.lloyd_assign(X, centres, forced, assignment, sums, counts)
-        expected_assignment, expected_sums, expected_counts = ref.lloyd_assign(X, centres, forced)
-        assert changed == 500
-        np.testing.assert_array_equal(assignment, expected_assignment)
-        np.testing.assert_allclose(sums, expected_sums, rtol=1e-12)
-        np.testing.assert_array_equal(counts, expected_counts)
-        assert _kernels.lloyd_assign(X, centres, forced, assignment, sums, counts) == 0
-
-
 def test_several_sequences_equal_separate_calls(tier):
     rng = np.random.default_rng(4)
     lengths = [5, 1, 12]

@@ -46,8 +46,9 @@ def sample_sequences(truth, lengths, seed):
 
 
 def complete_data_loglik(model, X, states, lengths):
-    """log p(X, states) written out directly."""
-    log_emission = model.emission_.log_prob(X)
+    """log p(X, states) written out directly, each log-density with the emission's ``log_penalty``
+    (reg_covar's term), as in the objective the fit records."""
+    log_emission = model.emission_.log_prob(X) + model.emission_.log_penalty()
     total, start = 0.0, 0
     for n in lengths:
         z = states[start:start + n]
@@ -136,7 +137,7 @@ def test_semi_supervised_posteriors_are_clamped_and_objective_is_joint():
     states[::10] = z[::10]
     model = GaussianHMM(3, max_iter=5, tol=0, random_state=0).fit(X, states=states)
     # The recorded objective is log p(X, known states), computed by clamping the emissions.
-    log_emission = model.emission_.log_prob(X)
+    log_emission = model.emission_.log_prob(X) + model.emission_.log_penalty()
     clamped = np.full_like(log_emission, -np.inf)
     rows = np.flatnonzero(states >= 0)
     clamped[rows, states[rows]] = log_emission[rows, states[rows]]
@@ -172,7 +173,7 @@ def test_objective_never_decreases(seed, family, K, lengths, prior, labelled):
         # A (nearly) exact M-step: reg_covar adds to the ML covariance, which is then not the maximiser.
         model = GaussianHMM(K, covariance_type=family.split("-")[1], reg_covar=1e-12, **common)
     elif family == "categorical":
-        model = CategoricalHMM(K, n_symbols=4, emissionprob_prior=prior, **common)
+        model = CategoricalHMM(K, n_features=4, emissionprob_prior=prior, **common)
     else:
         model = PoissonHMM(K, **common)
     with warnings.catch_warnings(record=True) as caught:
@@ -245,7 +246,8 @@ def test_map_step_adds_pseudo_counts_and_the_objective_includes_the_prior():
     start = {"startprob_init": [0.2, 0.3, 0.5], "transmat_init": STICKY, "means_init": [[-2.0], [0.0], [3.0]],
              "covariances_init": np.ones((3, 1, 1))}
     prior_start, prior_trans = np.array([1.0, 2.0, 3.0]), np.full((3, 3), 0.5)
-    model = GaussianHMM(3, startprob_prior=prior_start, transmat_prior=prior_trans, max_iter=1, tol=0, **start)
+    model = GaussianHMM(3, startprob_prior=prior_start, transmat_prior=prior_trans, max_iter=1, tol=0,
+                        reg_covar=0.0, **start)
     model.fit(X, lengths)
     log_emission = GaussianHMM(3, max_iter=0, **start).fit(X, lengths).emission_.log_prob(X)
     posteriors, pairwise, loglik = hmm.forward_backward(log_emission, start["startprob_init"], STICKY, lengths)
@@ -344,12 +346,12 @@ def test_not_converging_warns():
 
 def test_categorical_symbols_and_smoothing():
     X = np.array([0, 1, 1, 0, 2, 2, 1])
-    model = CategoricalHMM(2, n_symbols=5, random_state=0, max_iter=10, tol=0).fit(X)
-    assert model.n_symbols_ == 5 and model.emissionprob_.shape == (2, 5)
+    model = CategoricalHMM(2, n_features=5, random_state=0, max_iter=10, tol=0).fit(X)
+    assert model.n_features_ == 5 and model.emissionprob_.shape == (2, 5)
     assert model.score(np.array([4])) == -np.inf  # never seen, maximum likelihood gives it zero
-    with pytest.raises(ValueError, match="knows only n_symbols=5"):
+    with pytest.raises(ValueError, match="knows only n_features=5"):
         model.predict(np.array([0, 5]))
-    smoothed = CategoricalHMM(2, n_symbols=5, emissionprob_prior=1.0, random_state=0, max_iter=10,
+    smoothed = CategoricalHMM(2, n_features=5, emissionprob_prior=1.0, random_state=0, max_iter=10,
                               tol=0).fit(X)
     assert np.isfinite(smoothed.score(np.array([4])))
 
@@ -396,7 +398,7 @@ def test_impossible_labels_are_reported():
         (GaussianHMM, {"covariance_type": "round"}, {}, "covariance_type must be one of"),
         (GaussianHMM, {"init": "kmeans"}, {}, "init must be one of"),
         (CategoricalHMM, {"emissionprob_init": [[0.5, 0.6]] * 3}, {}, "emissionprob_init: each row"),
-        (CategoricalHMM, {"n_symbols": 2}, {}, "knows only n_symbols=2"),
+        (CategoricalHMM, {"n_features": 2}, {}, "knows only n_features=2"),
         (PoissonHMM, {"rates_init": [1.0, 2.0]}, {}, r"rates_init must have shape \(3, 1\)"),
     ],
 )
@@ -431,7 +433,7 @@ def test_unfitted_and_mismatched_use():
         _ = PoissonHMM(2).rates_
     assert not hasattr(CategoricalHMM(2), "emissionprob_")
     model = GaussianHMM(2, random_state=0).fit(np.random.default_rng(0).normal(size=(50, 2)))
-    with pytest.raises(ValueError, match="X has 3 features, but the model was fitted with 2"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but \w+ is expecting 2 features"):
         model.score(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="algorithm must be one of"):
         model.predict(np.zeros((4, 2)), algorithm="greedy")

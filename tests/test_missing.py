@@ -1,4 +1,4 @@
-"""GaussianMixture(missing="em") and emlib.missing: EM with missing entries (NaN) in the data.
+"""GaussianMixture(missing="em") and emlib.mixture.missing: EM with missing entries (NaN) in the data.
 
 The references are independent: a row-by-row EM written from the textbook formulas (marginal density
 of the observed entries; conditional mean and covariance of the missing ones by linear solves),
@@ -13,15 +13,19 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import emlib.missing
+import emlib.mixture.missing
 from emlib import GaussianMixture
-from emlib.distributions import COVARIANCE_TYPES, Gaussian
+from emlib.distributions import COVARIANCE_TYPES, Gaussian, WeightedMoments
 from emlib.exceptions import (
     ConvergenceWarning,
     DegenerateComponentWarning,
     NotFittedError,
 )
-from emlib.missing import MissingPatterns, expected_statistics, observed_log_prob
+from emlib.mixture.missing import (
+    MissingPatterns,
+    expected_statistics,
+    observed_log_prob,
+)
 
 stats = pytest.importorskip("scipy.stats")
 special = pytest.importorskip("scipy.special")
@@ -99,7 +103,11 @@ def reference_e_step(X, weights, means, covs):
 
 
 def reference_em(X, start, covariance_type, n_iter, sample_weight=None, reg_covar=0.0):
-    """EM for a Gaussian mixture with missing entries, from the formulas, one row at a time."""
+    """EM for a Gaussian mixture with missing entries, from the formulas, one row at a time.
+
+    With ``reg_covar``, the E-step scores each component with the penalty
+    ``-reg_covar tr(inv(Sigma_k)) / 2`` whose exact M-step the regularised covariance is.
+    """
     N, D = X.shape
     weights, means, covariances = (np.array(a, dtype=float) for a in start)
     K = len(weights)
@@ -108,6 +116,7 @@ def reference_em(X, start, covariance_type, n_iter, sample_weight=None, reg_cova
     history = []
     for iteration in range(n_iter + 1):
         log_joint, filled, conditional = reference_e_step(X, weights, means, covs)
+        log_joint = log_joint - 0.5 * reg_covar * np.trace(np.linalg.inv(covs), axis1=1, axis2=2)
         log_evidence = special.logsumexp(log_joint, axis=1)
         history.append(w @ log_evidence)
         if iteration == n_iter:
@@ -138,7 +147,7 @@ def fit(X, covariance_type, K, start=None, sample_weight=None, **kwargs):
         kwargs.update(weights_init=weights, means_init=means, covariances_init=covariances)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return GaussianMixture(K, covariance_type=covariance_type, **kwargs).fit(X, sample_weight)
+        return GaussianMixture(K, covariance_type=covariance_type, **kwargs).fit(X, sample_weight=sample_weight)
 
 
 def assert_close(actual, desired, rtol=1e-9):
@@ -208,13 +217,13 @@ def test_missing_data_step_on_complete_data_is_the_ordinary_step(covariance_type
     assert patterns.n_patterns == 1
     assert_close(observed_log_prob(patterns, means, stack), g.log_prob(X), rtol=1e-12)
 
-    log_evidence, totals, new_means, scatter = expected_statistics(patterns, weights, means, stack)
+    log_evidence, statistics = expected_statistics(patterns, weights, means, stack)
     log_joint = g.log_prob(X) + np.log(weights)
     assert_close(log_evidence, special.logsumexp(log_joint, axis=1), rtol=1e-12)
     resp = special.softmax(log_joint, axis=1)
     by_fit = Gaussian(means, covariances, covariance_type, reg_covar=1e-3).fit(X, resp)
     by_statistics = Gaussian(means, covariances, covariance_type, reg_covar=1e-3)
-    by_statistics.fit_statistics(totals, new_means, scatter)
+    by_statistics.fit_statistics(statistics)
     assert_close(by_statistics.means, by_fit.means, rtol=1e-11)
     assert_close(by_statistics.covariances, by_fit.covariances, rtol=1e-10)
 
@@ -303,7 +312,7 @@ def test_permuting_rows_changes_nothing(problem, random):
 def test_loglik_is_the_density_of_the_observed_entries(covariance_type):
     X = remove_at_random(mixture_data(7, 120, 3, 2)[0], 0.3, 7)
     sample_weight = np.random.default_rng(7).integers(1, 4, size=len(X))
-    gm = fit(X, covariance_type, 2, random_state=0, max_iter=5, reg_covar=1e-6,
+    gm = fit(X, covariance_type, 2, random_state=0, max_iter=5, reg_covar=0.0,
              sample_weight=sample_weight)
     covs = gm.components_.full_covariances()
     log_joint = np.empty((len(X), 2))
@@ -329,7 +338,7 @@ def test_rows_spread_over_many_blocks(monkeypatch):
     X = remove_at_random(mixture_data(8, 700, 5, 2)[0], 0.3, 8)
     start = start_values(X, "full", 2)
     whole = fit(X, "full", 2, start, max_iter=3)
-    monkeypatch.setattr(emlib.missing, "_BLOCK_SIZE", 1)  # blocks of 64 rows
+    monkeypatch.setattr(emlib.mixture.missing, "_BLOCK_SIZE", 1)  # blocks of 64 rows
     assert len(list(MissingPatterns(X).blocks())) == 11
     split = fit(X, "full", 2, start, max_iter=3)
     assert_close(split.means_, whole.means_, rtol=1e-12)
@@ -426,8 +435,7 @@ def test_degenerate_feature_warns_and_stays_finite():
 
 
 def test_repr_mentions_the_option():
-    assert repr(GaussianMixture(2, missing="em")) == (
-        "GaussianMixture(n_components=2, covariance_type='full', missing='em')")
+    assert repr(GaussianMixture(2, missing="em")) == "GaussianMixture(n_components=2, missing='em')"
 
 
 # -- bad input --------------------------------------------------------------------------------------
@@ -479,7 +487,7 @@ def test_other_bad_data_is_still_refused():
     with pytest.raises(NotFittedError):
         GaussianMixture(missing="em").impute(X_BAD)
     gm = GaussianMixture(missing="em").fit(X_BAD)
-    with pytest.raises(ValueError, match="X has 2 features, but the model was fitted with 3"):
+    with pytest.raises(ValueError, match=r"X has 2 features, but \w+ is expecting 3 features"):
         gm.impute(np.ones((2, 2)))
     with pytest.raises(ValueError, match="fewer than n_components=40"):
         GaussianMixture(40, missing="em").fit(X_BAD)
@@ -487,9 +495,16 @@ def test_other_bad_data_is_still_refused():
 
 def test_fit_statistics_checks_shapes():
     g = Gaussian(np.zeros((2, 3)), np.ones((2, 3)), "diag")
-    with pytest.raises(ValueError, match=r"scatter must have shape \(2, 3, 3\)"):
-        g.fit_statistics(np.ones(2), np.zeros((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="statistics do not fit 2 components of 3 features"):
+        g.fit_statistics(WeightedMoments(np.ones(2), np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 4))))
+    with pytest.raises(TypeError, match="statistics must be the WeightedMoments"):
+        g.fit_statistics((np.ones(2), np.zeros((2, 3)), np.zeros((2, 3, 3))))
+    full = Gaussian(np.zeros((2, 3)), np.stack([np.eye(3)] * 2), "full")
+    with pytest.raises(ValueError, match="needs full second moments"):
+        full.fit_statistics(WeightedMoments(np.ones(2), np.zeros((2, 3)), np.zeros((2, 3)), np.ones((2, 3))))
     with pytest.warns(DegenerateComponentWarning, match=r"component\(s\) \[1\] received no weight"):
-        g.fit_statistics(np.array([2.0, 0.0]), np.ones((2, 3)), np.stack([np.eye(3), np.eye(3)]))
+        g.fit_statistics(WeightedMoments(np.array([2.0, 0.0]), np.ones((2, 3)), np.zeros((2, 3)),
+                                         np.stack([np.eye(3), np.eye(3)])))
     np.testing.assert_array_equal(g.means[1], 0.0)  # left unchanged
+    np.testing.assert_array_equal(g.means[0], 1.0)
     np.testing.assert_allclose(g.covariances[0], 0.5 + g.reg_covar)

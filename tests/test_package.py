@@ -1,4 +1,4 @@
-"""The package surface: a light `import emlib`, lazy public names, version."""
+"""The package surface: a light `import emlib`, lazy public names, version, licence and citation."""
 
 import importlib.util
 import json
@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomllib
+import yaml
 
 import emlib
 
@@ -40,7 +42,7 @@ def test_lazy_names_resolve():
             continue  # an estimator planned but not written yet
         value = getattr(emlib, name)
         assert value is getattr(importlib.import_module(module), name)
-    assert emlib.GaussianMixture.__module__ == "emlib.mixture"
+    assert emlib.GaussianMixture is importlib.import_module("emlib.mixture").GaussianMixture
     assert issubclass(emlib.DegenerateComponentWarning, emlib.ConvergenceWarning)
     for name in emlib._SUBMODULES:
         if importlib.util.find_spec(f"emlib.{name}") is not None:
@@ -55,6 +57,36 @@ def test_all_and_dir():
         emlib.nope  # noqa: B018
 
 
-def test_version_matches_pyproject():
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert emlib.__version__ == re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_version_has_one_source():
+    # pyproject.toml reads emlib.__version__; tests/test_wheel.py checks the version a built wheel carries.
+    project = pyproject()
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "emlib.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+((a|b|rc)\d+)?", emlib.__version__), emlib.__version__
+    assert "version" not in citation(), "CITATION.cff would be a second place to update"
+
+
+def test_changelog_has_unreleased_then_this_version():
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## \[([^\]]+)\]", changelog, re.MULTILINE)
+    assert headings[0] == "Unreleased", headings
+    assert emlib.__version__ in headings, f"CHANGELOG.md has no section for {emlib.__version__}"
+
+
+def citation() -> dict:
+    return yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+
+
+def test_citation_and_licences_agree():
+    cff = citation()
+    assert cff["cff-version"] == "1.2.0"
+    assert {"message", "title", "authors", "type"} <= set(cff)
+    assert cff["license"] == pyproject()["project"]["license"] == "BSD-3-Clause"
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "BSD 3-Clause License" in licence and "CC BY 4.0" in licence
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "BSD 3-Clause License" in readme and "CC BY 4.0" in readme

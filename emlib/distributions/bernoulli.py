@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from emlib._unconstrained import check_vector
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
+from emlib.distributions._statistics import (
+    WeightedSums,
+    _check_fixed,
+    _check_sums,
+    _check_weighted,
+    check_rows,
+)
 
 __all__ = ["DEFAULT_MIN_PROB", "Bernoulli"]
 
@@ -103,6 +111,32 @@ class Bernoulli:
         """Number of free parameters, ``K * D``."""
         return self.n_components * self.n_features
 
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The probabilities as one vector of unconstrained coordinates, their logits, shape (K D,).
+
+        Empty if ``"probabilities"`` is in ``fixed``. :meth:`set_vector` maps it back.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return np.empty(0)
+        return self._logit.ravel().copy()
+
+    def set_vector(self, vector, fixed=()) -> Bernoulli:
+        """Set the probabilities from their logits (:meth:`get_vector`), in place.
+
+        The probabilities are kept in ``[min_prob, 1 - min_prob]`` as everywhere else. Raises
+        ``ValueError`` (and changes nothing) for a vector of the wrong length or with non-finite
+        entries.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            check_vector(vector, 0, "vector")
+            return self
+        logits = check_vector(vector, self.n_components * self.n_features, "vector")
+        # Beyond +-700 the probability is 0 or 1 to double precision (and then min_prob's bound).
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
+        self._set_clipped(probabilities.reshape(self._shape))
+        return self
+
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
     def check_data(X, name: str = "X") -> np.ndarray:
@@ -128,12 +162,45 @@ class Bernoulli:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-probability of each binary row of ``X`` (N, D) under each component: shape (N, K)."""
-        X = np.asarray(X, dtype=np.float64)
+        X = _check_binary(check_rows(X, self.n_features))
         return X @ self._logit.T + self._log_one_minus.sum(axis=1)
 
+    def log_penalty(self) -> np.ndarray:
+        """Zeros (K,): clipping to ``[min_prob, 1 - min_prob]`` is an exact constrained maximiser,
+        so EM climbs the log-likelihood itself."""
+        return np.zeros(self.n_components)
+
     # -- M-step side ------------------------------------------------------------------------------
+    def statistics(self, X: np.ndarray, weights: np.ndarray) -> WeightedSums:
+        """Weighted sufficient statistics: totals (K,) and weighted counts of ones (K, D).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+            Binary data.
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component.
+        """
+        X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
+        return WeightedSums(weights.sum(axis=0), weights.T @ _check_binary(X))
+
+    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Bernoulli:
+        """The M-step from statistics, in place: the weighted mean, clipped to ``[min_prob, 1 - min_prob]``.
+
+        ``fixed=("probabilities",)`` leaves the parameters unchanged. A component without weight
+        keeps its probabilities (with a warning).
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return self
+        stats = _check_sums(statistics, self.n_components, self.n_features)
+        empty = empty_components(stats.totals)
+        self._set_clipped(stats.means(empty, self._probabilities))
+        return self
+
     def fit(self, X: np.ndarray, weights: np.ndarray, fixed=()) -> Bernoulli:
         """Weighted maximum-likelihood update of every component, in place.
+
+        The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
 
         Parameters
         ----------
@@ -149,16 +216,9 @@ class Bernoulli:
         -------
         self
         """
-        if "probabilities" in fixed:
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
             return self
-        X = np.asarray(X, dtype=np.float64)
-        weights = np.asarray(weights, dtype=np.float64)
-        totals = weights.sum(axis=0)  # (K,)
-        empty = empty_components(totals)
-        means = (weights.T @ X) / np.where(empty, 1.0, totals)[:, None]
-        means[empty] = self._probabilities[empty]
-        self._set_clipped(means)
-        return self
+        return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
     def sample(self, components: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -169,3 +229,11 @@ class Bernoulli:
 
     def __repr__(self) -> str:
         return f"Bernoulli(n_components={self.n_components}, n_features={self.n_features})"
+
+
+def _check_binary(X: np.ndarray, name: str = "X") -> np.ndarray:
+    not_binary = (X != 0.0) & (X != 1.0)
+    if not_binary.any():
+        row, col = np.argwhere(not_binary)[0]
+        raise ValueError(f"{name} must be binary (0/1), but {name}[{row}, {col}] = {X[row, col]:g}")
+    return X

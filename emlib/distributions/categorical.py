@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib.distributions._empty import empty_components
+from emlib.distributions._statistics import (
+    WeightedSums,
+    _check_fixed,
+    _check_sums,
+    _check_weighted,
+)
 
 __all__ = ["Categorical", "check_symbols"]
 
 
-def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarray:
+def check_symbols(X, name: str = "X", n_symbols: int | None = None, parameter: str = "n_symbols") -> np.ndarray:
     """Validate a sequence of symbols and return it as a 1-D ``int64`` array of shape (N,).
 
     Parameters
@@ -20,6 +27,8 @@ def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarra
         Name of the argument, used in error messages.
     n_symbols : int, optional
         The number of symbols ``M`` the model knows; symbols ``>= M`` are an error.
+    parameter : str, default "n_symbols"
+        What the caller calls ``M``, for the error message.
 
     Raises
     ------
@@ -56,6 +65,15 @@ def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarra
                 f"{name} must contain integer symbols 0, 1, ..., M - 1, but {name}[{bad}] is "
                 f"{array[bad]:g}"
             )
+    if np.issubdtype(array.dtype, np.bool_):
+        array = array.astype(np.int64)
+    largest = array.max()
+    if largest >= 2**62:  # beyond any table of symbols, and beyond int64 arithmetic
+        bad = int(np.argmax(array))
+        raise ValueError(
+            f"{name}[{bad}] is symbol {largest}, beyond any number of symbols a model could hold; recode "
+            "the symbols as 0, 1, ..., M - 1"
+        )
     symbols = array.astype(np.int64)
     if symbols.min() < 0:
         bad = int(np.argmin(symbols))
@@ -63,7 +81,7 @@ def check_symbols(X, name: str = "X", n_symbols: int | None = None) -> np.ndarra
     if n_symbols is not None and symbols.max() >= n_symbols:
         bad = int(np.argmax(symbols))
         raise ValueError(
-            f"{name}[{bad}] is symbol {symbols[bad]}, but the model knows only n_symbols={n_symbols} "
+            f"{name}[{bad}] is symbol {symbols[bad]}, but the model knows only {parameter}={n_symbols} "
             f"symbols (0 to {n_symbols - 1})"
         )
     return symbols
@@ -138,6 +156,31 @@ class Categorical:
         """Number of free parameters (the allowed symbols of each component, minus one for the sum)."""
         return int(np.sum(np.maximum(self._support.sum(axis=1) - 1, 0)))
 
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The probabilities as one vector of unconstrained coordinates, shape (P,).
+
+        The square roots of the probabilities on the support (row by row; structural zeros are
+        left out), mapped back by squaring and dividing each row by its sum (:meth:`set_vector`).
+        Empty if ``"probabilities"`` is in ``fixed``.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return np.empty(0)
+        return simplex_to_vector(self._probabilities, self._support)
+
+    def set_vector(self, vector, fixed=()) -> Categorical:
+        """Set the probabilities from :meth:`get_vector`'s coordinates, in place.
+
+        Raises ``ValueError`` (and changes nothing) for a vector of the wrong length or with
+        non-finite entries.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            check_vector(vector, 0, "vector")
+            return self
+        vector = check_vector(vector, int(self._support.sum()), "vector")
+        self.probabilities = simplex_from_vector(vector, self._support, "vector")
+        return self
+
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
     def check_data(X, name: str = "X", n_symbols: int | None = None) -> np.ndarray:
@@ -150,11 +193,7 @@ class Categorical:
 
     def log_prob(self, X) -> np.ndarray:
         """Log-probability of each symbol under each component: array of shape (N, K)."""
-        X = np.asarray(X)
-        if X.ndim == 2:
-            X = X[:, 0]
-        if X.size and (X.min() < 0 or X.max() >= self.n_symbols):
-            raise ValueError(f"X must contain symbols 0 to {self.n_symbols - 1}")
+        X = check_symbols(X, "X", self.n_symbols)
         return self._log_probabilities_by_symbol[X]
 
     def log_prior(self) -> float:
@@ -166,9 +205,49 @@ class Categorical:
             return 0.0
         return float(self.pseudo_count * np.log(self._probabilities[self._support]).sum())
 
+    def log_penalty(self) -> np.ndarray:
+        """Zeros (K,): a Dirichlet prior enters once, through :meth:`log_prior`, not per observation."""
+        return np.zeros(self.n_components)
+
     # -- M-step side ------------------------------------------------------------------------------
+    def statistics(self, X, weights) -> WeightedSums:
+        """Weighted sufficient statistics: totals (K,) and weighted symbol counts (K, M).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N,)
+            Symbols.
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component.
+        """
+        X = check_symbols(X, "X", self.n_symbols)
+        _, weights = _check_weighted(np.zeros((X.shape[0], 1)), weights, 1, self.n_components)
+        K, M = self._probabilities.shape
+        counts = np.empty((K, M))
+        for k in range(K):
+            counts[k] = np.bincount(X, weights=weights[:, k], minlength=M)
+        return WeightedSums(weights.sum(axis=0), counts)
+
+    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Categorical:
+        """The M-step from statistics, in place: normalised counts plus pseudo-counts (MAP).
+
+        Structural zeros stay zero; a component with neither counts nor pseudo-counts keeps its
+        probabilities (with a warning). ``fixed=("probabilities",)`` leaves them unchanged.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return self
+        stats = _check_sums(statistics, self.n_components, self.n_symbols)
+        counts = stats.sums + self.pseudo_count
+        counts[~self._support] = 0.0
+        totals = counts.sum(axis=1)
+        empty = empty_components(totals, "probabilities", "fewer components or a pseudo_count")
+        self.probabilities = WeightedSums(totals, counts).means(empty, self._probabilities)
+        return self
+
     def fit(self, X, weights, fixed=()) -> Categorical:
         """Weighted maximum-likelihood (or, with ``pseudo_count``, MAP) update, in place.
+
+        The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
 
         Parameters
         ----------
@@ -183,24 +262,9 @@ class Categorical:
         -------
         self
         """
-        if "probabilities" in fixed:
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
             return self
-        X = np.asarray(X)
-        if X.ndim == 2:
-            X = X[:, 0]
-        weights = np.asarray(weights, dtype=np.float64)
-        K, M = self._probabilities.shape
-        counts = np.empty((K, M))
-        for k in range(K):
-            counts[k] = np.bincount(X, weights=weights[:, k], minlength=M)[:M]
-        counts += self.pseudo_count
-        counts[~self._support] = 0.0
-        totals = counts.sum(axis=1)
-        empty = empty_components(totals, "probabilities", "fewer components or a pseudo_count")
-        new = self._probabilities.copy()
-        new[~empty] = counts[~empty] / totals[~empty, None]
-        self.probabilities = new
-        return self
+        return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
     def sample(self, components, rng: np.random.Generator) -> np.ndarray:

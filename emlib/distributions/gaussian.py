@@ -8,8 +8,26 @@ import warnings
 import numpy as np
 
 from emlib._math import invert_lower_triangular
-from emlib._validation import check_choice, check_data, check_nonnegative_float
+from emlib._unconstrained import (
+    check_vector,
+    cholesky_from_vector,
+    cholesky_to_vector,
+    exp_scales,
+)
+from emlib._validation import (
+    as_numeric_array,
+    check_choice,
+    check_data,
+    check_nonnegative_float,
+)
 from emlib.distributions._empty import empty_components
+from emlib.distributions._statistics import (
+    WeightedMoments,
+    WeightedSums,
+    _check_fixed,
+    _check_weighted,
+    check_rows,
+)
 from emlib.exceptions import DegenerateComponentWarning
 
 __all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
@@ -23,6 +41,9 @@ _BLOCK_ROWS = 2048
 # Moments about one centre lose about log10(offset^2 / variance) digits to cancellation; beyond this
 # ratio a diagonal variance is recomputed about its own component mean.
 _CANCELLATION_LIMIT = 1e4
+# Beyond this ratio of squared offset (from the centre of the means) to variance, the expanded
+# diagonal quadratic form loses more than about 1e-10 in absolute terms: score directly instead.
+_EXPANSION_LIMIT = 1e6
 # A Cholesky pivot this small relative to its diagonal entry is round-off: the matrix is singular.
 _SINGULAR_RTOL = 1e-13
 
@@ -76,8 +97,8 @@ class Gaussian:
             means = np.array(means, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (K, D)") from None
-        if means.ndim != 2 or not np.all(np.isfinite(means)):
-            raise ValueError(f"means must be a finite array of shape (K, D), got shape {means.shape}")
+        if means.ndim != 2 or 0 in means.shape or not np.all(np.isfinite(means)):
+            raise ValueError(f"means must be a finite, non-empty array of shape (K, D), got shape {means.shape}")
         self._means = means
         self.covariances = covariances  # validates and factorises
 
@@ -115,27 +136,26 @@ class Gaussian:
     @covariances.setter
     def covariances(self, value) -> None:
         value = self.check_covariances(
-            value, self.covariance_type, self.n_components, self.n_features, name="covariances"
+            value, self.covariance_type, self.n_components, self.n_features, name="covariances",
+            context=f" to match means of shape {self._means.shape}",
         )
         self._set_covariances(value, fitting=False)
 
     @staticmethod
     def check_covariances(value, covariance_type: str, n_components: int, n_features: int,
-                          name: str = "covariances") -> np.ndarray:
+                          name: str = "covariances", context: str = "") -> np.ndarray:
         """Validate covariances given by a user; errors name ``name``.
 
         Returns the covariances as a float array of the shape :func:`covariance_shape` gives.
         Raises ``ValueError`` for a wrong shape, non-finite entries, non-positive variances and
-        matrices that are not symmetric or not positive definite.
+        matrices that are not symmetric or not positive definite. ``context`` is added to the shape
+        message (what the shape follows from).
         """
         expected = covariance_shape(covariance_type, n_components, n_features)
-        try:
-            value = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be an array of numbers of shape {expected}") from None
+        value = as_numeric_array(value, name).astype(np.float64)
         if value.shape != expected:
             raise ValueError(
-                f"{name} for covariance_type={covariance_type!r} must have shape {expected}, "
+                f"{name} for covariance_type={covariance_type!r} must have shape {expected}{context}, "
                 f"got {value.shape}"
             )
         if not np.all(np.isfinite(value)):
@@ -228,6 +248,61 @@ class Gaussian:
         }[self.covariance_type]
         return K * D + n_cov
 
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The parameters not in ``fixed`` as one vector of unconstrained coordinates, shape (P,).
+
+        The means as they are (K D), then the covariances: for full and tied ones each lower
+        Cholesky factor, its strictly lower entries as they are and its diagonal by the logarithm
+        (D (D + 1) / 2 per matrix); for diag and spherical ones the logarithms of the variances.
+        Any finite vector of that length describes valid parameters (unless they overflow), so an
+        accelerated EM loop can extrapolate along it; :meth:`set_vector` maps it back.
+        """
+        fixed = self._check_fixed(fixed)
+        parts = []
+        if "means" not in fixed:
+            parts.append(self._means.ravel())
+        if "covariances" not in fixed:
+            if self.covariance_type == "full":
+                parts.append(cholesky_to_vector(self._cholesky))
+            elif self.covariance_type == "tied":
+                parts.append(cholesky_to_vector(self._cholesky[None]))
+            else:
+                parts.append(np.log(self._covariances).ravel())
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def set_vector(self, vector, fixed=()) -> Gaussian:
+        """Set the parameters not in ``fixed`` from :meth:`get_vector`'s coordinates, in place.
+
+        Raises ``ValueError`` (and changes nothing) for a vector of the wrong length, with
+        non-finite entries, or describing covariances that overflow or are numerically singular.
+        """
+        fixed = self._check_fixed(fixed)
+        K, D = self.n_components, self.n_features
+        n_means = 0 if "means" in fixed else K * D
+        n_covariances = 0 if "covariances" in fixed else self.n_parameters - K * D
+        vector = check_vector(vector, n_means + n_covariances, "vector")
+        rest = vector[n_means:]
+        if n_covariances and self.covariance_type in ("full", "tied"):
+            n = K if self.covariance_type == "full" else 1
+            matrices, factors, precision_factors = cholesky_from_vector(rest, n, D, "vector")
+        elif n_covariances:
+            variances = exp_scales(rest, "vector")
+        if n_means:
+            self._means = vector[:n_means].reshape(K, D).copy()
+        if not n_covariances:
+            return self
+        if self.covariance_type == "full":
+            self._store_covariances(matrices)
+            self._cholesky, self._precision_cholesky = factors, precision_factors
+        elif self.covariance_type == "tied":
+            self._store_covariances(matrices[0])
+            self._cholesky, self._precision_cholesky = factors[0], precision_factors
+        else:
+            self._store_covariances(variances.reshape(covariance_shape(self.covariance_type, K, D)))
+            self._cholesky = self._precision_cholesky = None
+        return self
+
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
     def check_data(X, name: str = "X", allow_nan: bool = False, nan_hint: str = "") -> np.ndarray:
@@ -236,9 +311,7 @@ class Gaussian:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K)."""
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n_samples, {self.n_features}), got {X.shape}")
+        X = np.ascontiguousarray(check_rows(X, self.n_features))
         n, D = X.shape
         K = self.n_components
         out = np.empty((n, K))
@@ -261,6 +334,15 @@ class Gaussian:
                 np.matmul(y2, quadratic, out=o)
                 o += np.matmul(y, linear, out=term[: len(y)])
                 _add_flat(o, constant)
+            # The expansion cancels about eps * m^2 / v in absolute terms: for a component far from
+            # the centre with a tiny variance (a collapse held by reg_covar) that is visible in the
+            # log-likelihood. Such components are scored directly.
+            far = np.flatnonzero(np.max(m * m * precisions, axis=1) > _EXPANSION_LIMIT)
+            log_norm = self._log_norm_const()
+            for k in far:
+                for start in range(0, n, _BLOCK_ROWS):
+                    d = X[start:start + _BLOCK_ROWS] - self._means[k]
+                    out[start:start + _BLOCK_ROWS, k] = (d * d) @ (-0.5 * precisions[k]) + log_norm[k]
             return out
         # y @ P_k - (mu_k - c) @ P_k = (x - mu_k) P_k for all k side by side, shape (n, K D); the
         # squared coordinates of each component summed by a matrix product with a block of ones.
@@ -294,9 +376,31 @@ class Gaussian:
             half_log_det = 0.5 * np.log(self._diagonal_variances()).sum(axis=1)
         return -0.5 * D * _LOG_2PI - half_log_det
 
+    def log_penalty(self) -> np.ndarray:
+        """The per-observation penalty of the objective that EM with ``reg_covar`` climbs, shape (K,).
+
+        ``-reg_covar * tr(inv(Sigma_k)) / 2`` for each component (zeros when ``reg_covar`` is 0).
+        Adding ``reg_covar`` to the diagonal of the weighted covariance is the exact maximiser of
+        the expected complete-data log-likelihood in which each log-density carries this term:
+        it is the expected log-density of the observation blurred by noise ``N(0, reg_covar I)``,
+        ``E_u[log N(x + u | mu, Sigma)] = log N(x | mu, Sigma) - reg_covar tr(inv(Sigma)) / 2``.
+        An E-step that adds it to :meth:`log_prob` makes EM climb that objective exactly (never a
+        decrease); the estimators do so while fitting, and report the plain log-likelihood in
+        ``score``.
+        """
+        if self.reg_covar == 0:
+            return np.zeros(self.n_components)
+        if self.covariance_type in ("full", "tied"):
+            # tr(inv(Sigma)) = |P|_F^2 for P = L^{-T}, since inv(Sigma) = P P^T.
+            trace = np.einsum("...ij,...ij->...", self._precision_cholesky, self._precision_cholesky)
+            trace = np.broadcast_to(trace, (self.n_components,))
+        else:
+            trace = np.sum(1.0 / self._diagonal_variances(), axis=1)
+        return -0.5 * self.reg_covar * trace
+
     # -- M-step side ------------------------------------------------------------------------------
-    def fit(self, X: np.ndarray, weights: np.ndarray, fixed=()) -> Gaussian:
-        """Weighted maximum-likelihood update of every component, in place.
+    def statistics(self, X: np.ndarray, weights: np.ndarray) -> WeightedMoments:
+        """Weighted sufficient statistics of ``X`` for each component: what the M-step needs.
 
         Parameters
         ----------
@@ -305,6 +409,50 @@ class Gaussian:
             Non-negative weight of each sample for each component (responsibilities or state
             posteriors, times any frequency weights). Any memory layout; column-major (the
             transpose of a C-contiguous (K, N) array) is the fastest.
+
+        Returns
+        -------
+        WeightedMoments
+            Totals (K,), and first and second moments about a centre per component: the full
+            (K, D, D) second moments for full and tied covariances, their diagonals (K, D) for diag
+            and spherical ones. Statistics of disjoint sets of rows add up (``a + b``) to those of
+            their union, whatever centres each was taken about.
+
+        Notes
+        -----
+        Full and tied: the centres are the weighted means, found first, and the second moments
+        are taken about them block by block (no cancellation between large moments). Diagonal and
+        spherical: the moments of all components come from two matrix products per block about
+        one centre inside the data (the mean of the current means); a component so far from it
+        that the variance would lose more than about four digits is recomputed about its own mean.
+        """
+        X, weights = self._check_weighted_data(X, weights)
+        totals = weights.sum(axis=0)  # (K,)
+        active = totals > 0
+        safe_totals = np.where(active, totals, 1.0)
+        if self.covariance_type in ("diag", "spherical"):
+            centres, first, second = _diagonal_moments(X, weights, totals, self._means)
+        else:
+            centres = (weights.T @ X) / safe_totals[:, None]
+            centres[~active] = self._means[~active]
+            first = np.zeros_like(centres)
+            second = _weighted_scatter(X, weights, centres, active)
+        return WeightedMoments(totals, centres, first, second)
+
+    def fit_statistics(self, statistics: WeightedMoments, fixed=()) -> Gaussian:
+        """The M-step from weighted sufficient statistics, in place: the maximiser given them.
+
+        ``mu_k`` is the weighted mean; the covariances follow ``covariance_type``: ``S_k / N_k``
+        (full) for the scatter ``S_k`` about the mean, its diagonal (diag) or the mean of the
+        diagonal (spherical), or ``sum_k S_k / sum_k N_k`` (tied); ``reg_covar`` is added to every
+        diagonal. With ``fixed=("means",)`` the scatter is taken about the current means.
+
+        Parameters
+        ----------
+        statistics : WeightedMoments
+            From :meth:`statistics`, sums of them, or expected statistics computed another way
+            (EM with missing entries, :mod:`emlib.mixture.missing`). Diagonal-only moments serve
+            diag and spherical covariances only.
         fixed : collection of str
             Parameter names (``"means"``, ``"covariances"``) to leave unchanged.
 
@@ -320,44 +468,85 @@ class Gaussian:
             warning, since EM often passes through such states; ask :meth:`collapsed_components`
             about the final fit (the estimators do, and warn).
         """
-        X = np.asarray(X, dtype=np.float64)
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (X.shape[0], self.n_components):
-            raise ValueError(f"weights must have shape {(X.shape[0], self.n_components)}, got {weights.shape}")
-        unknown = set(fixed) - set(self.parameter_names)
-        if unknown:
-            raise ValueError(f"fixed may only name {self.parameter_names}, got {sorted(unknown)}")
-        totals = weights.sum(axis=0)  # (K,)
-        empty = empty_components(totals)
-        safe_totals = np.where(empty, 1.0, totals)
-
-        fit_means = "means" not in fixed
-        if "covariances" in fixed:
-            if fit_means:
-                self._means = _weighted_means(X, weights, safe_totals, empty, self._means)
-            return self
-        if self.covariance_type in ("diag", "spherical"):
-            means, variances = _weighted_diagonal_moments(X, weights, safe_totals, ~empty, self._means,
-                                                          fit_means)
-            variances += self.reg_covar
-            if self.covariance_type == "spherical":
-                variances = variances.mean(axis=1)
-            variances[empty] = self._covariances[empty]
-            covariances = variances
+        fixed = self._check_fixed(fixed)
+        stats = self._check_statistics(statistics)
+        empty = empty_components(stats.totals)
+        if "means" in fixed:
+            means = self._means
+            scatter = stats.about(means).second
         else:
-            means = _weighted_means(X, weights, safe_totals, empty, self._means) if fit_means else self._means
-            covariances = self._weighted_covariance_matrices(X, weights, means, safe_totals, empty)
+            means = stats.means
+            means[empty] = self._means[empty]
+            scatter = stats.scatter() if "covariances" not in fixed else None
+        if "covariances" not in fixed:
+            covariances = self._covariances_from_scatter(scatter, np.where(empty, 1.0, stats.totals), empty)
         self._means = means
-        self._set_covariances(covariances, fitting=True)
+        if "covariances" not in fixed:
+            self._set_covariances(covariances, fitting=True)
         return self
 
-    def _weighted_covariance_matrices(self, X, weights, means, totals, empty) -> np.ndarray:
-        # Scatter about each component's own mean: no cancellation between large moments.
-        scatter = _weighted_scatter(X, weights, means, ~empty)
-        return self._covariances_from_scatter(scatter, totals, empty)
+    def fit(self, X: np.ndarray, weights: np.ndarray, fixed=()) -> Gaussian:
+        """Weighted maximum-likelihood update of every component, in place.
+
+        The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component (responsibilities or state
+            posteriors, times any frequency weights).
+        fixed : collection of str
+            Parameter names (``"means"``, ``"covariances"``) to leave unchanged.
+
+        Returns
+        -------
+        self
+
+        Warns
+        -----
+        emlib.exceptions.DegenerateComponentWarning
+            When a component receives no weight (it keeps its parameters).
+        """
+        fixed = self._check_fixed(fixed)
+        if "covariances" in fixed:  # only the means move: their sums are enough
+            X, weights = self._check_weighted_data(X, weights)
+            if "means" not in fixed:
+                totals = weights.sum(axis=0)
+                empty = empty_components(totals)
+                self._means = WeightedSums(totals, weights.T @ X).means(empty, self._means)
+            return self
+        return self.fit_statistics(self.statistics(X, weights), fixed)
+
+    def _check_fixed(self, fixed) -> frozenset:
+        return _check_fixed(fixed, self.parameter_names)
+
+    def _check_weighted_data(self, X, weights) -> tuple[np.ndarray, np.ndarray]:
+        return _check_weighted(X, weights, self.n_features, self.n_components)
+
+    def _check_statistics(self, statistics) -> WeightedMoments:
+        if not isinstance(statistics, WeightedMoments):
+            raise TypeError(
+                "statistics must be the WeightedMoments that Gaussian.statistics returns, got "
+                f"{type(statistics).__name__}"
+            )
+        K, D = self.n_components, self.n_features
+        diagonal = statistics.diagonal_only
+        expected = (K, D) if diagonal else (K, D, D)
+        if statistics.totals.shape != (K,) or statistics.first.shape != (K, D) or statistics.second.shape != expected:
+            raise ValueError(
+                f"statistics do not fit {K} components of {D} features: totals {statistics.totals.shape}, "
+                f"first {statistics.first.shape}, second {statistics.second.shape}"
+            )
+        if diagonal and self.covariance_type in ("full", "tied"):
+            raise ValueError(
+                f"covariance_type={self.covariance_type!r} needs full second moments; these hold "
+                "only their diagonals"
+            )
+        return statistics
 
     def _covariances_from_scatter(self, scatter, totals, empty) -> np.ndarray:
-        """Covariances of this type from the scatter matrices (K, D, D) and weight totals (K,)."""
+        """Covariances of this type from the scatter (K, D, D) or its diagonals (K, D), and totals (K,)."""
         D = self.n_features
         ctype = self.covariance_type
         if ctype == "tied":
@@ -365,7 +554,8 @@ class Gaussian:
             covariance.flat[:: D + 1] += self.reg_covar
             return covariance
         if ctype in ("diag", "spherical"):
-            variances = np.diagonal(scatter, axis1=1, axis2=2) / totals[:, None] + self.reg_covar
+            diagonal = scatter if scatter.ndim == 2 else np.diagonal(scatter, axis1=1, axis2=2)
+            variances = np.maximum(diagonal / totals[:, None], 0.0) + self.reg_covar
             if ctype == "spherical":
                 variances = variances.mean(axis=1)
             variances[empty] = self._covariances[empty]
@@ -375,50 +565,6 @@ class Gaussian:
         covariances[:, diagonal, diagonal] += self.reg_covar
         covariances[empty] = self._covariances[empty]
         return covariances
-
-    def fit_statistics(self, totals, means, scatter) -> Gaussian:
-        """M-step from weighted sufficient statistics instead of data, in place.
-
-        :meth:`fit` computes these statistics from complete data; EM with missing entries
-        (:mod:`emlib.missing`) computes their expected values given the observed entries and passes
-        them here. The covariances then follow ``covariance_type``: the matrices ``scatter[k] /
-        totals[k]`` (full), their diagonals (diag) or the means of the diagonals (spherical), or
-        ``sum(scatter) / sum(totals)`` (tied); ``reg_covar`` is added to every diagonal.
-
-        Parameters
-        ----------
-        totals : ndarray of shape (K,)
-            ``N_k = sum_n w[n, k]``, the weight each component receives.
-        means : ndarray of shape (K, D)
-            The new means, ``sum_n w[n, k] E[x_n] / N_k``.
-        scatter : ndarray of shape (K, D, D)
-            ``sum_n w[n, k] E[(x_n - mu_k)(x_n - mu_k)^T]`` about the new means; symmetric.
-
-        Returns
-        -------
-        self
-
-        Warns
-        -----
-        emlib.exceptions.DegenerateComponentWarning
-            As :meth:`fit`: a component without weight keeps its parameters.
-        """
-        K, D = self.n_components, self.n_features
-        totals = np.asarray(totals, dtype=np.float64)
-        means = np.array(means, dtype=np.float64)
-        scatter = np.asarray(scatter, dtype=np.float64)
-        for name, value, shape in (("totals", totals, (K,)), ("means", means, (K, D)),
-                                   ("scatter", scatter, (K, D, D))):
-            if value.shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
-        empty = empty_components(totals)
-        means[empty] = self._means[empty]
-        if not np.all(np.isfinite(means)) or not np.all(np.isfinite(scatter[~empty])):
-            raise ValueError("means and scatter must be finite")
-        covariances = self._covariances_from_scatter(scatter, np.where(empty, 1.0, totals), empty)
-        self._means = means
-        self._set_covariances(covariances, fitting=True)
-        return self
 
     def collapsed_components(self) -> np.ndarray:
         """Components whose variance along some direction is mostly ``reg_covar``, int (n,).
@@ -495,25 +641,17 @@ def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,
     return scatter
 
 
-def _weighted_means(X, weights, totals, empty, previous) -> np.ndarray:
-    """Weighted mean of ``X`` for each component, shape (K, D); empty components keep ``previous``."""
-    means = (weights.T @ X) / totals[:, None]
-    means[empty] = previous[empty]
-    return means
+def _diagonal_moments(X, weights, totals, current_means):
+    """Centres (K, D), first and squared moments (K, D) about them, in one pass over ``X``.
 
-
-def _weighted_diagonal_moments(X, weights, totals, active, previous_means, fit_means):
-    """Means (K, D) and per-feature variances about them (K, D) in one pass over ``X``.
-
-    The first and second moments of ``y = x - c`` about a centre ``c`` inside the data (the mean of
-    ``previous_means``) come from one matrix product per block of rows; the variance is then
-    ``E[(y - m)^2] = E[y^2] - 2 m E[y] + m^2`` with ``m = mu - c``. Any component so far from ``c``
-    that this difference would lose more than about four digits is recomputed directly about its
-    own mean. With ``fit_means=False`` the means stay at ``previous_means``.
+    The moments of ``y = x - c`` about one centre ``c`` inside the data (the mean of the current
+    means) come from two matrix products per block of rows, for every component at once. Any
+    component so far from ``c`` that its variance ``E[(y - m)^2] = E[y^2] - m^2`` would lose more
+    than about four digits to cancellation is recomputed about its own weighted mean.
     """
     D = X.shape[1]
-    centre = previous_means.mean(axis=0)
-    moments = np.zeros((weights.shape[1], 2 * D))  # [E[y], E[y^2]] times the totals
+    centre = current_means.mean(axis=0)
+    moments = np.zeros((weights.shape[1], 2 * D))  # [sum w y, sum w y^2]
     squares = np.empty((min(X.shape[0], _BLOCK_ROWS), D))
     for block, y in _CentredBlocks(X, centre):
         y2 = squares[: len(y)]
@@ -521,24 +659,19 @@ def _weighted_diagonal_moments(X, weights, totals, active, previous_means, fit_m
         w = weights[block].T
         moments[:, :D] += w @ y
         moments[:, D:] += w @ y2
-    moments /= totals[:, None]
-    first, second = moments[:, :D], moments[:, D:]
-    if fit_means:
-        means = centre + first
-        means[~active] = previous_means[~active]
-        offsets = first
-        variances = second - np.square(first)
-    else:
-        means = previous_means.copy()
-        offsets = means - centre
-        variances = second - 2.0 * offsets * first + np.square(offsets)
-    np.maximum(variances, 0.0, out=variances)
-    largest = np.maximum(np.square(offsets), np.square(first))
-    tiny = np.finfo(np.float64).tiny
-    suspect = np.any(largest > _CANCELLATION_LIMIT * np.maximum(variances, tiny), axis=1) & active
+    first, second = moments[:, :D].copy(), moments[:, D:].copy()
+    centres = np.repeat(centre[None], weights.shape[1], axis=0)
+    active = totals > 0
+    safe = np.where(active, totals, 1.0)[:, None]
+    offsets = first / safe
+    variances = np.maximum(second / safe - offsets**2, np.finfo(np.float64).tiny)
+    suspect = np.any(offsets**2 > _CANCELLATION_LIMIT * variances, axis=1) & active
     for k in np.flatnonzero(suspect):
-        variances[k] = weights[:, k] @ np.square(X - means[k]) / totals[k]
-    return means, variances
+        centres[k] = centre + offsets[k]
+        deviations = X - centres[k]
+        first[k] = weights[:, k] @ deviations
+        second[k] = weights[:, k] @ np.square(deviations)
+    return centres, first, second
 
 
 class _CentredBlocks:

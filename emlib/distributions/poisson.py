@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from emlib._unconstrained import (
+    check_vector,
+    nonnegative_from_vector,
+    nonnegative_to_vector,
+)
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
+from emlib.distributions._statistics import (
+    WeightedSums,
+    _check_fixed,
+    _check_sums,
+    _check_weighted,
+    check_rows,
+)
 
 __all__ = ["Poisson", "check_counts"]
 
@@ -30,7 +42,10 @@ def check_counts(X, name: str = "X") -> np.ndarray:
     negative = array < 0
     if negative.any():
         row, col = np.argwhere(negative)[0]
-        raise ValueError(f"{name} must contain counts >= 0, but {name}[{row}, {col}] is {array[row, col]:g}")
+        raise ValueError(
+            f"Negative values in data: {name} must contain counts >= 0, but {name}[{row}, {col}] is "
+            f"{array[row, col]:g}"
+        )
     whole = array == np.round(array)
     if not whole.all():
         row, col = np.argwhere(~whole)[0]
@@ -91,6 +106,31 @@ class Poisson:
         """Number of free parameters (one rate per component and feature)."""
         return self._rates.size
 
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The rates as one vector of unconstrained coordinates, their square roots, shape (K D,).
+
+        Squaring maps any real vector back to valid rates (:meth:`set_vector`); a rate that goes
+        to zero at the maximum converges to a finite coordinate. Empty if ``"rates"`` is in
+        ``fixed``.
+        """
+        if "rates" in _check_fixed(fixed, self.parameter_names):
+            return np.empty(0)
+        return nonnegative_to_vector(self._rates)
+
+    def set_vector(self, vector, fixed=()) -> Poisson:
+        """Set the rates from their square roots (:meth:`get_vector`), in place.
+
+        Raises ``ValueError`` (and changes nothing) for a vector of the wrong length, with
+        non-finite entries, or whose rates overflow.
+        """
+        if "rates" in _check_fixed(fixed, self.parameter_names):
+            check_vector(vector, 0, "vector")
+            return self
+        vector = check_vector(vector, self._rates.size, "vector")
+        self._rates = nonnegative_from_vector(vector, "vector").reshape(self._rates.shape)
+        return self
+
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod
     def check_data(X, name: str = "X") -> np.ndarray:
@@ -103,9 +143,7 @@ class Poisson:
 
     def log_prob(self, X) -> np.ndarray:
         """Log-probability of each row of counts ``X`` (N, D) under each component: shape (N, K)."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[:, None]
+        X = _check_counts_of(check_rows(X, self.n_features))
         rates = self._rates
         zero = rates == 0
         with np.errstate(divide="ignore"):
@@ -122,9 +160,41 @@ class Poisson:
             out[impossible] = -np.inf
         return out
 
+    def log_penalty(self) -> np.ndarray:
+        """Zeros (K,): the Poisson M-step is exact, so EM climbs the log-likelihood itself."""
+        return np.zeros(self.n_components)
+
     # -- M-step side ------------------------------------------------------------------------------
+    def statistics(self, X, weights) -> WeightedSums:
+        """Weighted sufficient statistics: totals (K,) and weighted sums of the counts (K, D).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+        weights : ndarray of shape (N, K)
+            Non-negative weight of each sample for each component.
+        """
+        X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
+        return WeightedSums(weights.sum(axis=0), weights.T @ _check_counts_of(X))
+
+    def fit_statistics(self, statistics: WeightedSums, fixed=()) -> Poisson:
+        """The M-step from statistics, in place: rate = weighted mean count.
+
+        ``fixed=("rates",)`` leaves the rates unchanged. A component without weight keeps its
+        rates (with a warning).
+        """
+        if "rates" in _check_fixed(fixed, self.parameter_names):
+            return self
+        stats = _check_sums(statistics, self.n_components, self.n_features)
+        empty = empty_components(stats.totals, "rates")
+        # A weighted mean of counts; clip round-off below zero.
+        self._rates = np.maximum(stats.means(empty, self._rates), 0.0)
+        return self
+
     def fit(self, X, weights, fixed=()) -> Poisson:
         """Weighted maximum-likelihood update (rate = weighted mean count), in place.
+
+        The shortcut for ``fit_statistics(statistics(X, weights), fixed)``.
 
         Parameters
         ----------
@@ -138,18 +208,9 @@ class Poisson:
         -------
         self
         """
-        if "rates" in fixed:
+        if "rates" in _check_fixed(fixed, self.parameter_names):
             return self
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[:, None]
-        weights = np.asarray(weights, dtype=np.float64)
-        totals = weights.sum(axis=0)
-        empty = empty_components(totals, "rates")
-        rates = (weights.T @ X) / np.where(empty, 1.0, totals)[:, None]
-        rates[empty] = self._rates[empty]
-        self._rates = np.maximum(rates, 0.0)  # a weighted mean of counts; clip round-off below zero
-        return self
+        return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
     def sample(self, components, rng: np.random.Generator) -> np.ndarray:
@@ -164,3 +225,13 @@ def _check_rates(rates: np.ndarray) -> np.ndarray:
     if np.any(rates < 0):
         raise ValueError(f"rates must be >= 0, got a minimum of {rates.min():g}")
     return rates
+
+
+def _check_counts_of(X: np.ndarray, name: str = "X") -> np.ndarray:
+    """Finite (N, D) floats that must be whole numbers >= 0 (a cheap check for validated shapes)."""
+    bad = (X < 0) | (X != np.round(X))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"{name} must contain counts (whole numbers >= 0), but {name}[{row}, {col}] is "
+                         f"{X[row, col]:g}")
+    return X

@@ -12,8 +12,12 @@ Inference functions take the log-emission probabilities ``log_emission[t, k] = l
   :func:`evidence_lower_bound` (log-likelihood = bound + KL).
 
 Estimators: :class:`GaussianHMM`, :class:`CategoricalHMM`, :class:`PoissonHMM`, all run on
-:func:`emlib.em.fit`; ``fit(X, lengths, states)`` does supervised, semi-supervised or unsupervised
-(Baum–Welch) training.
+:func:`emlib.em.fit` through :class:`HMMEM` (E-step: forward–backward reduced to
+:class:`HMMStatistics`; M-step: normalised expected counts and the emission's ``fit_statistics``);
+``fit(X, lengths, states)`` does supervised, semi-supervised or unsupervised (Baum–Welch) training.
+
+The readable NumPy recursions the compiled kernels are tested against are in
+:mod:`emlib.hmm.reference`.
 
 Example: the recursions on a two-state model::
 
@@ -26,7 +30,7 @@ Example: the recursions on a two-state model::
     path, logprob = hmm.viterbi(log_emission, startprob, transmat)
 """
 
-from emlib.hmm._base import BaseHMM
+from emlib.hmm._base import HMMEM, BaseHMM, HMMSettings, HMMStatistics, SequenceData
 from emlib.hmm._elbo import evidence_lower_bound
 from emlib.hmm._inference import (
     backward,
@@ -42,10 +46,14 @@ from emlib.hmm._inference import (
 from emlib.hmm.models import CategoricalHMM, GaussianHMM, PoissonHMM
 
 __all__ = [
+    "HMMEM",
     "BaseHMM",
     "CategoricalHMM",
     "GaussianHMM",
+    "HMMSettings",
+    "HMMStatistics",
     "PoissonHMM",
+    "SequenceData",
     "backward",
     "backward_log",
     "evidence_lower_bound",

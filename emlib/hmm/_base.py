@@ -1,10 +1,11 @@
 """What every HMM estimator shares: training on :func:`emlib.em.fit` and the scikit-learn-like surface.
 
-E-step: forward–backward gives the state posteriors (T, K), the pairwise posteriors summed over time
-(K, K) and the posteriors of the first steps. M-step: start and transition probabilities are the
-normalised expected counts (plus Dirichlet pseudo-counts), and the emission distribution refits
-itself to the data weighted by the state posteriors, ``emission.fit(X, posteriors)``, exactly as a
-mixture's components do with responsibilities.
+E-step: forward–backward gives the state posteriors (T, K), the expected transition counts (K, K)
+and the posteriors of the first steps; the emission family reduces the data weighted by the state
+posteriors to its sufficient statistics, ``emission.statistics(X, posteriors)``, exactly as a
+mixture's components do with responsibilities (:class:`HMMStatistics`). M-step: start and
+transition probabilities are the normalised expected counts (plus Dirichlet pseudo-counts), and the
+emission sets its parameters from its statistics (``emission.fit_statistics``).
 
 Labels: ``fit(X, states=...)`` with every state known counts (supervised maximum likelihood); with
 some known, the E-step conditions on them (the posterior of a labelled step is its label), which is
@@ -13,37 +14,36 @@ EM for the likelihood of the data *and* the known states; with none known it is 
 
 from __future__ import annotations
 
-import copy
 import warnings
-from typing import ClassVar, NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from emlib import em
-from emlib._math import kmeans_plusplus
+from emlib._estimator import EMEstimator, user_stacklevel
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
     check_choice,
     check_lengths,
-    check_nonnegative_float,
     check_positive_int,
     check_probability_vector,
     check_random_state,
     check_stochastic_matrix,
 )
-from emlib.exceptions import (
-    ConvergenceWarning,
-    DegenerateComponentWarning,
-    NotFittedError,
-)
+from emlib.exceptions import DegenerateComponentWarning
 from emlib.hmm import _elbo, _inference, _kernels
 
-__all__ = ["BaseHMM"]
+__all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData"]
 
-ALGORITHMS = ("viterbi", "map")
+ALGORITHMS = ("viterbi", "posterior", "map")
 _TINY = 1e3 * np.finfo(np.float64).tiny
 
 
-class _SequenceData(NamedTuple):
+class SequenceData(NamedTuple):
+    """The data :class:`HMMEM` runs on: sequences stacked in rows, and any known states."""
+
     X: np.ndarray
     lengths: np.ndarray  # int64 (S,)
     starts: np.ndarray  # int64 (S,)
@@ -52,39 +52,98 @@ class _SequenceData(NamedTuple):
     fully_labelled: bool
 
 
-class _HMMEM:
-    """The model object :func:`emlib.em.fit` drives: current parameters plus E- and M-step."""
+class HMMSettings(NamedTuple):
+    """What training needs besides the starting values, validated by the estimator.
 
-    def __init__(self, estimator: BaseHMM):
-        self.estimator = estimator
+    ``fixed`` holds the names users write (``"transmat"``, ``"means"``, ``"emissionprob"``);
+    ``emission_fixed`` the emission distribution's own names for the fixed emission parameters.
+    """
+
+    startprob_prior: np.ndarray  # (K,) Dirichlet pseudo-counts
+    transmat_prior: np.ndarray  # (K, K)
+    fixed: frozenset
+    emission_fixed: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class HMMStatistics:
+    """Expected sufficient statistics of an HMM: sums over the steps of the sequences.
+
+    Attributes
+    ----------
+    start_counts : ndarray of shape (K,)
+        Expected number of sequences starting in each state.
+    transition_counts : ndarray of shape (K, K)
+        Expected number of transitions ``i -> j`` inside the sequences.
+    emission : object or None
+        The emission family's statistics, ``emission.statistics(X, posteriors)``; None when every
+        emission parameter is fixed.
+    """
+
+    start_counts: np.ndarray
+    transition_counts: np.ndarray
+    emission: Any
+
+    def __add__(self, other: HMMStatistics) -> HMMStatistics:
+        if not isinstance(other, HMMStatistics):
+            return NotImplemented
+        emission = None if self.emission is None else self.emission + other.emission
+        return HMMStatistics(self.start_counts + other.start_counts,
+                             self.transition_counts + other.transition_counts, emission)
+
+    def __mul__(self, factor) -> HMMStatistics:
+        emission = None if self.emission is None else self.emission * factor
+        if emission is NotImplemented:
+            return NotImplemented
+        return HMMStatistics(self.start_counts * factor, self.transition_counts * factor, emission)
+
+    __rmul__ = __mul__
+
+
+class HMMEM:
+    """A hidden Markov model under :func:`emlib.em.fit`: current parameters plus E- and M-step.
+
+    Parameters
+    ----------
+    settings : emlib.hmm.HMMSettings
+        Priors and fixed parameters.
+    start : callable
+        ``start(data, rng) -> (startprob, transmat, emission)``: the starting parameters, with
+        the estimator's settings bound. The model reads nothing else from the estimator.
+    """
+
+    def __init__(self, settings: HMMSettings, start: Callable[[SequenceData, np.random.Generator], tuple]):
+        self.settings = settings
+        self.start = start
         self.startprob = self.transmat = self.emission = None
         self._buffers = None
 
-    def __deepcopy__(self, memo):
-        # Restarts copy the parameters, never the estimator (which holds the user's settings).
-        new = _HMMEM(self.estimator)
-        for name, value in self.__dict__.items():
-            if name not in ("estimator", "_buffers"):
-                setattr(new, name, copy.deepcopy(value, memo))
-        return new
-
-    # -- em.fit protocol --------------------------------------------------------------------------
-    def initialize(self, data: _SequenceData, rng: np.random.Generator) -> None:
-        est = self.estimator
-        self.startprob, self.transmat = est._initial_start_and_transitions()
-        self.emission = est._initial_emission(data.X, rng, data.labelled_rows, data.labels)
+    def initialize(self, data: SequenceData, rng: np.random.Generator) -> None:
+        self.startprob, self.transmat, self.emission = self.start(data, rng)
         # Zeros of the starting values are structural: counts and pseudo-counts never revive them.
         self.allowed_start = self.startprob > 0
         self.allowed_transitions = self.transmat > 0
         if data.fully_labelled:
-            self.m_step(data, _labelled_statistics(data, est.n_components))
+            self.m_step(data, labelled_statistics(data, self.emission, self._emission_free()))
 
-    def e_step(self, data: _SequenceData):
+    def _emission_free(self) -> bool:
+        return len(self.settings.emission_fixed) < len(self.emission.parameter_names)
+
+    def e_step(self, data: SequenceData):
+        """Forward–backward, reduced to :class:`HMMStatistics`; the objective climbed.
+
+        The objective is the log-likelihood (of the data and the known states) with the emission's
+        ``log_penalty`` in every step's log-density, plus the log-density of the Dirichlet priors:
+        exactly what the M-step maximises.
+        """
         if self._buffers is None:
-            self._buffers = _inference.EStepBuffers(data.X.shape[0], self.estimator.n_components)
+            self._buffers = _inference.EStepBuffers(data.X.shape[0], self.emission.n_components)
+        penalty = self.emission.log_penalty()
 
         def fresh_log_emission():
             work = own_float_array(self.emission.log_prob(data.X))
+            if np.any(penalty):
+                work += penalty
             if data.labelled_rows is not None:
                 clamp_to_labels(work, data.labelled_rows, data.labels)
             return work
@@ -96,50 +155,77 @@ class _HMMEM:
             labelled = data.labelled_rows is not None and data.labelled_rows.size > 0
             raise ValueError(
                 f"X: {_inference.impossible_message(int(bad), data.starts, 'X', labelled)}, under the "
-                + ("fixed" if self.estimator._fixed else "starting")
+                + ("fixed" if self.settings.fixed else "starting")
                 + " parameters. Check transmat_init zeros, fixed parameters, emission starting values"
                 + (" and the given states." if labelled else ".")
             )
         b = self._buffers
-        return (b.posteriors, b.pairwise, b.start_counts), loglik + self.log_prior()
+        emission = self.emission.statistics(data.X, b.posteriors) if self._emission_free() else None
+        statistics = HMMStatistics(b.start_counts.copy(), b.pairwise.copy(), emission)
+        return statistics, loglik + self.log_prior()
 
-    def m_step(self, data: _SequenceData, statistics) -> None:
-        est = self.estimator
-        posteriors, pairwise, start_counts = statistics
-        if "startprob" not in est._fixed:
-            counts = start_counts + est._startprob_prior * self.allowed_start
+    def m_step(self, data: SequenceData, statistics: HMMStatistics) -> None:
+        settings = self.settings
+        if "startprob" not in settings.fixed:
+            counts = statistics.start_counts + settings.startprob_prior * self.allowed_start
             total = counts.sum()
             if total > 0:
                 self.startprob = counts / total
-        if "transmat" not in est._fixed:
-            counts = pairwise + est._transmat_prior * self.allowed_transitions
+        if "transmat" not in settings.fixed:
+            counts = statistics.transition_counts + settings.transmat_prior * self.allowed_transitions
             totals = counts.sum(axis=1)
             left = totals > _TINY
             transmat = self.transmat.copy()
             transmat[left] = counts[left] / totals[left, None]
             self.transmat = transmat
-            if not left.all() and data.fully_labelled:
-                warnings.warn(
-                    f"state(s) {np.flatnonzero(~left).tolist()} are never left in the labelled "
-                    "sequences; their rows of transmat_ keep the starting values",
-                    DegenerateComponentWarning,
-                    stacklevel=4,
-                )
-        emission_fixed = est._emission_fixed()
-        if len(emission_fixed) < len(self.emission.parameter_names):
-            self.emission.fit(data.X, posteriors, fixed=emission_fixed)
+        if statistics.emission is not None:
+            self.emission.fit_statistics(statistics.emission, fixed=settings.emission_fixed)
+
+    def get_vector(self) -> np.ndarray:
+        """The free parameters as one vector of unconstrained coordinates, for accelerated EM.
+
+        The square roots of the start probabilities and of each row of transition probabilities
+        (mapped back by squaring and dividing each row by its sum; structural zeros left out),
+        then the emission's own ``get_vector``; fixed parameters are left out. Shape (P,).
+        """
+        fixed = self.settings.fixed
+        parts = [np.empty(0)]
+        if "startprob" not in fixed:
+            parts.append(simplex_to_vector(self.startprob, self.allowed_start))
+        if "transmat" not in fixed:
+            parts.append(simplex_to_vector(self.transmat, self.allowed_transitions))
+        if self._emission_free():
+            parts.append(self.emission.get_vector(self.settings.emission_fixed))
+        return np.concatenate(parts)
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Set the free parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are
+        invalid (the parameters are then unchanged)."""
+        fixed = self.settings.fixed
+        n_start = 0 if "startprob" in fixed else int(self.allowed_start.sum())
+        n_transitions = 0 if "transmat" in fixed else int(self.allowed_transitions.sum())
+        free = self._emission_free()
+        n_emission = self.emission.get_vector(self.settings.emission_fixed).size if free else 0
+        vector = check_vector(vector, n_start + n_transitions + n_emission, "vector")
+        head, rest = vector[:n_start], vector[n_start:]
+        body, tail = rest[:n_transitions], rest[n_transitions:]
+        startprob = simplex_from_vector(head, self.allowed_start, "vector") if n_start else self.startprob
+        transmat = simplex_from_vector(body, self.allowed_transitions, "vector") if n_transitions else self.transmat
+        if free:
+            self.emission.set_vector(tail, self.settings.emission_fixed)
+        self.startprob, self.transmat = startprob, transmat
 
     def log_prior(self) -> float:
         """Log-density of the Dirichlet priors at the current parameters, up to a constant."""
-        est = self.estimator
+        settings = self.settings
         total = 0.0
         # Pseudo-counts on structural zeros are never used (see m_step), so they carry no prior.
-        if "startprob" not in est._fixed:
-            total += _pseudo_count_log_prior(est._startprob_prior * self.allowed_start, self.startprob)
-        if "transmat" not in est._fixed:
-            total += _pseudo_count_log_prior(est._transmat_prior * self.allowed_transitions, self.transmat)
+        if "startprob" not in settings.fixed:
+            total += _pseudo_count_log_prior(settings.startprob_prior * self.allowed_start, self.startprob)
+        if "transmat" not in settings.fixed:
+            total += _pseudo_count_log_prior(settings.transmat_prior * self.allowed_transitions, self.transmat)
         emission_prior = getattr(self.emission, "log_prior", None)
-        if emission_prior is not None and len(est._emission_fixed()) < len(self.emission.parameter_names):
+        if emission_prior is not None and self._emission_free():
             total += emission_prior()
         return total
 
@@ -167,33 +253,40 @@ def clamp_to_labels(log_emission: np.ndarray, rows: np.ndarray, labels: np.ndarr
     log_emission[rows, labels] = keep
 
 
-def _labelled_statistics(data: _SequenceData, K: int):
-    """Counts from fully known states: one-hot posteriors, transition counts, first-state counts."""
+def labelled_statistics(data: SequenceData, emission, with_emission: bool = True) -> HMMStatistics:
+    """Counts from fully known states: first states, transitions, and the emission's statistics
+    with one-hot weights."""
     states = data.labels  # every row labelled, in row order
-    posteriors = np.zeros((states.shape[0], K))
-    posteriors[np.arange(states.shape[0]), states] = 1.0
+    K = emission.n_components
     first, second = _inference.transition_rows(data.lengths)
     pairwise = np.zeros((K, K))
     np.add.at(pairwise, (states[first], states[second]), 1.0)
     start_counts = np.bincount(states[data.starts], minlength=K).astype(np.float64)
-    return posteriors, pairwise, start_counts
+    emission_statistics = None
+    if with_emission:
+        one_hot = np.zeros((states.shape[0], K))
+        one_hot[np.arange(states.shape[0]), states] = 1.0
+        emission_statistics = emission.statistics(data.X, one_hot)
+    return HMMStatistics(start_counts, pairwise, emission_statistics)
 
 
-class BaseHMM:
+class BaseHMM(EMEstimator):
     """Shared machinery of :class:`~emlib.hmm.GaussianHMM`, :class:`~emlib.hmm.CategoricalHMM` and
     :class:`~emlib.hmm.PoissonHMM`.
 
     Subclasses set ``_emission_names`` (the parameter names of the emission, as users write them in
-    ``fixed``), ``_init_choices``, and implement ``_check_X``, ``_initial_emission`` and
+    ``fixed``), ``_init_choices``, and implement ``_check_X``, ``_emission_start`` (a callable
+    ``(X, rng, labelled_rows, labels) -> emission`` with the settings bound) and
     ``_n_free_emission_parameters``.
     """
 
+    _fitted_attribute: ClassVar[str] = "emission_"
     _emission_names: tuple[str, ...] = ()
     _emission_aliases: ClassVar[dict[str, str]] = {}  # name in ``fixed`` -> the distribution's parameter name
     _init_choices: tuple[str, ...] = ("random",)
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, startprob_prior=0.0,
-                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6,
+                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, accelerate=None,
                  random_state=None, verbose=False):
         self.n_components = n_components
         self.startprob_init = startprob_init
@@ -205,6 +298,7 @@ class BaseHMM:
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.accelerate = accelerate
         self.random_state = random_state
         self.verbose = verbose
 
@@ -231,9 +325,10 @@ class BaseHMM:
         -----
         ``loglik_history_`` holds the objective EM climbs: the log-likelihood of ``X`` (of ``X``
         and the known states, when some are given), plus the log-density of the Dirichlet priors
-        when pseudo-counts are used. It never decreases.
+        when pseudo-counts are used (and, for Gaussian emissions, the ``reg_covar`` penalty of
+        :meth:`emlib.distributions.Gaussian.log_penalty`). It never decreases.
         """
-        self._check_parameters()
+        settings = self._check_parameters()
         X = self._check_X(X, fitting=True)
         n = X.shape[0]
         lengths = check_lengths(lengths, n)
@@ -243,55 +338,77 @@ class BaseHMM:
             raise ValueError(
                 f"n_components={self.n_components} needs at least as many samples, got {n}"
             )
-        data = _SequenceData(X, lengths, _inference.sequence_starts(lengths), labelled_rows, labels, fully)
-        self._set_n_features(X)
-
-        result = em.fit(
-            _HMMEM(self),
-            data,
-            max_iter=0 if fully else self.max_iter,
-            tol=self.tol,
-            n_init=1 if fully else self.n_init,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        data = SequenceData(X, lengths, _inference.sequence_starts(lengths), labelled_rows, labels, fully)
+        startprob, transmat = self._initial_start_and_transitions()
+        start = _HMMStart(startprob, transmat, self._emission_start(X))
+        if fully:  # supervised: no iterations, the counts of the known states
+            result = self._count(HMMEM(settings, start), data)
+        else:
+            result = self._run_em(HMMEM(settings, start), data, tol_scale=float(n), n_init=self.n_init)
         model = result.model
         self.startprob_ = model.startprob
         self.transmat_ = model.transmat
-        self.emission_ = model.emission
-        self._warn_if_degenerate()
+        self._settings = settings
         self._allowed_start, self._allowed_transitions = model.allowed_start, model.allowed_transitions
+        self.n_features_in_ = self._n_features(X)
         self.loglik_history_ = result.loglik_history
         self.restart_logliks_ = result.restart_logliks
         self.converged_ = True if fully else result.converged
         self.n_iter_ = result.n_iter
+        self.n_e_steps_ = result.n_e_steps
         model._buffers = None
-        if not self.converged_ and self.max_iter > 0 and self.tol > 0:  # tol=0: a fixed count, asked for
-            warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations (tol={self.tol:g}); "
-                "increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self.emission_ = model.emission  # last: its presence means "fitted"
+        self._warn_if_degenerate()
         return self
 
-    def fit_predict(self, X, lengths=None, states=None) -> np.ndarray:
-        """Fit, then return the Viterbi path of ``X``, shape (n_samples,)."""
-        return self.fit(X, lengths, states).predict(X, lengths)
+    def _count(self, model: HMMEM, data: SequenceData):
+        """Supervised training: the counts of the known states, with one warning per kind of gap."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = em.fit(model, data, max_iter=0, random_state=self.random_state)
+        for record in caught:  # what remains is reported below, once, in terms of the given states
+            if not issubclass(record.category, DegenerateComponentWarning):
+                warnings.warn(record.message, stacklevel=user_stacklevel())
+        K = self.n_components
+        absent = np.setdiff1d(np.arange(K), data.labels)
+        first, _ = _inference.transition_rows(data.lengths)
+        never_left = np.setdiff1d(np.setdiff1d(np.arange(K), data.labels[first]), absent)
+        if absent.size:
+            warnings.warn(
+                f"state(s) {absent.tolist()} never occur in the given states: their emission parameters "
+                "and rows of transmat_ keep the starting values, and nothing starts in or moves to them. "
+                "Use fewer components, or label some steps with them.",
+                DegenerateComponentWarning,
+                stacklevel=user_stacklevel(),
+            )
+        if never_left.size:
+            warnings.warn(
+                f"state(s) {never_left.tolist()} are never left in the labelled sequences (they occur only "
+                "at their ends); their rows of transmat_ keep the starting values",
+                DegenerateComponentWarning,
+                stacklevel=user_stacklevel(),
+            )
+        return result
 
-    def _check_parameters(self) -> None:
+    def fit_predict(self, X, lengths=None, states=None) -> np.ndarray:
+        """Fit, then return the Viterbi path of ``X`` (given the known ``states``), shape (n_samples,)."""
+        return self.fit(X, lengths, states).predict(X, lengths, states=states)
+
+    def _check_parameters(self) -> HMMSettings:
+        """Validate every setting before any work; return what training needs."""
         K = check_positive_int(self.n_components, "n_components")
-        check_positive_int(self.n_init, "n_init")
-        check_positive_int(self.max_iter, "max_iter", minimum=0)
-        check_nonnegative_float(self.tol, "tol")
+        self._check_run_parameters()
         if not isinstance(self.init, str):
             raise TypeError(f"init must be one of {self._init_choices}, got {self.init!r}")
         check_choice(self.init, "init", self._init_choices)
-        self._fixed = self._check_fixed(self.fixed)
-        self._startprob_prior = _check_pseudo_counts(self.startprob_prior, "startprob_prior", (K,))
-        self._transmat_prior = _check_pseudo_counts(self.transmat_prior, "transmat_prior", (K, K))
+        fixed = self._check_fixed(self.fixed)
+        startprob_prior = _check_pseudo_counts(self.startprob_prior, "startprob_prior", (K,))
+        transmat_prior = _check_pseudo_counts(self.transmat_prior, "transmat_prior", (K, K))
         # Validate the starting probabilities now, so that errors name them before any work.
         self._initial_start_and_transitions()
+        emission_fixed = tuple(self._emission_aliases.get(name, name) for name in sorted(fixed)
+                               if name in self._emission_names)
+        return HMMSettings(startprob_prior, transmat_prior, fixed, emission_fixed)
 
     def _check_fixed(self, fixed) -> frozenset:
         if isinstance(fixed, str):
@@ -308,10 +425,6 @@ class BaseHMM:
                 f"{type(self).__name__} are {list(allowed)}"
             )
         return names
-
-    def _emission_fixed(self) -> tuple[str, ...]:
-        return tuple(self._emission_aliases.get(name, name) for name in self._fixed
-                     if name in self._emission_names)
 
     def _check_states(self, states, n: int):
         """``(labelled_rows, labels)`` from ``states``, or ``(None, None)`` when none is known."""
@@ -353,80 +466,47 @@ class BaseHMM:
             )
         return startprob, transmat
 
-    def _initial_centres(self, X, rng, labelled_rows, labels) -> np.ndarray:
-        """Starting centres (K, D): the mean of each state's labelled rows where there are some,
-        else rows of ``X`` chosen by k-means++ or at random (``init``)."""
-        K = self.n_components
-        centres = np.empty((K, X.shape[1]))
-        known = np.zeros(K, dtype=bool)
-        if labels is not None:
-            for k in np.unique(labels):
-                centres[k] = X[labelled_rows[labels == k]].mean(axis=0)
-                known[k] = True
-        missing = np.flatnonzero(~known)
-        if missing.size == K and self.init == "kmeans++":
-            centres = X[kmeans_plusplus(X, K, rng)]
-        elif missing.size and self.init == "kmeans++":
-            centres[missing] = _continue_kmeans_plusplus(X, centres[known], missing.size, rng)
-        elif missing.size:
-            centres[missing] = X[rng.choice(X.shape[0], size=missing.size, replace=False)]
-        return centres
-
-    @staticmethod
-    def _kmeans_weights(X, centres, labelled_rows, labels, max_iter: int = 10) -> np.ndarray:
-        """One-hot (N, K) weights from a few Lloyd (k-means) iterations started at ``centres``.
-
-        Labelled rows always belong to their label's group. Stops early when no row changes group.
-        """
-        N, K = X.shape[0], centres.shape[0]
-        centres = np.array(centres, dtype=np.float64)
-        forced = np.empty(0, dtype=np.int64)
-        if labelled_rows is not None:
-            forced = np.full(N, -1, dtype=np.int64)
-            forced[labelled_rows] = labels
-        assignment = np.full(N, -1, dtype=np.int64)
-        sums, counts = np.empty_like(centres), np.empty(K, dtype=np.int64)
-        for _ in range(max_iter):
-            if _kernels.lloyd_assign(X, centres, forced, assignment, sums, counts) == 0:
-                break
-            filled = counts > 0
-            centres[filled] = sums[filled] / counts[filled, None]
-        weights = np.zeros((N, K))
-        weights[np.arange(N), assignment] = 1.0
-        return weights
-
     # -- inference --------------------------------------------------------------------------------
     def _fitted_emission(self):
-        try:
-            return self.emission_
-        except AttributeError:
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first") from None
+        self._check_is_fitted()
+        return self.emission_
 
-    def _prepared(self, X, lengths):
-        """Validated data and the log-emissions of a fitted model."""
-        if not hasattr(self, "emission_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+    def _prepared(self, X, lengths, states=None):
+        """Validated data and the log-emissions of a fitted model, clamped to the known ``states``."""
+        self._check_is_fitted()
         X = self._check_X(X, fitting=False)
         lengths = check_lengths(lengths, X.shape[0])
+        labelled_rows, labels = self._check_states(states, X.shape[0])
         log_emission = own_float_array(self.emission_.log_prob(X))
+        if labelled_rows is not None:
+            clamp_to_labels(log_emission, labelled_rows, labels)
         return X, log_emission, lengths, _inference.sequence_starts(lengths)
 
-    def _impossible(self, bad: int, starts) -> ValueError:
-        return ValueError(f"X: {_inference.impossible_message(int(bad), starts, 'X')} under the fitted model")
+    def _impossible(self, bad: int, starts, states=None) -> ValueError:
+        given = states is not None and np.any(np.asarray(states) >= 0)
+        return ValueError(f"X: {_inference.impossible_message(int(bad), starts, 'X', given)} under the "
+                          "fitted model")
 
-    def predict_proba(self, X, lengths=None) -> np.ndarray:
-        """Posterior state probabilities ``p(z_t = k | x)`` by forward–backward, shape (n_samples, K)."""
-        X, log_emission, lengths, starts = self._prepared(X, lengths)
+    def predict_proba(self, X, lengths=None, states=None) -> np.ndarray:
+        """Posterior state probabilities ``p(z_t = k | x)`` by forward–backward, shape (n_samples, K).
+
+        ``states`` (``-1`` where unknown) clamps the steps whose state is known: the posteriors
+        are then ``p(z_t = k | x, known states)``.
+        """
+        X, log_emission, lengths, starts = self._prepared(X, lengths, states)
         buffers = _inference.EStepBuffers(*log_emission.shape)
         unused = [log_emission]
 
         def fresh_log_emission():  # the array at hand first; recomputed only for a log-space redo
-            return unused.pop() if unused else own_float_array(self.emission_.log_prob(X))
+            if unused:
+                return unused.pop()
+            _, again, _, _ = self._prepared(X, lengths, states)
+            return again
 
         _, bad = _inference.run_e_step(fresh_log_emission, self.startprob_, self.transmat_, starts, lengths,
                                        buffers)
         if bad >= 0:
-            raise self._impossible(bad, starts)
+            raise self._impossible(bad, starts, states)
         return buffers.posteriors
 
     def filter_proba(self, X, lengths=None) -> np.ndarray:
@@ -444,8 +524,11 @@ class BaseHMM:
             raise ValueError(f"X: {error} under the fitted model") from None
         return alpha
 
-    def decode(self, X, lengths=None) -> tuple[float, np.ndarray]:
+    def decode(self, X, lengths=None, states=None) -> tuple[float, np.ndarray]:
         """Log-probability and most probable state path (Viterbi), in hmmlearn's order.
+
+        ``states`` (``-1`` where unknown) clamps the steps whose state is known: the path is then
+        the most probable one through them.
 
         Returns
         -------
@@ -454,34 +537,42 @@ class BaseHMM:
         path : ndarray of shape (n_samples,)
             The jointly most probable state of every step.
         """
-        _, log_emission, lengths, starts = self._prepared(X, lengths)
+        _, log_emission, lengths, starts = self._prepared(X, lengths, states)
         path = np.empty(log_emission.shape[0], dtype=np.int64)
         with np.errstate(divide="ignore"):
             log_startprob, log_transmat = np.log(self.startprob_), np.log(self.transmat_)
         logprob, bad = _kernels.viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path)
         if bad >= 0:
-            raise self._impossible(bad, starts)
+            raise self._impossible(bad, starts, states)
         return float(logprob), path
 
-    def predict(self, X, lengths=None, algorithm="viterbi") -> np.ndarray:
+    def predict(self, X, lengths=None, algorithm="viterbi", states=None) -> np.ndarray:
         """Hidden states of ``X``, shape (n_samples,).
 
         Parameters
         ----------
         X : array-like
         lengths : array-like of int, optional
-        algorithm : {"viterbi", "map"}, default "viterbi"
-            ``"viterbi"``: the jointly most probable path. ``"map"``: the most probable state of
-            each step on its own (argmax of :meth:`predict_proba`); it makes more steps right on
-            average but may chain states through impossible transitions.
+        algorithm : {"viterbi", "posterior", "map"}, default "viterbi"
+            ``"viterbi"``: the jointly most probable path. ``"posterior"``: posterior (marginal)
+            decoding, the most probable state of each step on its own (argmax of
+            :meth:`predict_proba`); it makes more steps right on average but may chain states
+            through impossible transitions. ``"map"`` is the same, under hmmlearn's name.
+        states : array-like of int, optional
+            Known states, ``-1`` where unknown: those steps keep their state, and the others are
+            decoded given them.
         """
         check_choice(algorithm, "algorithm", ALGORITHMS)
         if algorithm == "viterbi":
-            return self.decode(X, lengths)[1]
-        return np.argmax(self.predict_proba(X, lengths), axis=1)
+            return self.decode(X, lengths, states)[1]
+        return np.argmax(self.predict_proba(X, lengths, states), axis=1)
 
     def score(self, X, lengths=None) -> float:
-        """Total log-likelihood ``log p(X)`` over the sequences (``-inf`` if the model cannot produce X)."""
+        """Total log-likelihood ``log p(X)`` over the sequences (``-inf`` if the model cannot produce X).
+
+        The total, as hmmlearn's ``score``; a mixture's ``score`` is instead the mean per sample,
+        as scikit-learn's.
+        """
         _, log_emission, lengths, starts = self._prepared(X, lengths)
         return float(_inference.sequence_log_likelihoods(log_emission, self.startprob_, self.transmat_, starts,
                                                          lengths).sum())
@@ -509,22 +600,24 @@ class BaseHMM:
         Start and transition probabilities count one per allowed (non-zero at the start) entry
         minus one per row; fixed parameters do not count.
         """
-        if not hasattr(self, "emission_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        self._check_is_fitted()
+        fixed = self._settings.fixed
         total = 0
-        if "startprob" not in self._fixed:
+        if "startprob" not in fixed:
             total += max(int(np.count_nonzero(self._allowed_start)) - 1, 0)
-        if "transmat" not in self._fixed:
+        if "transmat" not in fixed:
             total += int(np.sum(np.maximum(self._allowed_transitions.sum(axis=1) - 1, 0)))
         return total + self._n_free_emission_parameters()
 
     def bic(self, X, lengths=None) -> float:
-        """Bayesian information criterion ``-2 log p(X) + p log(n_samples)``; lower is better."""
+        """Bayesian information criterion ``-2 log p(X) + n_parameters log(n_samples)``; lower is better."""
+        self._check_is_fitted()
         n = self._check_X(X, fitting=False).shape[0]
         return float(-2.0 * self.score(X, lengths) + self.n_parameters() * np.log(n))
 
     def aic(self, X, lengths=None) -> float:
-        """Akaike information criterion ``-2 log p(X) + 2 p``; lower is better."""
+        """Akaike information criterion ``-2 log p(X) + 2 n_parameters``; lower is better."""
+        self._check_is_fitted()
         return float(-2.0 * self.score(X, lengths) + 2.0 * self.n_parameters())
 
     def sample(self, n_samples=1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
@@ -544,8 +637,7 @@ class BaseHMM:
         states : ndarray of shape (n_samples,)
             The hidden state of each step.
         """
-        if not hasattr(self, "emission_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        self._check_is_fitted()
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = check_random_state(random_state)
         states = np.empty(n_samples, dtype=np.int64)
@@ -555,56 +647,47 @@ class BaseHMM:
         )
         return self.emission_.sample(states, rng), states
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(n_components={self.n_components!r})"
-
     def _set_fitted(self, startprob, transmat, emission) -> None:
         """Install parameters given by hand (``set_parameters``), as if fitted."""
         K = check_positive_int(self.n_components, "n_components")
-        self.startprob_ = check_probability_vector(startprob, "startprob", size=K)
-        self.transmat_ = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
         if emission.n_components != K:
             raise ValueError(
                 f"the emission parameters describe {emission.n_components} states, but "
                 f"n_components={K}"
             )
-        self.emission_ = emission
-        self._fixed = self._check_fixed(self.fixed)
+        self.startprob_ = check_probability_vector(startprob, "startprob", size=K)
+        self.transmat_ = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
+        self._settings = self._check_parameters()
         self._allowed_start, self._allowed_transitions = self.startprob_ > 0, self.transmat_ > 0
+        self.emission_ = emission
 
     # -- subclass hooks ---------------------------------------------------------------------------
     def _warn_if_degenerate(self) -> None:
         """Warn about a degenerate final fit (emissions that can collapse say how)."""
 
-    def _set_n_features(self, X) -> None:
-        self.n_features_in_ = X.shape[1] if X.ndim == 2 else 1
+    def _n_features(self, X) -> int:
+        return X.shape[1] if X.ndim == 2 else 1
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _initial_emission(self, X, rng, labelled_rows, labels):  # pragma: no cover - abstract
+    def _emission_start(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _n_free_emission_parameters(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-def _continue_kmeans_plusplus(X, centres, n_new, rng) -> np.ndarray:
-    """``n_new`` more centres by k-means++ seeding, given the centres already chosen (from labels).
+class _HMMStart(NamedTuple):
+    """Starting parameters: the given (or uniform) start and transitions, the emission's start."""
 
-    Each new centre is a row of ``X`` drawn in proportion to its squared distance to the nearest
-    centre so far, so states without labels start where the labelled ones do not explain the data.
-    """
-    nearest = np.full(X.shape[0], np.inf)
-    for centre in centres:
-        np.minimum(nearest, ((X - centre) ** 2).sum(axis=1), out=nearest)
-    new = np.empty((n_new, X.shape[1]))
-    for i in range(n_new):
-        total = nearest.sum()
-        row = rng.choice(X.shape[0], p=nearest / total) if total > 0 else rng.integers(X.shape[0])
-        new[i] = X[row]
-        np.minimum(nearest, ((X - new[i]) ** 2).sum(axis=1), out=nearest)
-    return new
+    startprob: np.ndarray
+    transmat: np.ndarray
+    emission: Callable  # (X, rng, labelled_rows, labels) -> emission distribution
+
+    def __call__(self, data: SequenceData, rng: np.random.Generator):
+        emission = self.emission(data.X, rng, data.labelled_rows, data.labels)
+        return self.startprob.copy(), self.transmat.copy(), emission
 
 
 def _safe_cumulative(probabilities: np.ndarray) -> np.ndarray:

@@ -519,37 +519,3 @@ def sample_states(cumulative_startprob, cumulative_transmat, uniforms, states):
 def _sample_states_numpy(cumulative_startprob, cumulative_transmat, uniforms, states):
     states[:] = reference.sample_states(cumulative_startprob, cumulative_transmat, uniforms)
     return states
-
-
-# -- k-means steps for the starting values ---------------------------------------------------------
-@njit(**_OPTIONS)
-def lloyd_assign(X, centres, forced, assignment, sums, counts):
-    """One Lloyd step's data pass: nearest centre of every row (or ``forced[n]`` when >= 0), with
-    the per-centre sums (K, D) and counts (K,). Returns how many rows changed centre."""
-    N, D = X.shape
-    K = centres.shape[0]
-    sums[:] = 0.0
-    counts[:] = 0
-    changed = 0
-    has_forced = forced.shape[0] > 0
-    for n in range(N):
-        best = 0
-        if has_forced and forced[n] >= 0:
-            best = forced[n]
-        else:
-            best_distance = np.inf
-            for k in range(K):
-                distance = 0.0
-                for d in range(D):
-                    diff = X[n, d] - centres[k, d]
-                    distance += diff * diff
-                if distance < best_distance:
-                    best_distance = distance
-                    best = k
-        if assignment[n] != best:
-            changed += 1
-            assignment[n] = best
-        counts[best] += 1
-        for d in range(D):
-            sums[best, d] += X[n, d]
-    return changed

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
 
+from emlib._estimator import user_stacklevel
 from emlib._validation import (
     check_choice,
     check_n_features,
     check_nonnegative_float,
     check_positive_int,
+    check_spread,
 )
 from emlib.distributions import (
     COVARIANCE_TYPES,
     Categorical,
     Gaussian,
     Poisson,
-    covariance_shape,
 )
 from emlib.distributions.categorical import check_symbols
 from emlib.distributions.poisson import check_counts
-from emlib.hmm._base import BaseHMM
+from emlib.hmm._base import BaseHMM, HMMSettings
+from emlib.mixture._discrete import poisson_start
+from emlib.mixture._gaussian import gaussian_start
 
 __all__ = ["CategoricalHMM", "GaussianHMM", "PoissonHMM"]
 
@@ -45,7 +49,13 @@ _COMMON_TRAINING = """
     max_iter : int, default 100
         Largest number of EM iterations per run.
     tol : float, default 1e-6
-        Stop when the objective changes by less than ``tol`` times its magnitude.
+        Stop when the objective changes by at most ``tol`` per step of the sequences in one
+        iteration (a change that does not depend on the data's units).
+    accelerate : {None, "squarem"}, default None
+        ``"squarem"``: EM accelerated by SQUAREM (see :func:`emlib.em.fit`), which extrapolates
+        along pairs of EM steps and keeps a point only if the objective does not go down: the same
+        maximum, in far fewer E-steps when EM is slow (states that are hard to tell apart). ``n_iter_`` then counts
+        accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -64,6 +74,9 @@ _COMMON_ATTRIBUTES = """
         Whether EM converged (always True for supervised fitting).
     n_iter_ : int
         Iterations run by the kept start (0 for supervised fitting).
+    n_e_steps_ : int
+        E-steps run by the kept start: ``n_iter_ + 1`` for plain EM, fewer iterations' worth with
+        ``accelerate="squarem"``.
     restart_logliks_ : ndarray of shape (n_init,)
         Final objective of every start."""
 
@@ -86,8 +99,9 @@ class GaussianHMM(BaseHMM):
         Starting covariances, shaped as ``covariances_``.
     init : {{"kmeans++", "random"}}, default "kmeans++"
         How to seed the starting means when ``means_init`` is not given (states with labelled steps
-        start at the mean of those steps). A few k-means iterations then refine the means, and the
-        resulting groups give the starting covariances.
+        start at the mean of those steps). At most ten k-means iterations then refine the means,
+        and the resulting groups give the starting covariances: the start
+        :class:`~emlib.GaussianMixture` uses too (:func:`emlib.initialization.kmeans_start`).
     reg_covar : float, default 1e-6
         Added to the diagonal of every estimated covariance.
 {_COMMON_TRAINING}
@@ -121,57 +135,55 @@ class GaussianHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
                  means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
-                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6, random_state=None,
+                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6, accelerate=None, random_state=None,
                  verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
-                         verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
         self.covariances_init = covariances_init
         self.reg_covar = reg_covar
 
-    def _check_parameters(self) -> None:
-        super()._check_parameters()
+    def _check_parameters(self) -> HMMSettings:
+        settings = super()._check_parameters()
         check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         check_nonnegative_float(self.reg_covar, "reg_covar")
+        return settings
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         X = Gaussian.check_data(X)
-        if not fitting:
-            check_n_features(X, self.n_features_in_)
+        if fitting:
+            check_spread(X)
+        else:
+            check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _initial_emission(self, X, rng, labelled_rows, labels) -> Gaussian:
+    def _emission_start(self, X):
         K, D = self.n_components, X.shape[1]
+        means = covariances = None
         if self.means_init is not None:
-            centres = np.array(self.means_init, dtype=np.float64)
-            if centres.ndim == 1 and D == 1:
-                centres = centres[:, None]
-            if centres.shape != (K, D) or not np.all(np.isfinite(centres)):
-                raise ValueError(f"means_init must be a finite array of shape {(K, D)}, got shape {centres.shape}")
-        else:
-            centres = self._initial_centres(X, rng, labelled_rows, labels)
+            means = np.array(self.means_init, dtype=np.float64)
+            if means.ndim == 1 and D == 1:
+                means = means[:, None]
+            if means.shape != (K, D) or not np.all(np.isfinite(means)):
+                raise ValueError(f"means_init must be a finite array of shape {(K, D)}, got shape {means.shape}")
         if self.covariances_init is not None:
-            try:
-                return Gaussian(centres, self.covariances_init, self.covariance_type, reg_covar=self.reg_covar)
-            except ValueError as exc:
-                raise ValueError(f"covariances_init: {exc}") from None
-        overall = _overall_covariance(X, self.covariance_type, K, self.reg_covar)
-        emission = Gaussian(centres, overall, self.covariance_type, reg_covar=self.reg_covar)
-        weights = self._kmeans_weights(X, centres, labelled_rows, labels)
-        emission.fit(X, weights, fixed=("means",) if self.means_init is not None else ())
-        return emission
+            covariances = Gaussian.check_covariances(self.covariances_init, self.covariance_type, K, D,
+                                                     name="covariances_init")
+        return partial(_gaussian_emission_start, n_components=K, covariance_type=self.covariance_type,
+                       reg_covar=float(self.reg_covar), init=self.init, means=means, covariances=covariances)
 
     def _warn_if_degenerate(self) -> None:
         # Judged on the final fit only: Baum–Welch may pass through a collapse and leave it again.
-        self.emission_.warn_if_collapsed(stacklevel=3)
+        self.emission_.warn_if_collapsed(stacklevel=user_stacklevel())
 
     def _n_free_emission_parameters(self) -> int:
         K, D = self.emission_.n_components, self.emission_.n_features
-        total = 0 if "means" in self._fixed else K * D
-        if "covariances" not in self._fixed:
+        fixed = self._settings.fixed
+        total = 0 if "means" in fixed else K * D
+        if "covariances" not in fixed:
             total += self.emission_.n_parameters - K * D
         return total
 
@@ -190,9 +202,17 @@ class GaussianHMM(BaseHMM):
         -------
         self
         """
+        K = check_positive_int(self.n_components, "n_components")
+        try:
+            means = np.array(means, dtype=np.float64, ndmin=2)
+        except (TypeError, ValueError):
+            raise ValueError("means must be an array of numbers of shape (n_components, n_features)") from None
+        if means.ndim != 2 or means.shape[0] != K:
+            raise ValueError(f"means must have n_components={K} rows (shape ({K}, n_features)), got shape "
+                             f"{means.shape}")
         emission = Gaussian(means, covariances, self.covariance_type, reg_covar=self.reg_covar)
-        self._set_fitted(startprob, transmat, emission)
         self.n_features_in_ = emission.n_features
+        self._set_fitted(startprob, transmat, emission)
         return self
 
     @property
@@ -213,9 +233,10 @@ class CategoricalHMM(BaseHMM):
     ----------
     n_components : int, default 1
         Number of hidden states ``K``.
-    n_symbols : int, optional
-        Number of symbols ``M``; by default the largest symbol in the training data plus one (or
-        the width of ``emissionprob_init``).
+    n_features : int, optional
+        Number of symbols ``M`` (hmmlearn's name). By default the width of ``emissionprob_init``,
+        or the largest symbol in the training data plus one, unless that is far more symbols than
+        the data can estimate (a stray symbol 10**9, say): then ``fit`` asks for ``n_features``.
 {_COMMON_PARAMETERS}
         Names: ``"startprob"``, ``"transmat"``, ``"emissionprob"``.
     emissionprob_init : array-like of shape (K, M), optional
@@ -233,8 +254,10 @@ class CategoricalHMM(BaseHMM):
     ----------{_COMMON_ATTRIBUTES}
     emissionprob_ : ndarray of shape (K, M)
         ``emissionprob_[k, m] = p(x_t = m | z_t = k)``.
-    n_symbols_ : int
+    n_features_ : int
         Number of symbols ``M``.
+    n_features_in_ : int
+        1: the data are one column of symbols.
     emission_ : emlib.distributions.Categorical
         The fitted emission distribution.
     """
@@ -243,22 +266,24 @@ class CategoricalHMM(BaseHMM):
     _emission_aliases: ClassVar[dict[str, str]] = {"emissionprob": "probabilities"}
     _init_choices = ("random",)
 
-    def __init__(self, n_components=1, *, n_symbols=None, startprob_init=None, transmat_init=None,
+    def __init__(self, n_components=1, *, n_features=None, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
-                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, random_state=None, verbose=False):
+                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, accelerate=None, random_state=None,
+                 verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
-                         verbose=verbose)
-        self.n_symbols = n_symbols
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         random_state=random_state, verbose=verbose)
+        self.n_features = n_features
         self.emissionprob_init = emissionprob_init
         self.emissionprob_prior = emissionprob_prior
 
-    def _check_parameters(self) -> None:
-        super()._check_parameters()
+    def _check_parameters(self) -> HMMSettings:
+        settings = super()._check_parameters()
         check_nonnegative_float(self.emissionprob_prior, "emissionprob_prior")
-        if self.n_symbols is not None:
-            check_positive_int(self.n_symbols, "n_symbols")
+        if self.n_features is not None:
+            check_positive_int(self.n_features, "n_features")
+            _check_table_size(self.n_components, int(self.n_features), "n_features")
         if self.emissionprob_init is not None:
             probabilities = _checked_categorical(self.emissionprob_init, 0.0).probabilities
             if probabilities.shape[0] != self.n_components:
@@ -266,39 +291,37 @@ class CategoricalHMM(BaseHMM):
                     f"emissionprob_init must have n_components={self.n_components} rows, got "
                     f"{probabilities.shape[0]}"
                 )
-            if self.n_symbols is not None and probabilities.shape[1] != self.n_symbols:
+            if self.n_features is not None and probabilities.shape[1] != self.n_features:
                 raise ValueError(
-                    f"emissionprob_init has {probabilities.shape[1]} columns but n_symbols={self.n_symbols}"
+                    f"emissionprob_init has {probabilities.shape[1]} columns but n_features={self.n_features}"
                 )
+        return settings
 
     def _known_n_symbols(self) -> int | None:
-        if self.n_symbols is not None:
-            return int(self.n_symbols)
+        if self.n_features is not None:
+            return int(self.n_features)
         if self.emissionprob_init is not None:
             return int(np.shape(self.emissionprob_init)[1])
         return None
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
-        return check_symbols(X, "X", self._known_n_symbols() if fitting else self.n_symbols_)
+        known = self._known_n_symbols() if fitting else self.n_features_
+        X = check_symbols(X, "X", known, parameter="n_features")
+        if fitting and known is None:
+            _check_inferred_symbols(X, self.n_components)
+        return X
 
-    def _set_n_features(self, X) -> None:
+    def _emission_start(self, X):
         known = self._known_n_symbols()
-        self._fit_n_symbols = known if known is not None else int(X.max()) + 1
-        self.n_features_in_ = 1
-
-    def _initial_emission(self, X, rng, labelled_rows, labels) -> Categorical:
-        K, M = self.n_components, self._fit_n_symbols
+        n_symbols = known if known is not None else int(X.max()) + 1
+        probabilities = None
         if self.emissionprob_init is not None:
-            return _checked_categorical(self.emissionprob_init, self.emissionprob_prior)
-        probabilities = rng.dirichlet(np.ones(M), size=K)
-        if labels is not None:
-            for k in np.unique(labels):
-                counts = np.bincount(X[labelled_rows[labels == k]], minlength=M) + 1.0
-                probabilities[k] = counts / counts.sum()
-        return Categorical(probabilities, pseudo_count=float(self.emissionprob_prior))
+            probabilities = _checked_categorical(self.emissionprob_init, self.emissionprob_prior).probabilities
+        return partial(_categorical_emission_start, n_components=self.n_components, n_symbols=n_symbols,
+                       pseudo_count=float(self.emissionprob_prior), probabilities=probabilities)
 
     def _n_free_emission_parameters(self) -> int:
-        return 0 if "emissionprob" in self._fixed else self.emission_.n_parameters
+        return 0 if "emissionprob" in self._settings.fixed else self.emission_.n_parameters
 
     def set_parameters(self, *, startprob, transmat, emissionprob) -> CategoricalHMM:
         """Set every parameter by hand, without fitting.
@@ -313,8 +336,8 @@ class CategoricalHMM(BaseHMM):
         -------
         self
         """
-        self._set_fitted(startprob, transmat, _checked_categorical(emissionprob, self.emissionprob_prior))
         self.n_features_in_ = 1
+        self._set_fitted(startprob, transmat, _checked_categorical(emissionprob, self.emissionprob_prior))
         return self
 
     @property
@@ -322,7 +345,7 @@ class CategoricalHMM(BaseHMM):
         return self._fitted_emission().probabilities
 
     @property
-    def n_symbols_(self) -> int:
+    def n_features_(self) -> int:  # documented in the class's Attributes
         return self._fitted_emission().n_symbols
 
 
@@ -358,39 +381,33 @@ class PoissonHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
                  startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
-                 tol=1e-6, random_state=None, verbose=False):
+                 tol=1e-6, accelerate=None, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
-                         verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         random_state=random_state, verbose=verbose)
         self.rates_init = rates_init
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         X = check_counts(X, "X")
         if not fitting:
-            check_n_features(X, self.n_features_in_)
+            check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _initial_emission(self, X, rng, labelled_rows, labels) -> Poisson:
+    def _emission_start(self, X):
         K, D = self.n_components, X.shape[1]
+        rates = None
         if self.rates_init is not None:
             try:
-                emission = Poisson(self.rates_init)
+                rates = Poisson(self.rates_init).rates
             except ValueError as exc:
                 raise ValueError(f"rates_init: {exc}") from None
-            if emission.rates.shape != (K, D):
+            if rates.shape != (K, D):
                 raise ValueError(f"rates_init must have shape {(K, D)}, got {np.shape(self.rates_init)}")
-            return emission
-        centres = self._initial_centres(X, rng, labelled_rows, labels)
-        emission = Poisson(centres)
-        emission.fit(X, self._kmeans_weights(X, centres, labelled_rows, labels))
-        # A state starting at rate zero could never emit a positive count: start slightly above.
-        floor = 1e-3 * np.maximum(X.mean(axis=0), 1e-3)
-        emission.rates = np.maximum(emission.rates, floor)
-        return emission
+        return partial(_poisson_emission_start, n_components=K, init=self.init, rates=rates)
 
     def _n_free_emission_parameters(self) -> int:
-        return 0 if "rates" in self._fixed else self.emission_.n_parameters
+        return 0 if "rates" in self._settings.fixed else self.emission_.n_parameters
 
     def set_parameters(self, *, startprob, transmat, rates) -> PoissonHMM:
         """Set every parameter by hand, without fitting.
@@ -406,8 +423,8 @@ class PoissonHMM(BaseHMM):
         self
         """
         emission = Poisson(rates)
-        self._set_fitted(startprob, transmat, emission)
         self.n_features_in_ = emission.n_features
+        self._set_fitted(startprob, transmat, emission)
         return self
 
     @property
@@ -422,16 +439,54 @@ def _checked_categorical(probabilities, pseudo_count) -> Categorical:
         raise ValueError(f"emissionprob_init: {exc}") from None
 
 
-def _overall_covariance(X, covariance_type, n_components, reg_covar):
-    """The data's covariance in the shape of ``covariance_type``, for every state."""
-    diff = X - X.mean(axis=0)
-    cov = diff.T @ diff / X.shape[0]
-    cov.flat[:: X.shape[1] + 1] += max(reg_covar, 1e-12)
-    shape = covariance_shape(covariance_type, n_components, X.shape[1])
-    if covariance_type == "full":
-        return np.broadcast_to(cov, shape).copy()
-    if covariance_type == "tied":
-        return cov
-    if covariance_type == "diag":
-        return np.broadcast_to(np.diag(cov), shape).copy()
-    return np.full(shape, np.mean(np.diag(cov)))
+def _gaussian_emission_start(X, rng, labelled_rows, labels, *, n_components, covariance_type, reg_covar, init,
+                             means, covariances) -> Gaussian:
+    return gaussian_start(X, rng, n_components, covariance_type, reg_covar, init, means=means,
+                          covariances=covariances, labelled_rows=labelled_rows, labels=labels)
+
+
+def _poisson_emission_start(X, rng, labelled_rows, labels, *, n_components, init, rates) -> Poisson:
+    if rates is not None:
+        return Poisson(rates)
+    return poisson_start(X, rng, n_components, init, labelled_rows=labelled_rows, labels=labels)
+
+
+# A symbol table larger than this many entries (states x symbols) is refused before it is allocated.
+_MAX_TABLE_ENTRIES = 10**8
+
+
+def _check_table_size(n_components: int, n_symbols: int, source: str) -> None:
+    if n_components * n_symbols > _MAX_TABLE_ENTRIES:
+        raise ValueError(
+            f"{source} asks for {n_symbols} symbols: an emission table of {n_components} x {n_symbols} "
+            f"probabilities is more than emlib allocates ({_MAX_TABLE_ENTRIES:.0e} entries). Recode the "
+            "symbols as 0 .. M-1 for the M symbols that occur"
+        )
+
+
+def _check_inferred_symbols(X: np.ndarray, n_components: int) -> None:
+    """Refuse to infer far more symbols than the data can estimate: a stray large symbol."""
+    largest = int(X.max())
+    distinct = np.unique(X).size
+    if largest + 1 > 10 * distinct + 100:
+        position = int(np.argmax(X))
+        raise ValueError(
+            f"X[{position}] is symbol {largest}, so the number of symbols would be n_features={largest + 1}, "
+            f"far more than the {distinct} distinct symbols in X can estimate. Recode the symbols as "
+            "0 .. M-1, or pass n_features=M if the alphabet really has M symbols"
+        )
+    _check_table_size(n_components, largest + 1, f"X[{int(np.argmax(X))}] (symbol {largest})")
+
+
+def _categorical_emission_start(X, rng, labelled_rows, labels, *, n_components, n_symbols, pseudo_count,
+                                probabilities) -> Categorical:
+    """The given probabilities, else drawn uniformly from the simplex (states with labelled steps
+    start from their add-one smoothed symbol counts)."""
+    if probabilities is not None:
+        return Categorical(probabilities, pseudo_count=pseudo_count)
+    probabilities = rng.dirichlet(np.ones(n_symbols), size=n_components)
+    if labels is not None:
+        for k in np.unique(labels):
+            counts = np.bincount(X[labelled_rows[labels == k]], minlength=n_symbols) + 1.0
+            probabilities[k] = counts / counts.sum()
+    return Categorical(probabilities, pseudo_count=pseudo_count)

@@ -22,7 +22,6 @@ __all__ = [
     "forward_log",
     "forward_scaled",
     "forward_unscaled",
-    "lloyd_assign",
     "sample_states",
     "viterbi",
 ]
@@ -254,23 +253,3 @@ def sample_states(cumulative_startprob, cumulative_transmat, uniforms):
         states[t] = min(np.searchsorted(thresholds, u, side="right"), K - 1)
         thresholds = cumulative_transmat[states[t]]
     return states
-
-
-# -- k-means (starting values) ---------------------------------------------------------------------
-def lloyd_assign(X, centres, forced=None):
-    """Nearest centre of every row (``forced[n]`` where given and >= 0), per-centre sums and counts.
-
-    Returns
-    -------
-    assignment : ndarray of shape (N,)
-    sums : ndarray of shape (K, D)
-    counts : ndarray of shape (K,)
-    """
-    distances = ((X[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)  # (N, K)
-    assignment = np.argmin(distances, axis=1)
-    if forced is not None and len(forced):
-        assignment = np.where(forced >= 0, forced, assignment)
-    K = centres.shape[0]
-    sums = np.zeros_like(centres)
-    np.add.at(sums, assignment, X)
-    return assignment, sums, np.bincount(assignment, minlength=K)

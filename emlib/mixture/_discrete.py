@@ -1,19 +1,75 @@
 """Mixtures for discrete data: binary vectors (mixtures of Bernoullis) and counts (Poisson mixtures).
 
 They differ from :class:`~emlib.GaussianMixture` only in their component family: the E-step
-(responsibilities) and the M-step (mixing weights, then ``components.fit(X, responsibilities)``) are
-:class:`emlib.mixture.BaseMixture`'s.
+(responsibilities, reduced to weighted sums) and the M-step (mixing weights, then
+``components.fit_statistics``) are :class:`emlib.mixture.BaseMixture`'s.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from emlib.distributions.bernoulli import DEFAULT_MIN_PROB, Bernoulli
 from emlib.distributions.poisson import Poisson
-from emlib.mixture import BaseMixture
+from emlib.initialization import kmeans_start
+from emlib.mixture._base import BaseMixture
 
-__all__ = ["BernoulliMixture", "PoissonMixture"]
+__all__ = ["BernoulliMixture", "PoissonMixture", "bernoulli_start", "poisson_start"]
+
+
+def bernoulli_start(X, rng, n_components, init, min_prob, sample_weight=None) -> Bernoulli:
+    """Starting Bernoulli components: the shared k-means start, each group's mean smoothed.
+
+    One pseudo-sample at the overall mean joins every group, so that no starting probability is
+    exactly 0 or 1 and no group is empty. (On binary data the squared distance of k-means is the
+    Hamming distance.)
+    """
+    _, groups = kmeans_start(X, n_components, rng, init=init, sample_weight=sample_weight)
+    overall = groups.sum(axis=1) @ X / groups.sum()
+    return Bernoulli((groups.T @ X + overall) / (groups.sum(axis=0) + 1.0)[:, None], min_prob=min_prob)
+
+
+def poisson_start(X, rng, n_components, init, sample_weight=None, labelled_rows=None, labels=None) -> Poisson:
+    """Starting Poisson components: the shared k-means start, each group's mean count smoothed.
+
+    Half a pseudo-sample at the overall mean joins every group: no group is empty, and no starting
+    rate is zero where the data have counts (a zero rate could never become positive again).
+    """
+    _, groups = kmeans_start(X, n_components, rng, init=init, sample_weight=sample_weight,
+                             labelled_rows=labelled_rows, labels=labels)
+    overall = groups.sum(axis=1) @ X / groups.sum()
+    return Poisson((groups.T @ X + 0.5 * overall) / (groups.sum(axis=0) + 0.5)[:, None])
+
+
+class _BernoulliStart(NamedTuple):
+    n_components: int
+    init: str
+    min_prob: float
+    weights: np.ndarray
+    probabilities: np.ndarray | None = None
+
+    def __call__(self, X, sample_weight, rng):
+        if self.probabilities is not None:
+            components = Bernoulli(self.probabilities, min_prob=self.min_prob)
+        else:
+            components = bernoulli_start(X, rng, self.n_components, self.init, self.min_prob, sample_weight)
+        return components, self.weights.copy()
+
+
+class _PoissonStart(NamedTuple):
+    n_components: int
+    init: str
+    weights: np.ndarray
+    rates: np.ndarray | None = None
+
+    def __call__(self, X, sample_weight, rng):
+        if self.rates is not None:
+            components = Poisson(self.rates)
+        else:
+            components = poisson_start(X, rng, self.n_components, self.init, sample_weight)
+        return components, self.weights.copy()
 
 
 class BernoulliMixture(BaseMixture):
@@ -30,10 +86,11 @@ class BernoulliMixture(BaseMixture):
     n_components : int, default 1
         Number of mixture components ``K``.
     init : {"kmeans++", "random"}, default "kmeans++"
-        How to choose ``K`` starting rows when ``probabilities_init`` is not given: k-means++ seeding
-        (on binary data squared distance is the Hamming distance) or distinct random rows. Each
-        component then starts at the mean of the samples nearest its row, with one extra pseudo-sample
-        at the overall mean so that no starting probability is exactly 0 or 1.
+        How to seed ``K`` starting rows when ``probabilities_init`` is not given: k-means++ (on binary
+        data squared distance is the Hamming distance) or distinct random rows, refined by at most ten
+        k-means iterations (:func:`emlib.initialization.kmeans_start`). Each component then starts at
+        the mean of its group, with one extra pseudo-sample at the overall mean so that no starting
+        probability is exactly 0 or 1.
     weights_init : array-like of shape (K,), optional
         Starting mixing weights (must sum to one).
     probabilities_init : array-like of shape (K, D), optional
@@ -46,8 +103,15 @@ class BernoulliMixture(BaseMixture):
         component still gets a finite log-probability (see :class:`~emlib.distributions.Bernoulli`).
     max_iter : int, default 100
         Largest number of EM iterations per run.
-    tol : float, default 1e-6
-        Stop when the log-likelihood changes by less than ``tol`` times its magnitude.
+    tol : float, default 1e-5
+        Stop when the log-likelihood changes by at most ``tol`` per sample in one iteration.
+    accelerate : {None, "squarem"}, default None
+        ``"squarem"``: EM accelerated by SQUAREM (see :func:`emlib.em.fit`), which extrapolates
+        along pairs of EM steps and keeps a point only if the objective does not go down: the same
+        maximum, in far fewer E-steps when EM is slow (overlapping components). ``n_iter_`` then counts
+        accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+    warm_start : bool, default False
+        Start ``fit`` from the parameters of the previous fit, if there is one.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -65,6 +129,9 @@ class BernoulliMixture(BaseMixture):
         Whether EM converged within ``max_iter`` iterations.
     n_iter_ : int
         Iterations run by the kept start.
+    n_e_steps_ : int
+        E-steps run by the kept start: ``n_iter_ + 1`` for plain EM, fewer iterations' worth with
+        ``accelerate="squarem"``.
     loglik_history_ : ndarray
         Total log-likelihood at the starting values and after each iteration (``n_iter_ + 1``
         values); never decreases.
@@ -85,10 +152,11 @@ class BernoulliMixture(BaseMixture):
     """
 
     def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, probabilities_init=None,
-                 n_init=1, min_prob=DEFAULT_MIN_PROB, max_iter=100, tol=1e-6, random_state=None,
-                 verbose=False):
+                 n_init=1, min_prob=DEFAULT_MIN_PROB, max_iter=100, tol=1e-5, accelerate=None, warm_start=False,
+                 random_state=None, verbose=False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
-                         max_iter=max_iter, tol=tol, random_state=random_state, verbose=verbose)
+                         max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
+                         random_state=random_state, verbose=verbose)
         self.probabilities_init = probabilities_init
         self.min_prob = min_prob
 
@@ -97,29 +165,20 @@ class BernoulliMixture(BaseMixture):
         # Bernoulli validates min_prob with a message naming it.
         Bernoulli(np.full((1, 1), 0.5), min_prob=self.min_prob)
 
+    def _update_tags(self, tags) -> None:
+        tags.input_tags.positive_only = True
+
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         return Bernoulli.check_data(X)
 
+    def _start(self, X) -> _BernoulliStart:
+        start = None
+        if self.probabilities_init is not None:
+            start = _check_probabilities_init(self.probabilities_init, self.n_components, X.shape[1])
+        return _BernoulliStart(self.n_components, self.init, self.min_prob, self._initial_weights(), start)
+
     def _check_initial_values(self, X: np.ndarray) -> None:
-        if self.probabilities_init is not None:
-            _check_probabilities_init(self.probabilities_init, self.n_components, X.shape[1])
-
-    def _initial_components(self, X, sample_weight, rng) -> Bernoulli:
-        K = self.n_components
-        if self.probabilities_init is not None:
-            start = _check_probabilities_init(self.probabilities_init, K, X.shape[1])
-            return Bernoulli(start, min_prob=self.min_prob)
-
-        centres = X[self._initial_centres(X, sample_weight, rng)]  # (K, D) binary rows
-        # Hamming distance on 0/1 data: |x - c|^2 = |x|^2 - 2 x.c + |c|^2.
-        distance = X.sum(axis=1)[:, None] - 2.0 * X @ centres.T + centres.sum(axis=1)
-        nearest = np.argmin(distance, axis=1)
-        hard = np.zeros((X.shape[0], K))
-        hard[np.arange(X.shape[0]), nearest] = sample_weight
-        # Group means with one pseudo-sample at the overall mean: no 0/1 start, no empty group.
-        overall = sample_weight @ X / sample_weight.sum()
-        start = (hard.T @ X + overall) / (hard.sum(axis=0) + 1.0)[:, None]
-        return Bernoulli(start, min_prob=self.min_prob)
+        self._start(X)
 
     @property
     def probabilities_(self) -> np.ndarray:
@@ -155,9 +214,10 @@ class PoissonMixture(BaseMixture):
     n_components : int, default 1
         Number of mixture components ``K``.
     init : {"kmeans++", "random"}, default "kmeans++"
-        How to choose ``K`` starting rows when ``rates_init`` is not given: k-means++ seeding or
-        distinct random rows. Each component then starts at the mean of the samples nearest its row,
-        with half a pseudo-sample at the overall mean so that no starting rate is exactly zero.
+        How to seed ``K`` starting rows when ``rates_init`` is not given: k-means++ or distinct random
+        rows, refined by at most ten k-means iterations (:func:`emlib.initialization.kmeans_start`).
+        Each component then starts at the mean of its group, with half a pseudo-sample at the overall
+        mean so that no starting rate is exactly zero.
     weights_init : array-like of shape (K,), optional
         Starting mixing weights (must sum to one).
     rates_init : array-like of shape (K, D) or (K,), optional
@@ -166,8 +226,15 @@ class PoissonMixture(BaseMixture):
         Number of EM runs from different starts; the one with the highest log-likelihood is kept.
     max_iter : int, default 100
         Largest number of EM iterations per run.
-    tol : float, default 1e-6
-        Stop when the log-likelihood changes by less than ``tol`` times its magnitude.
+    tol : float, default 1e-5
+        Stop when the log-likelihood changes by at most ``tol`` per sample in one iteration.
+    accelerate : {None, "squarem"}, default None
+        ``"squarem"``: EM accelerated by SQUAREM (see :func:`emlib.em.fit`), which extrapolates
+        along pairs of EM steps and keeps a point only if the objective does not go down: the same
+        maximum, in far fewer E-steps when EM is slow (overlapping components). ``n_iter_`` then counts
+        accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+    warm_start : bool, default False
+        Start ``fit`` from the parameters of the previous fit, if there is one.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -185,6 +252,9 @@ class PoissonMixture(BaseMixture):
         Whether EM converged within ``max_iter`` iterations.
     n_iter_ : int
         Iterations run by the kept start.
+    n_e_steps_ : int
+        E-steps run by the kept start: ``n_iter_ + 1`` for plain EM, fewer iterations' worth with
+        ``accelerate="squarem"``.
     loglik_history_ : ndarray
         Total log-likelihood at the starting values and after each iteration (``n_iter_ + 1``
         values); never decreases.
@@ -203,32 +273,28 @@ class PoissonMixture(BaseMixture):
     """
 
     def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, rates_init=None,
-                 n_init=1, max_iter=100, tol=1e-6, random_state=None, verbose=False):
+                 n_init=1, max_iter=100, tol=1e-5, accelerate=None, warm_start=False, random_state=None,
+                 verbose=False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
-                         max_iter=max_iter, tol=tol, random_state=random_state, verbose=verbose)
+                         max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
+                         random_state=random_state, verbose=verbose)
         self.rates_init = rates_init
+
+    def _update_tags(self, tags) -> None:
+        # Counts: scikit-learn's checks then feed rounded non-negative data ("categorical" makes
+        # them integers).
+        tags.input_tags.positive_only = True
+        tags.input_tags.categorical = True
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         return Poisson.check_data(X)
 
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        if self.rates_init is not None:
-            _check_rates_init(self.rates_init, self.n_components, X.shape[1])
+    def _start(self, X) -> _PoissonStart:
+        start = None if self.rates_init is None else _check_rates_init(self.rates_init, self.n_components, X.shape[1])
+        return _PoissonStart(self.n_components, self.init, self._initial_weights(), start)
 
-    def _initial_components(self, X, sample_weight, rng) -> Poisson:
-        K = self.n_components
-        if self.rates_init is not None:
-            return Poisson(_check_rates_init(self.rates_init, K, X.shape[1]))
-        centres = X[self._initial_centres(X, sample_weight, rng)]  # (K, D)
-        distance = (X * X).sum(axis=1)[:, None] - 2.0 * X @ centres.T + (centres**2).sum(axis=1)
-        nearest = np.argmin(distance, axis=1)
-        hard = np.zeros((X.shape[0], K))
-        hard[np.arange(X.shape[0]), nearest] = sample_weight
-        # Half a pseudo-sample at the overall mean: no empty group and no zero rate to start from
-        # (a zero rate could never become positive again).
-        overall = sample_weight @ X / sample_weight.sum()
-        start = (hard.T @ X + 0.5 * overall) / (hard.sum(axis=0) + 0.5)[:, None]
-        return Poisson(start)
+    def _check_initial_values(self, X: np.ndarray) -> None:
+        self._start(X)
 
     @property
     def rates_(self) -> np.ndarray:

@@ -25,7 +25,8 @@ coordinates replaced by those of the identity matrix. Its Cholesky factor ``L`` 
 missing coordinates, and ``log det S = log det Sigma_oo``. Every pattern then has matrices of the same
 shape (D, D), and the factorisations of many patterns run as one batched call.
 
-:class:`~emlib.GaussianMixture` with ``missing="em"`` runs EM on these functions.
+:class:`~emlib.GaussianMixture` with ``missing="em"`` runs EM on these functions, with the M-step
+for complete data (:meth:`emlib.distributions.Gaussian.fit_statistics`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import numpy as np
 
 from emlib._math import invert_lower_triangular, normalize_log_rows
 from emlib._validation import check_data
+from emlib.distributions import WeightedMoments
 
 __all__ = [
     "MissingPatterns",
@@ -218,7 +220,8 @@ def observed_log_prob(patterns: MissingPatterns, means: np.ndarray, covariances:
 
 
 def expected_statistics(patterns: MissingPatterns, weights: np.ndarray, means: np.ndarray,
-                        covariances: np.ndarray, sample_weight: np.ndarray | None = None):
+                        covariances: np.ndarray, sample_weight: np.ndarray | None = None,
+                        log_penalty: np.ndarray | None = None) -> tuple[np.ndarray, WeightedMoments]:
     """E-step of a Gaussian mixture with missing entries, summed into the M-step's statistics.
 
     With ``x_hat`` a row whose missing entries are filled in by their conditional mean under
@@ -237,22 +240,28 @@ def expected_statistics(patterns: MissingPatterns, weights: np.ndarray, means: n
         Full matrices, or one shared matrix (tied).
     sample_weight : ndarray of shape (N,), optional
         Frequency weight of each row.
+    log_penalty : ndarray of shape (K,), optional
+        Added to each component's log-density before the responsibilities are formed: the
+        per-observation penalty of a regularised objective (see
+        :meth:`emlib.distributions.Gaussian.log_penalty`). ``log_evidence`` includes it.
 
     Returns
     -------
     log_evidence : ndarray of shape (N,)
         ``log p(x_o)`` of every row: the log-likelihood is their (weighted) sum.
-    totals : ndarray of shape (K,)
-        ``N_k = sum_n w_n r_nk``.
-    new_means : ndarray of shape (K, D)
-        ``sum_n w_n r_nk E[x_n | k] / N_k`` (``means`` for a component without weight).
-    scatter : ndarray of shape (K, D, D)
-        ``sum_n w_n r_nk E[(x_n - m_k)(x_n - m_k)^T | k]`` about the new means ``m_k``.
+    statistics : WeightedMoments
+        Totals ``N_k = sum_n w_n r_nk`` and the expected moments about the current means,
+        ``sum_n w_n r_nk E[x_n - mu_k | x_o, k]`` and
+        ``sum_n w_n r_nk E[(x_n - mu_k)(x_n - mu_k)^T | x_o, k]`` (the conditional covariance of the
+        missing entries included): what :meth:`emlib.distributions.Gaussian.fit_statistics` takes,
+        exactly as from complete data.
     """
     means = np.asarray(means, dtype=np.float64)
     K, D = means.shape
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    if log_penalty is not None:
+        log_weights = log_weights + log_penalty
     log_evidence = np.empty(patterns.n_samples)
     totals = np.zeros(K)
     # Moments about the current means: they are inside the data, so little cancels.
@@ -271,12 +280,7 @@ def expected_statistics(patterns: MissingPatterns, weights: np.ndarray, means: n
             second[k] += (filled * r[:, None]).T @ filled
             per_pattern = np.bincount(which, weights=r, minlength=len(f.gain))
             second[k] += np.tensordot(per_pattern, f.conditional_covariance, axes=1)
-    safe_totals = np.where(totals > 0, totals, 1.0)
-    shift = first / safe_totals[:, None]
-    # About the new means: sum r (y - s)(y - s)^T = sum r y y^T - N s s^T for y = x - (old mean).
-    scatter = second - totals[:, None, None] * shift[:, :, None] * shift[:, None, :]
-    scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
-    return log_evidence, totals, means + shift, scatter
+    return log_evidence, WeightedMoments(totals, means.copy(), first, 0.5 * (second + np.swapaxes(second, 1, 2)))
 
 
 def conditional_means(patterns: MissingPatterns, weights: np.ndarray, means: np.ndarray,
@@ -319,7 +323,7 @@ class ObservedGaussian:
 
     Wraps a :class:`~emlib.distributions.Gaussian`; ``log_prob(X)`` is :func:`observed_log_prob`,
     so it can stand in for the components wherever only ``log_prob`` is needed (the E-step of a
-    mixture, ``emlib.mixture.responsibilities``).
+    mixture, :func:`emlib.mixture.responsibilities`).
     """
 
     def __init__(self, components):

@@ -1,0 +1,394 @@
+"""What every mixture shares: the E-step, the M-step, and the scikit-learn surface.
+
+E-step: responsibilities ``r[n, k] = p(z_n = k | x_n)`` from the components' ``log_prob`` and the
+mixing weights (:func:`responsibilities`), reduced at once to the components' weighted sufficient
+statistics (``components.statistics(X, r)``). M-step: ``weights = totals / sum(totals)`` and
+``components.fit_statistics(statistics)``. The statistics are sums over the samples, so the same
+M-step would take them summed over chunks of data, or averaged over a stream.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from emlib._estimator import EMEstimator
+from emlib._math import normalize_log_columns
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
+from emlib._validation import (
+    as_numeric_array,
+    check_choice,
+    check_n_features,
+    check_positive_int,
+    check_probability_vector,
+    check_random_state,
+    check_sample_weight,
+)
+from emlib.initialization import INIT_METHODS
+
+__all__ = ["BaseMixture", "MixtureData", "MixtureEM", "responsibilities"]
+
+# Rows per block in the E-step: the (K, rows) working arrays stay in cache.
+_E_STEP_ROWS = 2048
+
+
+def responsibilities(components, weights: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior probability of each component for each sample: the E-step of a mixture.
+
+    ``r[n, k] = w_k p_k(x_n) / sum_j w_j p_j(x_n)``, computed from ``components.log_prob`` with the
+    log-sum-exp trick, block by block over the rows.
+
+    Parameters
+    ----------
+    components : object with ``log_prob(X) -> (n, K)``
+        The component distributions, e.g. a :class:`~emlib.distributions.Gaussian`.
+    weights : ndarray of shape (K,)
+        Mixing weights.
+    X : ndarray of shape (N, D)
+        Data, already validated.
+
+    Returns
+    -------
+    responsibilities : ndarray of shape (N, K)
+        Rows sum to one (a row of NaN for a sample that every component gives zero density). The
+        array is the transpose of a C-contiguous (K, N) array.
+    log_evidence : ndarray of shape (N,)
+        ``log p(x_n) = log sum_k w_k p_k(x_n)``.
+    """
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    return posterior_from_log_prob(components.log_prob(X), log_weights)
+
+
+def posterior_from_log_prob(log_prob: np.ndarray, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Responsibilities (N, K) and log-evidence (N,) from the components' log-densities (N, K).
+
+    ``log_weights`` (K,) is added to every row: the log mixing weights, plus any per-component
+    penalty of the objective being climbed.
+    """
+    n = log_prob.shape[0]
+    K = log_weights.shape[0]
+    log_weights = log_weights[:, None]
+    resp_t = np.empty((K, n))
+    log_evidence = np.empty(n)
+    work = np.empty((K, min(n, _E_STEP_ROWS)))
+    for start in range(0, n, _E_STEP_ROWS):
+        stop = min(start + _E_STEP_ROWS, n)
+        block = work[:, : stop - start]
+        np.add(log_prob[start:stop].T, log_weights, out=block)
+        normalize_log_columns(block, resp_t[:, start:stop], log_evidence[start:stop])
+    return resp_t.T, log_evidence
+
+
+class MixtureData(NamedTuple):
+    """The data :class:`MixtureEM` runs on."""
+
+    X: np.ndarray  # (N, D), rows of positive weight only
+    sample_weight: np.ndarray  # (N,), positive
+    unit_weights: bool  # every sample weight is 1: skip the multiplications
+
+
+class MixtureEM:
+    """A finite mixture under :func:`emlib.em.fit`: the parameters being fitted and the two steps.
+
+    Parameters
+    ----------
+    start : callable
+        ``start(X, sample_weight, rng) -> (components, weights)``: the starting component
+        distributions (any family of ``emlib.distributions``) and mixing weights (K,).
+        The estimator hands it over with its settings bound; the model reads nothing else.
+    """
+
+    def __init__(self, start: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[Any, np.ndarray]]):
+        self.start = start
+        self.components = None
+        self.weights = None
+
+    def initialize(self, data: MixtureData, rng: np.random.Generator) -> None:
+        self.components, self.weights = self.start(data.X, data.sample_weight, rng)
+
+    def e_step(self, data: MixtureData):
+        """Expected sufficient statistics under the responsibilities, and the objective.
+
+        The objective is the log-likelihood with each component's log-density shifted by its
+        ``log_penalty()`` (zero but for a Gaussian with ``reg_covar``): exactly what the M-step
+        maximises, so it never decreases.
+        """
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(self.weights) + self.components.log_penalty()
+        resp, log_evidence = posterior_from_log_prob(self.components.log_prob(data.X), log_weights)
+        if data.unit_weights:
+            return self.components.statistics(data.X, resp), float(log_evidence.sum())
+        weighted = (resp.T * data.sample_weight).T
+        return self.components.statistics(data.X, weighted), float(data.sample_weight @ log_evidence)
+
+    def m_step(self, data: MixtureData, statistics) -> None:
+        """Mixing weights from the totals; the components from their statistics."""
+        self.weights = statistics.totals / statistics.totals.sum()
+        self.components.fit_statistics(statistics)
+
+    def get_vector(self) -> np.ndarray:
+        """The parameters as one vector of unconstrained coordinates, for accelerated EM, shape (P,).
+
+        The square roots of the mixing weights (K; mapped back by squaring and dividing by the
+        sum), then the components' own ``get_vector()`` (see ``emlib._unconstrained``).
+        """
+        return np.concatenate([simplex_to_vector(self.weights), self.components.get_vector()])
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Set the parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are invalid
+        (the parameters are then unchanged)."""
+        K = self.weights.shape[0]
+        vector = check_vector(vector, K + self.components.get_vector().size, "vector")
+        weights = simplex_from_vector(vector[:K], np.ones(K, dtype=bool), "vector")
+        self.components.set_vector(vector[K:])
+        self.weights = weights
+
+
+class _FittedStart:
+    """Start from given parameters (``warm_start``): copies, so the fitted ones are never changed."""
+
+    def __init__(self, components, weights):
+        self.components, self.weights = components, weights
+
+    def __call__(self, X, sample_weight, rng):
+        return copy.deepcopy(self.components), self.weights.copy()
+
+
+class BaseMixture(EMEstimator):
+    """The estimator surface every mixture shares, in scikit-learn's terms.
+
+    Subclasses provide ``_check_X(X)`` (validation for their data type, returning an (N, D)
+    array) and ``_start(X)`` (a callable ``start(X, sample_weight, rng) -> (components,
+    weights)`` with the settings bound, for :class:`MixtureEM`). They may override
+    ``_check_initial_values(X)`` to validate user starting values before fitting, and, for data the
+    components cannot score directly (missing entries), ``_em_problem(X, sample_weight, start)``
+    and ``_scoring_components(X)``. The fitted components are in ``components_``.
+    """
+
+    _fitted_attribute: ClassVar[str] = "components_"
+    _sklearn_estimator_type: ClassVar[str] = "density_estimator"
+    _estimator_type: ClassVar[str] = "DensityEstimator"  # what scikit-learn 1.4-1.5 read
+    _init_choices: tuple[str, ...] = INIT_METHODS
+
+    def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, n_init=1,
+                 max_iter=100, tol=1e-5, accelerate=None, warm_start=False, random_state=None, verbose=False):
+        self.n_components = n_components
+        self.init = init
+        self.weights_init = weights_init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.accelerate = accelerate
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(self, X, y=None, *, sample_weight=None):
+        """Estimate the parameters by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples,)
+            1-D data is one feature.
+        y : None
+            Ignored: mixtures are unsupervised. Accepted so that scikit-learn's pipelines and
+            ``fit(X, y)`` habits work (it is never taken for ``sample_weight``).
+        sample_weight : array-like of shape (n_samples,), optional
+            Frequency weights: a weight of 2 counts a row exactly as if it appeared twice, a weight
+            of 0 as if it were absent. Non-negative, not all zero.
+
+        Returns
+        -------
+        self
+
+        Warns
+        -----
+        emlib.exceptions.ConvergenceWarning
+            If EM stopped at ``max_iter`` before the objective settled.
+        emlib.exceptions.DegenerateComponentWarning
+            If a component collapsed onto a point or received no weight.
+        """
+        self._check_parameters()
+        X = self._check_X(X, fitting=True)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        keep = sample_weight > 0
+        if np.count_nonzero(keep) < self.n_components:
+            raise ValueError(
+                f"X has {np.count_nonzero(keep)} sample(s) (with positive weight), fewer than "
+                f"n_components={self.n_components}"
+            )
+        warm = bool(self.warm_start) and self.__sklearn_is_fitted__()
+        if warm:
+            check_n_features(X, self.n_features_in_, type(self).__name__)
+        else:
+            self._check_initial_values(X)
+        if not keep.all():  # a zero weight is an absent row
+            X, sample_weight = X[keep], sample_weight[keep]
+        start = _FittedStart(self.components_, self.weights_) if warm else self._start(X)
+        model, data = self._em_problem(X, sample_weight, start)
+        result = self._run_em(model, data, tol_scale=float(sample_weight.sum()),
+                              n_init=1 if warm else self.n_init)
+        self.weights_ = result.model.weights
+        self.n_features_in_ = X.shape[1]
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.n_e_steps_ = result.n_e_steps
+        self.loglik_history_ = result.loglik_history
+        self.restart_logliks_ = result.restart_logliks
+        self.components_ = result.model.components  # last: its presence means "fitted"
+        self._warn_if_degenerate()
+        return self
+
+    def fit_predict(self, X, y=None, *, sample_weight=None) -> np.ndarray:
+        """Fit, then return the most probable component of each sample, shape (n_samples,)."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _em_problem(self, X, sample_weight, start):
+        """The model and data that :func:`emlib.em.fit` runs on (subclasses may substitute)."""
+        return MixtureEM(start), MixtureData(X, sample_weight, bool(np.all(sample_weight == 1.0)))
+
+    def _warn_if_degenerate(self) -> None:
+        """Warn about a degenerate final fit (subclasses whose components can collapse say how)."""
+
+    def _check_parameters(self) -> None:
+        check_positive_int(self.n_components, "n_components")
+        self._check_run_parameters()
+        if not isinstance(self.init, str):
+            raise TypeError(
+                f"init must be one of {', '.join(map(repr, self._init_choices))}, got a "
+                f"{type(self.init).__name__}; "
+                "give starting values through weights_init and the other *_init arguments"
+            )
+        check_choice(self.init, "init", self._init_choices)
+        if self.weights_init is not None:
+            weights = check_probability_vector(self.weights_init, "weights_init", size=self.n_components)
+            if np.any(weights == 0):
+                raise ValueError(
+                    "weights_init must be positive: a component that starts with zero weight never "
+                    f"gets any (weights_init[{int(np.argmin(weights))}] is 0)"
+                )
+
+    def _check_initial_values(self, X: np.ndarray) -> None:
+        """Validate user starting values against the data before fitting (subclasses extend)."""
+
+    def _initial_weights(self) -> np.ndarray:
+        if self.weights_init is not None:
+            return check_probability_vector(self.weights_init, "weights_init", size=self.n_components)
+        return np.full(self.n_components, 1.0 / self.n_components)
+
+    # -- inference --------------------------------------------------------------------------------
+    def _checked_fitted_X(self, X) -> np.ndarray:
+        self._check_is_fitted()
+        X = as_numeric_array(X, "X")
+        if X.ndim == 1 and self.n_features_in_ > 1:
+            raise ValueError(
+                f"X is 1-D, but {type(self).__name__} was fitted on {self.n_features_in_} features. "
+                "Reshape your data: X.reshape(1, -1) for a single sample."
+            )
+        X = self._check_X(X, fitting=False)
+        check_n_features(X, self.n_features_in_, type(self).__name__)
+        return X
+
+    def _scoring_components(self, X):
+        """What scores ``X`` with ``log_prob``: the components (subclasses may wrap them)."""
+        return self.components_
+
+    def _posterior(self, X) -> tuple[np.ndarray, np.ndarray]:
+        X = self._checked_fitted_X(X)
+        return responsibilities(self._scoring_components(X), self.weights_, X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Responsibilities ``p(z = k | x)`` of each sample, shape (n_samples, n_components).
+
+        Raises ``ValueError`` for a sample that every component gives zero density.
+        """
+        posterior, log_evidence = self._posterior(X)
+        impossible = np.flatnonzero(np.isneginf(log_evidence))
+        if impossible.size:
+            raise ValueError(f"sample {impossible[0]} of X has zero probability under every component")
+        return np.ascontiguousarray(posterior)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable component of each sample, shape (n_samples,)."""
+        posterior, _ = self._posterior(X)
+        return np.argmax(posterior.T, axis=0)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Log-likelihood ``log p(x_n)`` of each sample, shape (n_samples,)."""
+        return self._posterior(X)[1]
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per sample, ``sum_n log p(x_n) / n_samples`` (``y`` is ignored).
+
+        Higher is better; this is what scikit-learn's ``GridSearchCV`` maximises by default.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def evidence_lower_bound(self, X, q):
+        """Split the log-likelihood into the evidence lower bound and a KL divergence.
+
+        For any distribution ``q`` over the hidden components,
+        ``log p(X) = L(q) + KL(q || p(Z | X))`` with
+        ``L(q) = sum_n sum_k q[n, k] (log p(x_n, z_n = k) - log q[n, k])``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        q : array-like of shape (n_samples, n_components)
+            Rows are probability vectors.
+
+        Returns
+        -------
+        emlib.elbo.Decomposition
+            The named pair ``(bound, kl)``: ``L(q)``, which equals the log-likelihood exactly when
+            ``q`` is the posterior, and ``KL(q || p(Z | X))``, non-negative and zero at the posterior.
+        """
+        from emlib.elbo import mixture_decomposition
+
+        X = self._checked_fitted_X(X)
+        with np.errstate(divide="ignore"):
+            log_joint = self._scoring_components(X).log_prob(X) + np.log(self.weights_)
+        return mixture_decomposition(log_joint, q)
+
+    # -- model selection and generation ----------------------------------------------------------
+    def n_parameters(self) -> int:
+        """Number of free parameters: mixing weights (K - 1) plus the components'."""
+        self._check_is_fitted()
+        return self.components_.n_components - 1 + self.components_.n_parameters
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion ``-2 log L + n_parameters log N`` on ``X``; lower is better."""
+        X = self._checked_fitted_X(X)
+        loglik = self.score_samples(X).sum()
+        return float(-2.0 * loglik + self.n_parameters() * np.log(X.shape[0]))
+
+    def aic(self, X) -> float:
+        """Akaike information criterion ``-2 log L + 2 n_parameters`` on ``X``; lower is better."""
+        loglik = self.score_samples(X).sum()
+        return float(-2.0 * loglik + 2.0 * self.n_parameters())
+
+    def sample(self, n_samples=1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default 1
+        random_state : None, int or numpy.random.Generator
+            Seed for the draws; ``None`` uses fresh entropy (not the estimator's ``random_state``).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of shape (n_samples,)
+            The component each sample came from.
+        """
+        self._check_is_fitted()
+        n_samples = check_positive_int(n_samples, "n_samples")
+        rng = check_random_state(random_state)
+        labels = rng.choice(len(self.weights_), size=n_samples, p=self.weights_)
+        return self.components_.sample(labels, rng), labels

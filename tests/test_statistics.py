@@ -1,0 +1,240 @@
+"""Sufficient statistics are the M-step contract: additive over rows, and fit = fit_statistics(statistics).
+
+Also the contracts in code (emlib.protocols) and the promise that follows from exact M-steps: no
+emlib estimator ever reports a decrease of the objective it climbs.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emlib import (
+    BernoulliMixture,
+    CategoricalHMM,
+    FactorAnalysis,
+    GaussianHMM,
+    GaussianMixture,
+    PoissonHMM,
+    PoissonMixture,
+)
+from emlib.distributions import (
+    COVARIANCE_TYPES,
+    Bernoulli,
+    Categorical,
+    Gaussian,
+    Poisson,
+    WeightedMoments,
+    WeightedSums,
+    covariance_shape,
+)
+from emlib.exceptions import ConvergenceWarning, LikelihoodDecreaseWarning
+from emlib.hmm import HMMStatistics
+from emlib.protocols import Distribution, EMModel, SufficientStatistics
+
+
+def family(name, rng, K=3, D=4, covariance_type="full"):
+    """A distribution of each family with random parameters, and data it can score."""
+    if name == "gaussian":
+        means = rng.normal(size=(K, D)) * 3 + 10.0  # off the origin: centres matter
+        A = rng.normal(size=(K, D, D))
+        full = A @ np.swapaxes(A, 1, 2) + np.eye(D)
+        covariances = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+                       "spherical": np.diagonal(full, axis1=1, axis2=2).mean(axis=1)}[covariance_type]
+        assert covariances.shape == covariance_shape(covariance_type, K, D)
+        return Gaussian(means, covariances, covariance_type), rng.normal(size=(50, D)) * 2 + 10.0
+    if name == "bernoulli":
+        return Bernoulli(rng.uniform(0.1, 0.9, (K, D))), (rng.random((50, D)) < 0.5).astype(float)
+    if name == "poisson":
+        return Poisson(rng.uniform(0.5, 8.0, (K, D))), rng.poisson(3.0, (50, D)).astype(float)
+    return Categorical(rng.dirichlet(np.ones(D), size=K)), rng.integers(0, D, 50)
+
+
+FAMILIES = [("gaussian", ctype) for ctype in COVARIANCE_TYPES] + [("bernoulli", None), ("poisson", None),
+                                                                  ("categorical", None)]
+
+
+def same_parameters(a, b, rtol=1e-10):
+    for name in a.parameter_names:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize(("name", "covariance_type"), FAMILIES)
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), split=st.integers(1, 49))
+def test_statistics_add_up_over_rows(name, covariance_type, seed, split):
+    """Statistics of two halves added (and rescaled) are those of the whole: what a stream or a
+    cluster sums."""
+    rng = np.random.default_rng(seed)
+    dist, X = family(name, rng, covariance_type=covariance_type or "full")
+    weights = rng.dirichlet(np.ones(3), size=len(X)) * rng.uniform(0.1, 3.0, (len(X), 1))
+    whole = dist.statistics(X, weights)
+    first, second = dist.statistics(X[:split], weights[:split]), dist.statistics(X[split:], weights[split:])
+    assert isinstance(whole, SufficientStatistics)
+    by_parts, by_whole = type(dist)(*_copy_args(dist)), type(dist)(*_copy_args(dist))
+    by_parts.fit_statistics(first + second)
+    by_whole.fit_statistics(whole)
+    same_parameters(by_parts, by_whole, rtol=1e-9)
+    # Scaling every statistic leaves the maximiser unchanged (running averages rely on it).
+    scaled = type(dist)(*_copy_args(dist)).fit_statistics(0.25 * whole)
+    same_parameters(scaled, by_whole, rtol=1e-9)
+    np.testing.assert_allclose((first + second).totals, whole.totals, rtol=1e-12)
+
+
+def _copy_args(dist):
+    if isinstance(dist, Gaussian):
+        return dist.means.copy(), dist.covariances.copy(), dist.covariance_type, dist.reg_covar
+    if isinstance(dist, Bernoulli):
+        return (dist.probabilities.copy(),)
+    if isinstance(dist, Poisson):
+        return (dist.rates.copy(),)
+    return (dist.probabilities.copy(),)
+
+
+@pytest.mark.parametrize(("name", "covariance_type"), FAMILIES)
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_fit_is_fit_statistics_of_statistics(name, covariance_type, seed):
+    rng = np.random.default_rng(seed)
+    dist, X = family(name, rng, covariance_type=covariance_type or "full")
+    weights = rng.uniform(0.0, 2.0, (len(X), 3))
+    direct = type(dist)(*_copy_args(dist)).fit(X, weights)
+    by_statistics = type(dist)(*_copy_args(dist)).fit_statistics(dist.statistics(X, weights))
+    same_parameters(direct, by_statistics, rtol=1e-12)
+
+
+def test_the_weighted_maximum_likelihood_of_a_gaussian_from_its_statistics():
+    """Against the formulas: weighted mean and weighted covariance about it, plus reg_covar."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3)) + 1e4  # far from the origin: cancellation would show
+    w = rng.uniform(size=(200, 2))
+    g = Gaussian(np.full((2, 3), 1e4), np.stack([np.eye(3)] * 2), reg_covar=1e-3).fit(X, w)
+    for k in range(2):
+        mean = w[:, k] @ X / w[:, k].sum()
+        cov = ((X - mean) * w[:, [k]]).T @ (X - mean) / w[:, k].sum() + 1e-3 * np.eye(3)
+        np.testing.assert_allclose(g.means[k], mean, rtol=1e-14)
+        np.testing.assert_allclose(g.covariances[k], cov, rtol=1e-10)
+
+
+def test_moments_about_different_centres_add_exactly():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 2)) * 1e-3 + 5e3
+    w = np.ones((100, 1))
+    g = Gaussian([[5e3, 5e3]], [np.eye(2) * 1e-6])
+    a, b = g.statistics(X[:30], w[:30]), g.statistics(X[30:], w[30:])
+    assert not np.array_equal(a.centres, b.centres)  # each half about its own mean
+    total = a + b
+    exact = (X - X.mean(axis=0)).T @ (X - X.mean(axis=0))
+    np.testing.assert_allclose(total.scatter()[0], exact, rtol=0, atol=1e-9 * np.abs(exact).max())
+    with pytest.raises(ValueError, match="different shapes"):
+        _ = a + WeightedMoments(np.ones(2), np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="scaled by a finite number >= 0"):
+        _ = a * -1.0
+    assert WeightedSums(np.ones(1), np.ones((1, 2))).__add__(a) is NotImplemented
+
+
+def test_hmm_statistics_add_up_over_sequences():
+    """An HMM's expected statistics of a set of sequences are the sums over the sequences."""
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(0, 1, (80, 1)), rng.normal(4, 1, (70, 1))])
+    lengths = [80, 70]
+    model = GaussianHMM(2, random_state=0, max_iter=3, tol=0).fit(X, lengths)
+    from emlib.hmm._base import HMMEM, SequenceData, _HMMStart
+    from emlib.hmm._inference import sequence_starts
+
+    settings_ = model._check_parameters()
+
+    def statistics(rows, lens):
+        em_model = HMMEM(settings_, _HMMStart(model.startprob_, model.transmat_, None))
+        em_model.startprob, em_model.transmat, em_model.emission = model.startprob_, model.transmat_, model.emission_
+        em_model.allowed_start, em_model.allowed_transitions = model.startprob_ > 0, model.transmat_ > 0
+        lens = np.asarray(lens)
+        data = SequenceData(X[rows], lens, sequence_starts(lens), None, None, False)
+        return em_model.e_step(data)
+
+    whole, loglik = statistics(slice(None), lengths)
+    first, loglik_1 = statistics(slice(0, 80), [80])
+    second, loglik_2 = statistics(slice(80, None), [70])
+    assert isinstance(whole, HMMStatistics)
+    summed = first + second
+    np.testing.assert_allclose(summed.start_counts, whole.start_counts, rtol=1e-12)
+    np.testing.assert_allclose(summed.transition_counts, whole.transition_counts, rtol=1e-12)
+    assert loglik_1 + loglik_2 == pytest.approx(loglik, rel=1e-12)
+    one = type(model.emission_)(model.means_.copy(), model.covariances_.copy()).fit_statistics(summed.emission)
+    other = type(model.emission_)(model.means_.copy(), model.covariances_.copy()).fit_statistics(whole.emission)
+    same_parameters(one, other, rtol=1e-10)
+
+
+# -- contracts in code ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "covariance_type"), FAMILIES)
+def test_every_family_is_a_distribution(name, covariance_type):
+    dist, _ = family(name, np.random.default_rng(0), covariance_type=covariance_type or "full")
+    assert isinstance(dist, Distribution)
+
+
+def test_the_models_em_fit_drives_are_em_models():
+    from emlib.factor_analysis import _FactorEM
+    from emlib.hmm import HMMEM
+    from emlib.mixture import MixtureEM
+
+    for model in (MixtureEM(None), HMMEM(None, None), _FactorEM(None)):
+        assert isinstance(model, EMModel)
+
+
+# -- EM climbs: no estimator ever reports a decrease ----------------------------------------------------
+def _mixture_data(rng, n=300):
+    return np.concatenate([rng.normal(-2, 1, (n // 2, 3)), rng.normal(2, 0.5, (n - n // 2, 3))])
+
+
+def _cases():
+    rng = np.random.default_rng(0)
+    X = _mixture_data(rng)
+    Xm = X.copy()
+    Xm[rng.random(X.shape) < 0.2] = np.nan
+    counts = rng.poisson(np.where(np.arange(300)[:, None] < 150, 2.0, 9.0), (300, 2))
+    binary = (rng.random((300, 5)) < np.where(np.arange(300)[:, None] < 150, 0.8, 0.2)).astype(int)
+    symbols = rng.integers(0, 4, 300)
+    weights = rng.uniform(0.2, 2.0, 300)
+    cases = []
+    for ctype in COVARIANCE_TYPES:
+        for reg in (0.0, 1e-6, 0.5):
+            cases.append((f"gmm-{ctype}-reg{reg}", GaussianMixture(3, covariance_type=ctype, reg_covar=reg), X, {}))
+            cases.append((f"gmm-missing-{ctype}-reg{reg}",
+                          GaussianMixture(2, covariance_type=ctype, reg_covar=reg, missing="em"), Xm, {}))
+            cases.append((f"hmm-{ctype}-reg{reg}", GaussianHMM(3, covariance_type=ctype, reg_covar=reg), X, {}))
+        cases.append((f"gmm-{ctype}-weights", GaussianMixture(2, covariance_type=ctype), X,
+                      {"sample_weight": weights}))
+    cases += [
+        ("bernoulli", BernoulliMixture(3), binary, {}),
+        ("bernoulli-weights", BernoulliMixture(2), binary, {"sample_weight": weights}),
+        ("poisson", PoissonMixture(3), counts, {}),
+        ("poisson-hmm", PoissonHMM(3), counts, {}),
+        ("poisson-hmm-priors", PoissonHMM(2, startprob_prior=1.0, transmat_prior=2.0), counts, {}),
+        ("categorical-hmm", CategoricalHMM(3), symbols, {}),
+        ("categorical-hmm-prior", CategoricalHMM(3, emissionprob_prior=1.0, transmat_prior=0.5), symbols, {}),
+        ("gaussian-hmm-fixed", GaussianHMM(2, fixed=("means",), transmat_prior=1.0), X, {}),
+        ("gaussian-hmm-semi", GaussianHMM(2), X, {"states": np.where(np.arange(300) % 10 == 0,
+                                                                       (np.arange(300) >= 150).astype(int), -1)}),
+        ("factor-analysis", FactorAnalysis(2), np.column_stack([X, X @ rng.normal(size=(3, 3))
+                                                                 + rng.normal(size=(300, 3))]), {}),
+        ("factor-analysis-random", FactorAnalysis(1, init="random"), np.column_stack([X, X[:, :1] * 2]), {}),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize("accelerate", [None, "squarem"])
+@pytest.mark.parametrize(("label", "estimator", "X", "fit_kwargs"), _cases(), ids=[c[0] for c in _cases()])
+def test_no_emlib_estimator_reports_a_decrease(label, estimator, X, fit_kwargs, accelerate):
+    """Plain or accelerated (whose extrapolated points are kept only when they do not lower it)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for seed in range(3):
+            estimator.set_params(random_state=seed, max_iter=60, tol=0, accelerate=accelerate)
+            estimator.fit(X, **fit_kwargs)
+            history = estimator.loglik_history_
+            assert np.all(np.diff(history) >= -1e-9 * np.maximum(1.0, np.abs(history[1:]))), label
+    decreases = [w for w in caught if issubclass(w.category, (LikelihoodDecreaseWarning, RuntimeWarning))
+                 and not issubclass(w.category, ConvergenceWarning)]
+    assert not decreases, [str(w.message) for w in decreases]
