@@ -4,13 +4,14 @@ take the ``tier`` fixture run twice: with the kernels' NumPy twins and with the 
 (tests/test_hmm_kernels.py compares the two directly)."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emlib import hmm
+from emlib import GaussianHMM, hmm
 from emlib.elbo import Decomposition
 from emlib.hmm import _inference, _kernels
 from emlib.hmm import reference as ref
@@ -335,6 +336,49 @@ def test_the_estimators_log_space_fallback_is_exact_on_many_long_sequences(tier)
     np.testing.assert_allclose(buffers.posteriors[:2 * n], single[0], atol=1e-12)
     np.testing.assert_allclose(buffers.pairwise, copies * single[1], rtol=1e-10)
     assert loglik == pytest.approx(copies * single[2], rel=1e-12)
+
+
+def test_an_estimators_fit_and_posteriors_take_the_exact_log_space_path(tier):
+    # A left-to-right GaussianHMM whose sequences jump from state 0's mean to state 2's: state 1
+    # explains neither, and the scaled E-step leaves the range of doubles. HMMEM.e_step (the fit)
+    # and predict_proba must then give the log-space numbers, sums exact.
+    rng = np.random.default_rng(11)
+    n, copies = (500, 20) if tier == "compiled" else (20, 5)
+    X = np.concatenate([np.concatenate([rng.normal(0.0, 1.0, (n, 1)), rng.normal(120.0, 1.0, (n, 1))])
+                        for _ in range(copies)])
+    lengths = np.full(copies, 2 * n)
+    startprob = np.array([1.0, 0.0, 0.0])
+    transmat = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
+    means, covariances = np.array([[0.0], [60.0], [120.0]]), np.ones((3, 1))
+    model = GaussianHMM(3, covariance_type="diag", startprob_init=startprob, transmat_init=transmat,
+                        means_init=means, covariances_init=covariances, fixed=("covariances",),
+                        reg_covar=0.0, max_iter=1, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration does not converge
+        model.fit(X, lengths)
+    starting = GaussianHMM(3, covariance_type="diag").set_parameters(
+        startprob=startprob, transmat=transmat, means=means, covariances=covariances)
+    log_emission = starting.emission_.log_prob(X)
+    starts = _inference.sequence_starts(lengths)
+    buffers = _inference.EStepBuffers(*log_emission.shape)
+    _, status = _kernels.forward_backward_scaled(
+        log_emission.copy(), startprob, transmat, starts, lengths, buffers.posteriors, buffers.log_scaling,
+        buffers.pairwise, buffers.start_counts, buffers.scratch, True,
+    )
+    assert status == _kernels.OUT_OF_RANGE  # the fallback is what runs
+    posteriors, pairwise, _ = hmm.forward_backward(log_emission, startprob, transmat, lengths, method="log")
+    assert pairwise.sum() == pytest.approx(X.shape[0] - copies, abs=1e-8)
+    # one M-step from the log-space statistics
+    np.testing.assert_allclose(model.transmat_, pairwise / pairwise.sum(axis=1, keepdims=True), rtol=1e-10,
+                               atol=1e-14)
+    np.testing.assert_allclose(model.means_, (posteriors.T @ X) / posteriors.sum(axis=0)[:, None], rtol=1e-10)
+    fitted_log_emission = model.emission_.log_prob(X)
+    expected, _, loglik = hmm.forward_backward(fitted_log_emission, model.startprob_, model.transmat_, lengths,
+                                               method="log")
+    proba = model.predict_proba(X, lengths)
+    assert np.abs(proba.sum(axis=1) - 1.0).max() <= 1e-12
+    np.testing.assert_allclose(proba, expected, atol=1e-12)
+    assert model.score(X, lengths) == pytest.approx(loglik, rel=1e-12)
 
 
 def test_impossible_observation_names_sequence_and_step(tier):
