@@ -394,7 +394,9 @@ def test_impossible_observation_names_sequence_and_step(tier):
         lambda: hmm.viterbi(log_emission, startprob, transmat, lengths),
         lambda: hmm.pairwise_posteriors(log_emission, startprob, transmat, lengths),
     ):
-        with pytest.raises(ValueError, match=r"sequence 1 has probability zero at step 3 \(row 7"):
+        with pytest.raises(ValueError, match=r"^observation 3 of sequence 1 \(row 7 of log_emission\) has "
+                           r"probability zero under every state reachable there \(from the start probabilities "
+                           r"through nonzero transitions\)$"):
             call()
     per_sequence = hmm.log_likelihood(log_emission, startprob, transmat, lengths, per_sequence=True)
     assert np.isfinite(per_sequence[0]) and per_sequence[1] == -np.inf
@@ -404,9 +406,9 @@ def test_impossible_through_a_forbidden_transition(tier):
     # State 0 emits only symbol-like row A, state 1 only B; 1 -> 0 is forbidden; data go B then A.
     log_emission = np.array([[-np.inf, 0.0], [0.0, -np.inf]])
     startprob, transmat = np.array([0.5, 0.5]), np.array([[0.5, 0.5], [0.0, 1.0]])
-    with pytest.raises(ValueError, match="sequence 0 has probability zero at step 1"):
+    with pytest.raises(ValueError, match="observation 1 of sequence 0 .* has probability zero"):
         hmm.forward_backward(log_emission, startprob, transmat)
-    with pytest.raises(ValueError, match="sequence 0 has probability zero at step 1"):
+    with pytest.raises(ValueError, match="observation 1 of sequence 0 .* has probability zero"):
         hmm.viterbi(log_emission, startprob, transmat)
 
 
@@ -419,6 +421,48 @@ def test_huge_emission_densities_and_tiny_ones_do_not_overflow(tier):
         base_posteriors, _, base = hmm.forward_backward(log_emission, startprob, transmat)
         np.testing.assert_allclose(posteriors, base_posteriors, atol=1e-12)
         assert loglik == pytest.approx(base + 50 * shift, rel=1e-12)
+
+
+# -- backward's scaling constants must be forward's ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("forward_lengths", "backward_lengths"),
+    [([50, 50], None), ([30, 70], [70, 30]), ([10] * 10, [50, 50]), ([25, 25, 50], [50, 50])],
+)
+@pytest.mark.parametrize("separation", [1.0, 4.0])
+def test_backward_refuses_log_scaling_computed_for_other_lengths(forward_lengths, backward_lengths, separation,
+                                                                 tier):
+    # Two well-separated states and data that switch between them: the scaling constant of a step
+    # that starts a sequence under one split and not the other differs by far more than round-off.
+    rng = np.random.default_rng(21)
+    states = np.repeat(rng.integers(2, size=20), 5)
+    x = rng.normal(separation * states, 1.0)
+    log_emission = -0.5 * (x[:, None] - separation * np.arange(2)) ** 2
+    startprob, transmat = np.array([0.9, 0.1]), np.array([[0.8, 0.2], [0.2, 0.8]])
+    _, log_scaling = hmm.forward(log_emission, startprob, transmat, forward_lengths)
+    beta = hmm.backward(log_emission, transmat, log_scaling, forward_lengths)  # the matching lengths pass
+    with pytest.raises(ValueError, match=r"^log_scaling does not match lengths: at observation \d+ of sequence "):
+        hmm.backward(log_emission, transmat, log_scaling, backward_lengths)
+    # ... and so does a pass over the same data in log space: beta is the same up to a constant per step
+    alpha, _ = hmm.forward(log_emission, startprob, transmat, forward_lengths)
+    np.testing.assert_allclose((alpha * beta).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_backward_says_when_its_scaled_variables_leave_the_range_of_doubles(tier):
+    log_emission, startprob, transmat = past_and_future_disagree(10)
+    _, log_scaling = hmm.forward(log_emission, startprob, transmat)
+    with pytest.raises(ValueError, match="leave the range of doubles at observation 9 of sequence 0 .*backward_log"):
+        hmm.backward(log_emission, transmat, log_scaling)
+    assert np.all(np.isfinite(np.exp(hmm.backward_log(log_emission, transmat)[:, 0])))
+
+
+@pytest.mark.parametrize(
+    ("log_scaling", "message"),
+    [("abc", "log_scaling must be an array of numbers"), (np.zeros(4), r"log_scaling must be the finite \(T,\)"),
+     (np.full(5, np.nan), "log_scaling must be the finite")],
+)
+def test_backward_names_a_bad_log_scaling(log_scaling, message):
+    with pytest.raises(ValueError, match=message):
+        hmm.backward(np.zeros((5, 2)), [[0.9, 0.1], [0.2, 0.8]], log_scaling)
 
 
 # -- underflow of the naive recursion ----------------------------------------------------------------

@@ -68,22 +68,25 @@ def sequence_starts(lengths: np.ndarray) -> np.ndarray:
     return starts
 
 
+def _where(row: int, starts: np.ndarray, rows_name: str) -> str:
+    """``row`` of the stacked sequences as observation ``t`` of sequence ``s``, in words."""
+    sequence = int(np.searchsorted(starts, row, side="right") - 1)
+    return f"observation {int(row - starts[sequence])} of sequence {sequence} (row {row} of {rows_name})"
+
+
 def impossible_message(row: int, starts: np.ndarray, rows_name: str = "log_emission",
                        states_given: bool = False) -> str:
     """Where a sequence first has probability zero, in words."""
-    sequence = int(np.searchsorted(starts, row, side="right") - 1)
-    step = int(row - starts[sequence])
     return (
-        f"sequence {sequence} has probability zero at step {step} (row {row} of {rows_name}): no "
-        "state allowed there by the start probabilities, the zeros of the transition matrix"
-        + (" and the given states" if states_given else "")
-        + " can emit that observation"
+        f"{_where(row, starts, rows_name)} has probability zero under every state reachable there "
+        "(from the start probabilities through nonzero transitions"
+        + (", and allowed by the given states)" if states_given else ")")
     )
 
 
-def _raise_if_impossible(bad: int, starts: np.ndarray, rows_name: str = "log_emission") -> None:
+def _raise_if_impossible(bad: int, starts: np.ndarray) -> None:
     if bad >= 0:
-        raise ValueError(impossible_message(int(bad), starts, rows_name))
+        raise ValueError(impossible_message(int(bad), starts))
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -127,14 +130,15 @@ def forward(log_emission, startprob, transmat, lengths=None):
     in :func:`backward`, ``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]`` with the same ``c``.
     """
     log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
-    return scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths)
+    alpha, log_scaling, status = scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths)
+    _raise_if_impossible(status, starts)
+    return alpha, log_scaling
 
 
-def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths, rows_name="log_emission"):
-    """``(alpha, log_scaling)`` of validated arrays; through log space if the scaled pass fails.
-
-    ``rows_name`` names the data's rows in the error for an impossible observation.
-    """
+def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
+    """``(alpha, log_scaling, status)`` of validated arrays; through log space if the scaled pass
+    fails. ``status`` is the first row of probability zero, else -1 (then ``alpha`` is not the
+    filter beyond that row)."""
     T, K = log_emission.shape
     alpha, log_scaling = np.empty((T, K)), np.empty(T)
     _, status = _kernels.forward_backward_scaled(
@@ -146,8 +150,7 @@ def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths, ro
         status = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha,
                                       log_scaling, np.empty((2, K)), True)
         alpha = np.exp(log_alpha)
-    _raise_if_impossible(status, starts, rows_name)
-    return alpha, log_scaling
+    return alpha, log_scaling, status
 
 
 def backward(log_emission, transmat, log_scaling, lengths=None):
@@ -158,7 +161,7 @@ def backward(log_emission, transmat, log_scaling, lengths=None):
     log_emission : array-like of shape (T, K)
     transmat : array-like of shape (K, K)
     log_scaling : array-like of shape (T,)
-        The second output of :func:`forward` for the same arguments.
+        The second output of :func:`forward` for the same arguments, ``lengths`` included.
     lengths : array-like of int, optional
 
     Returns
@@ -166,18 +169,64 @@ def backward(log_emission, transmat, log_scaling, lengths=None):
     beta : ndarray of shape (T, K)
         ``p(x_t+1..n-1 | z_t = k) / p(x_t+1..n-1 | x_0..t)``; ``alpha * beta`` is the posterior
         ``p(z_t = k | x)`` exactly.
+
+    Raises
+    ------
+    ValueError
+        If ``log_scaling`` cannot come from :func:`forward` with these ``lengths``: since
+        ``alpha[t]`` is a distribution and ``alpha[t] . beta[t] = 1``, every row of ``beta`` has
+        entries on both sides of one, and a row entirely above or below one gives the mismatch
+        away. That catches constants computed across a boundary that ``lengths`` does not have
+        (the usual mistake: ``lengths`` left out of one call). A boundary that ``lengths`` adds
+        leaves every row straddling one and cannot be seen from these arguments. Also raised if
+        the scaled backward variables leave the range of doubles (:func:`backward_log` works in
+        log space).
     """
     log_emission = check_log_emission(log_emission)
     T, K = log_emission.shape
     transmat = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
     lengths = check_lengths(lengths, T)
-    log_scaling = np.array(log_scaling, dtype=np.float64)
+    try:
+        log_scaling = np.array(log_scaling, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("log_scaling must be an array of numbers, the output of forward()") from None
     if log_scaling.shape != (T,) or not np.all(np.isfinite(log_scaling)):
         raise ValueError(f"log_scaling must be the finite (T,) = ({T},) output of forward()")
+    starts = sequence_starts(lengths)
     beta = np.empty_like(log_emission)
-    _kernels.backward_scaled(log_emission, transmat, sequence_starts(lengths), lengths, log_scaling, beta,
-                             np.empty(K))
+    _kernels.backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta, np.empty(K))
+    _check_backward_variables(beta, starts)
     return beta
+
+
+# Rounding carried along a scaled backward pass moves alpha[t] . beta[t] away from one by about
+# T times the machine epsilon: 1e-10 at a million steps. A mismatched log_scaling moves it by the
+# ratio of two probabilities of the data, far more.
+_STRADDLE_TOLERANCE = 1e-6
+
+
+def _check_backward_variables(beta: np.ndarray, starts: np.ndarray) -> None:
+    """Refuse a ``beta`` that no matching forward pass allows (see :func:`backward`)."""
+    with np.errstate(invalid="ignore"):
+        lowest, highest = beta.min(axis=1), beta.max(axis=1)
+    broken = ~(np.isfinite(lowest) & np.isfinite(highest))
+    if broken.any():
+        row = int(np.flatnonzero(broken)[-1])  # where the pass, running back in time, broke
+        raise ValueError(
+            f"the scaled backward variables leave the range of doubles at {_where(row, starts, 'log_emission')}: "
+            "the sequence's past and future disagree by more than about 1e308, or log_scaling was "
+            "computed by forward() for other arguments; backward_log works in log space"
+        )
+    above, below = lowest > 1.0 + _STRADDLE_TOLERANCE, highest < 1.0 - _STRADDLE_TOLERANCE
+    if above.any() or below.any():
+        row = int(np.argmax(above | below))
+        side = "above" if above[row] else "below"
+        raise ValueError(
+            f"log_scaling does not match lengths: at {_where(row, starts, 'log_emission')} every "
+            f"backward variable is {side} one, which no forward pass over these lengths gives "
+            "(alpha[t] . beta[t] = 1 with alpha[t] a distribution). Pass the log_scaling that "
+            "forward() returned for the same log_emission, transmat and lengths"
+        )
 
 
 # -- log space -------------------------------------------------------------------------------------
