@@ -1,17 +1,27 @@
-"""HMM inference functions: compiled kernels against the NumPy reference, scaling against log space,
-both against brute-force enumeration of every state path, structural zeros, underflow, the ELBO."""
+"""HMM inference functions: scaling against log space, both against brute-force enumeration of
+every state path, structural zeros, underflow, exact sums over a million steps, the ELBO. Tests that
+take the ``tier`` fixture run twice: with the kernels' NumPy twins and with the compiled kernels
+(tests/test_hmm_kernels.py compares the two directly)."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emlib import hmm
+from emlib import GaussianHMM, hmm
 from emlib.elbo import Decomposition
 from emlib.hmm import _inference, _kernels
 from emlib.hmm import reference as ref
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def tier(request):
+    """Run the test with the kernels' NumPy twins, then with the compiled kernels."""
+    with _kernels.use(request.param):
+        yield request.param
 
 
 def random_model(rng, K, T, zeros=False, impossible_rows=0):
@@ -56,7 +66,7 @@ def brute_force(log_emission, startprob, transmat):
 # -- against brute force -----------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["scaling", "log"])
 @pytest.mark.parametrize("zeros", [False, True])
-def test_forward_backward_and_viterbi_match_enumeration(method, zeros):
+def test_forward_backward_and_viterbi_match_enumeration(method, zeros, tier):
     rng = np.random.default_rng(1)
     for _ in range(5):
         K, T = int(rng.integers(1, 4)), int(rng.integers(1, 7))
@@ -75,7 +85,7 @@ def test_forward_backward_and_viterbi_match_enumeration(method, zeros):
         np.testing.assert_array_equal(path, path_bf)
 
 
-def test_log_likelihood_and_forward_pieces_match_enumeration():
+def test_log_likelihood_and_forward_pieces_match_enumeration(tier):
     rng = np.random.default_rng(2)
     args = random_model(rng, 3, 6)
     _, _, ll_bf, _, _ = brute_force(*args)
@@ -96,7 +106,7 @@ def test_log_likelihood_and_forward_pieces_match_enumeration():
 
 # -- compiled kernels against the NumPy reference ----------------------------------------------------
 @pytest.mark.parametrize("zeros", [False, True])
-def test_kernels_equal_reference(zeros):
+def test_public_functions_equal_the_reference(zeros, tier):
     rng = np.random.default_rng(3)
     lengths = np.array([1, 7, 30, 2])
     for _ in range(5):
@@ -131,7 +141,7 @@ def test_kernels_equal_reference(zeros):
         assert logprob == pytest.approx(logprob_r, rel=1e-12)
 
 
-def test_several_sequences_equal_separate_calls():
+def test_several_sequences_equal_separate_calls(tier):
     rng = np.random.default_rng(4)
     lengths = [5, 1, 12]
     log_emission, startprob, transmat = random_model(rng, 3, sum(lengths))
@@ -157,8 +167,14 @@ def test_several_sequences_equal_separate_calls():
     K=st.integers(1, 5),
     lengths=st.lists(st.integers(1, 40), min_size=1, max_size=4),
     zeros=st.booleans(),
+    mode=st.sampled_from(["numpy", "compiled"]),
 )
-def test_properties_of_forward_backward(seed, K, lengths, zeros):
+def test_properties_of_forward_backward(seed, K, lengths, zeros, mode):
+    with _kernels.use(mode):
+        check_properties_of_forward_backward(seed, K, lengths, zeros)
+
+
+def check_properties_of_forward_backward(seed, K, lengths, zeros):
     rng = np.random.default_rng(seed)
     args = random_model(rng, K, sum(lengths), zeros=zeros)
     try:
@@ -192,8 +208,62 @@ def test_properties_of_forward_backward(seed, K, lengths, zeros):
     assert np.all(np.isfinite(args[0][np.arange(len(path)), path]))
 
 
+# -- exact in both methods: sums that must be one stay one ----------------------------------------
+def three_state_data(rng, T):
+    """Log-emissions (T, 3) of 1-D Gaussian observations, with sticky transitions."""
+    means = np.array([-2.0, 0.0, 2.0])
+    x = rng.normal(means[rng.integers(3, size=T)], 1.0)
+    log_emission = -0.5 * (x[:, None] - means) ** 2 - 0.5 * np.log(2 * np.pi)
+    transmat = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]])
+    return log_emission, np.full(3, 1 / 3), transmat
+
+
+@pytest.mark.slow
+def test_a_million_steps_keep_posteriors_and_counts_exact_in_both_methods():
+    rng = np.random.default_rng(13)
+    T = 1_000_000
+    args = three_state_data(rng, T)
+    with _kernels.use("compiled"):
+        results = {m: hmm.forward_backward(*args, method=m) for m in ("scaling", "log")}
+    for posteriors, pairwise, _ in results.values():
+        assert np.abs(posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+        assert abs(pairwise.sum() - (T - 1)) <= 1e-8
+    (posteriors, pairwise, loglik), (log_posteriors, log_pairwise, log_loglik) = results.values()
+    np.testing.assert_allclose(posteriors, log_posteriors, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(pairwise, log_pairwise, rtol=1e-10)
+    assert loglik == pytest.approx(log_loglik, rel=1e-12)
+
+
+@pytest.mark.parametrize("magnitude", [1e14, 1e18])
+@pytest.mark.parametrize("lengths", [None, [20, 30]])
+def test_huge_log_emissions_still_give_counts_that_total_the_transitions(magnitude, lengths, tier):
+    rng = np.random.default_rng(14)
+    log_emission = -np.abs(rng.normal(size=(50, 3))) * magnitude
+    startprob, transmat = np.full(3, 1 / 3), np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+    transitions = 50 - (1 if lengths is None else len(lengths))
+    outputs = [hmm.forward_backward(log_emission, startprob, transmat, lengths, method=m) for m in ("scaling", "log")]
+    outputs.append(ref.forward_backward_log(log_emission, startprob, transmat, lengths))
+    for posteriors, pairwise, loglik in outputs:
+        assert np.all(np.isfinite(posteriors)) and np.all(np.isfinite(pairwise)) and np.isfinite(loglik)
+        assert np.abs(posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+        assert pairwise.sum() == pytest.approx(transitions, abs=1e-8)
+
+
+@pytest.mark.parametrize("lengths", [[20_000], [100] * 200])
+def test_both_methods_agree_to_1e10_on_long_and_on_many_sequences(lengths, tier):
+    if tier == "numpy":  # the twins are slower: a tenth of the steps
+        lengths = [2_000] if len(lengths) == 1 else [100] * 20
+    rng = np.random.default_rng(15)
+    args = three_state_data(rng, sum(lengths))
+    posteriors, pairwise, loglik = hmm.forward_backward(*args, lengths=lengths)
+    log_posteriors, log_pairwise, log_loglik = hmm.forward_backward(*args, lengths=lengths, method="log")
+    np.testing.assert_allclose(posteriors, log_posteriors, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(pairwise, log_pairwise, rtol=1e-10)
+    assert loglik == pytest.approx(log_loglik, rel=1e-12)
+
+
 # -- structural zeros and impossible observations ----------------------------------------------------
-def test_left_to_right_model_has_no_nan_in_either_method():
+def test_left_to_right_model_has_no_nan_in_either_method(tier):
     transmat = np.array([[0.8, 0.2, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]])
     startprob = np.array([1.0, 0.0, 0.0])
     log_emission = np.log(np.array([[0.9, 0.1, 0.1]] * 4 + [[0.1, 0.9, 0.1]] * 4 + [[0.1, 0.1, 0.9]] * 4))
@@ -208,18 +278,22 @@ def test_left_to_right_model_has_no_nan_in_either_method():
     assert np.all(np.diff(path) >= 0)  # never moves left
 
 
-def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
-    # A left-to-right model forced to start in a state that fits the data terribly: the past and the
-    # future disagree by far more than 1e308, so Rabiner's scaled backward variables overflow.
-    x = np.linspace(-4, 4, 300)
-    means, variance = np.array([3.0, -2.0, 0.5]), 0.02
-    log_emission = -0.5 * (x[:, None] - means) ** 2 / variance - 0.5 * np.log(2 * np.pi * variance)
+def past_and_future_disagree(n):
+    """A left-to-right model started in state 0 on ``n`` steps that state 0 explains, then ``n``
+    that only state 2 explains, each other state being e^-740 times less likely: the scaled
+    backward variables need numbers beyond 1e308."""
+    log_emission = np.concatenate([np.tile([0.0, -740.0, -740.0], (n, 1)), np.tile([-740.0, -740.0, 0.0], (n, 1))])
     startprob = np.array([1.0, 0.0, 0.0])
     transmat = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
+    return log_emission, startprob, transmat
+
+
+def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range(tier):
+    log_emission, startprob, transmat = past_and_future_disagree(10)
     buffers = _inference.EStepBuffers(*log_emission.shape)
     _, status = _kernels.forward_backward_scaled(
-        log_emission.copy(), startprob, transmat, np.array([0]), np.array([300]), buffers.posteriors,
-        buffers.scale, buffers.pairwise, buffers.start_counts,
+        log_emission.copy(), startprob, transmat, np.array([0]), np.array([20]), buffers.posteriors,
+        buffers.log_scaling, buffers.pairwise, buffers.start_counts, buffers.scratch, True,
     )
     assert status == _kernels.OUT_OF_RANGE
     with np.errstate(all="ignore"):  # the textbook recursion really does break here
@@ -227,6 +301,8 @@ def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
     posteriors, pairwise, loglik = hmm.forward_backward(log_emission, startprob, transmat)
     log_posteriors, log_pairwise, log_loglik = hmm.forward_backward(log_emission, startprob, transmat, method="log")
     assert np.all(np.isfinite(posteriors)) and np.all(np.isfinite(pairwise))
+    assert np.abs(posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+    assert pairwise.sum() == pytest.approx(19, abs=1e-12)
     np.testing.assert_allclose(posteriors, log_posteriors, atol=1e-10)
     np.testing.assert_allclose(pairwise, log_pairwise, rtol=1e-10, atol=1e-10)
     assert loglik == pytest.approx(log_loglik, rel=1e-12)
@@ -236,7 +312,76 @@ def test_scaling_falls_back_to_log_space_when_numbers_leave_the_double_range():
     assert hmm.log_likelihood(log_emission, startprob, transmat) == pytest.approx(log_loglik, rel=1e-12)
 
 
-def test_impossible_observation_names_sequence_and_step():
+def test_the_estimators_log_space_fallback_is_exact_on_many_long_sequences(tier):
+    # The E-step the estimators run (run_e_step) redoes the work in log space when scaling leaves
+    # the range of doubles; that path must keep every sum exact too.
+    n, copies = (1000, 100) if tier == "compiled" else (20, 20)
+    one, startprob, transmat = past_and_future_disagree(n)
+    log_emission = np.tile(one, (copies, 1))
+    lengths = np.full(copies, 2 * n)
+    starts = _inference.sequence_starts(lengths)
+    buffers = _inference.EStepBuffers(*log_emission.shape)
+    calls = []
+
+    def fresh_log_emission():
+        calls.append(1)
+        return log_emission.copy()
+
+    loglik, status = _inference.run_e_step(fresh_log_emission, startprob, transmat, starts, lengths, buffers)
+    assert status == -1 and len(calls) == 2  # the scaled pass gave up, log space finished
+    assert np.abs(buffers.posteriors.sum(axis=1) - 1.0).max() <= 1e-12
+    assert buffers.pairwise.sum() == pytest.approx(log_emission.shape[0] - copies, abs=1e-8)
+    assert buffers.start_counts.sum() == pytest.approx(copies, abs=1e-10)
+    single = hmm.forward_backward(one, startprob, transmat, method="log")
+    np.testing.assert_allclose(buffers.posteriors[:2 * n], single[0], atol=1e-12)
+    np.testing.assert_allclose(buffers.pairwise, copies * single[1], rtol=1e-10)
+    assert loglik == pytest.approx(copies * single[2], rel=1e-12)
+
+
+def test_an_estimators_fit_and_posteriors_take_the_exact_log_space_path(tier):
+    # A left-to-right GaussianHMM whose sequences jump from state 0's mean to state 2's: state 1
+    # explains neither, and the scaled E-step leaves the range of doubles. HMMEM.e_step (the fit)
+    # and predict_proba must then give the log-space numbers, sums exact.
+    rng = np.random.default_rng(11)
+    n, copies = (500, 20) if tier == "compiled" else (20, 5)
+    X = np.concatenate([np.concatenate([rng.normal(0.0, 1.0, (n, 1)), rng.normal(120.0, 1.0, (n, 1))])
+                        for _ in range(copies)])
+    lengths = np.full(copies, 2 * n)
+    startprob = np.array([1.0, 0.0, 0.0])
+    transmat = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
+    means, covariances = np.array([[0.0], [60.0], [120.0]]), np.ones((3, 1))
+    model = GaussianHMM(3, covariance_type="diag", startprob_init=startprob, transmat_init=transmat,
+                        means_init=means, covariances_init=covariances, fixed=("covariances",),
+                        reg_covar=0.0, max_iter=1, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration does not converge
+        model.fit(X, lengths)
+    starting = GaussianHMM(3, covariance_type="diag").set_parameters(
+        startprob=startprob, transmat=transmat, means=means, covariances=covariances)
+    log_emission = starting.emission_.log_prob(X)
+    starts = _inference.sequence_starts(lengths)
+    buffers = _inference.EStepBuffers(*log_emission.shape)
+    _, status = _kernels.forward_backward_scaled(
+        log_emission.copy(), startprob, transmat, starts, lengths, buffers.posteriors, buffers.log_scaling,
+        buffers.pairwise, buffers.start_counts, buffers.scratch, True,
+    )
+    assert status == _kernels.OUT_OF_RANGE  # the fallback is what runs
+    posteriors, pairwise, _ = hmm.forward_backward(log_emission, startprob, transmat, lengths, method="log")
+    assert pairwise.sum() == pytest.approx(X.shape[0] - copies, abs=1e-8)
+    # one M-step from the log-space statistics
+    np.testing.assert_allclose(model.transmat_, pairwise / pairwise.sum(axis=1, keepdims=True), rtol=1e-10,
+                               atol=1e-14)
+    np.testing.assert_allclose(model.means_, (posteriors.T @ X) / posteriors.sum(axis=0)[:, None], rtol=1e-10)
+    fitted_log_emission = model.emission_.log_prob(X)
+    expected, _, loglik = hmm.forward_backward(fitted_log_emission, model.startprob_, model.transmat_, lengths,
+                                               method="log")
+    proba = model.predict_proba(X, lengths)
+    assert np.abs(proba.sum(axis=1) - 1.0).max() <= 1e-12
+    np.testing.assert_allclose(proba, expected, atol=1e-12)
+    assert model.score(X, lengths) == pytest.approx(loglik, rel=1e-12)
+
+
+def test_impossible_observation_names_sequence_and_step(tier):
     rng = np.random.default_rng(5)
     log_emission, startprob, transmat = random_model(rng, 3, 10)
     log_emission[7] = -np.inf  # row 7 = step 3 of the second sequence
@@ -249,23 +394,25 @@ def test_impossible_observation_names_sequence_and_step():
         lambda: hmm.viterbi(log_emission, startprob, transmat, lengths),
         lambda: hmm.pairwise_posteriors(log_emission, startprob, transmat, lengths),
     ):
-        with pytest.raises(ValueError, match=r"sequence 1 has probability zero at step 3 \(row 7"):
+        with pytest.raises(ValueError, match=r"^observation 3 of sequence 1 \(row 7 of log_emission\) has "
+                           r"probability zero under every state reachable there \(from the start probabilities "
+                           r"through nonzero transitions\)$"):
             call()
     per_sequence = hmm.log_likelihood(log_emission, startprob, transmat, lengths, per_sequence=True)
     assert np.isfinite(per_sequence[0]) and per_sequence[1] == -np.inf
 
 
-def test_impossible_through_a_forbidden_transition():
+def test_impossible_through_a_forbidden_transition(tier):
     # State 0 emits only symbol-like row A, state 1 only B; 1 -> 0 is forbidden; data go B then A.
     log_emission = np.array([[-np.inf, 0.0], [0.0, -np.inf]])
     startprob, transmat = np.array([0.5, 0.5]), np.array([[0.5, 0.5], [0.0, 1.0]])
-    with pytest.raises(ValueError, match="sequence 0 has probability zero at step 1"):
+    with pytest.raises(ValueError, match="observation 1 of sequence 0 .* has probability zero"):
         hmm.forward_backward(log_emission, startprob, transmat)
-    with pytest.raises(ValueError, match="sequence 0 has probability zero at step 1"):
+    with pytest.raises(ValueError, match="observation 1 of sequence 0 .* has probability zero"):
         hmm.viterbi(log_emission, startprob, transmat)
 
 
-def test_huge_emission_densities_and_tiny_ones_do_not_overflow():
+def test_huge_emission_densities_and_tiny_ones_do_not_overflow(tier):
     rng = np.random.default_rng(6)
     log_emission, startprob, transmat = random_model(rng, 3, 50)
     for shift in (-5000.0, 5000.0):
@@ -274,6 +421,48 @@ def test_huge_emission_densities_and_tiny_ones_do_not_overflow():
         base_posteriors, _, base = hmm.forward_backward(log_emission, startprob, transmat)
         np.testing.assert_allclose(posteriors, base_posteriors, atol=1e-12)
         assert loglik == pytest.approx(base + 50 * shift, rel=1e-12)
+
+
+# -- backward's scaling constants must be forward's ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("forward_lengths", "backward_lengths"),
+    [([50, 50], None), ([30, 70], [70, 30]), ([10] * 10, [50, 50]), ([25, 25, 50], [50, 50])],
+)
+@pytest.mark.parametrize("separation", [1.0, 4.0])
+def test_backward_refuses_log_scaling_computed_for_other_lengths(forward_lengths, backward_lengths, separation,
+                                                                 tier):
+    # Two well-separated states and data that switch between them: the scaling constant of a step
+    # that starts a sequence under one split and not the other differs by far more than round-off.
+    rng = np.random.default_rng(21)
+    states = np.repeat(rng.integers(2, size=20), 5)
+    x = rng.normal(separation * states, 1.0)
+    log_emission = -0.5 * (x[:, None] - separation * np.arange(2)) ** 2
+    startprob, transmat = np.array([0.9, 0.1]), np.array([[0.8, 0.2], [0.2, 0.8]])
+    _, log_scaling = hmm.forward(log_emission, startprob, transmat, forward_lengths)
+    beta = hmm.backward(log_emission, transmat, log_scaling, forward_lengths)  # the matching lengths pass
+    with pytest.raises(ValueError, match=r"^log_scaling does not match lengths: at observation \d+ of sequence "):
+        hmm.backward(log_emission, transmat, log_scaling, backward_lengths)
+    # ... and so does a pass over the same data in log space: beta is the same up to a constant per step
+    alpha, _ = hmm.forward(log_emission, startprob, transmat, forward_lengths)
+    np.testing.assert_allclose((alpha * beta).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_backward_says_when_its_scaled_variables_leave_the_range_of_doubles(tier):
+    log_emission, startprob, transmat = past_and_future_disagree(10)
+    _, log_scaling = hmm.forward(log_emission, startprob, transmat)
+    with pytest.raises(ValueError, match="leave the range of doubles at observation 9 of sequence 0 .*backward_log"):
+        hmm.backward(log_emission, transmat, log_scaling)
+    assert np.all(np.isfinite(np.exp(hmm.backward_log(log_emission, transmat)[:, 0])))
+
+
+@pytest.mark.parametrize(
+    ("log_scaling", "message"),
+    [("abc", "log_scaling must be an array of numbers"), (np.zeros(4), r"log_scaling must be the finite \(T,\)"),
+     (np.full(5, np.nan), "log_scaling must be the finite")],
+)
+def test_backward_names_a_bad_log_scaling(log_scaling, message):
+    with pytest.raises(ValueError, match=message):
+        hmm.backward(np.zeros((5, 2)), [[0.9, 0.1], [0.2, 0.8]], log_scaling)
 
 
 # -- underflow of the naive recursion ----------------------------------------------------------------
@@ -334,7 +523,7 @@ def test_method_must_be_known():
         hmm.forward_backward(np.zeros((3, 2)), [0.5, 0.5], np.eye(2), method="fast")
 
 
-def test_inputs_are_not_modified():
+def test_inputs_are_not_modified(tier):
     rng = np.random.default_rng(9)
     log_emission, startprob, transmat = random_model(rng, 3, 20)
     before = log_emission.copy()
@@ -359,7 +548,7 @@ def random_markov_q(rng, K, lengths):
 
 
 @pytest.mark.parametrize("lengths", [[6], [3, 1, 4]])
-def test_elbo_plus_kl_is_the_log_likelihood(lengths):
+def test_elbo_plus_kl_is_the_log_likelihood(lengths, tier):
     rng = np.random.default_rng(10)
     args = random_model(rng, 3, sum(lengths))
     posteriors, _, loglik = hmm.forward_backward(*args, lengths=lengths)

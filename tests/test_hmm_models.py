@@ -361,14 +361,55 @@ def test_impossible_observations_under_fixed_parameters_name_sequence_and_step()
     model = CategoricalHMM(2, emissionprob_init=[[1.0, 0.0], [0.5, 0.5]], transmat_init=[[1.0, 0.0], [0.0, 1.0]],
                            startprob_init=[1.0, 0.0], fixed={"startprob", "transmat", "emissionprob"})
     X = np.array([0, 0, 0, 0, 0, 1, 0])
-    with pytest.raises(ValueError, match=r"sequence 1 has probability zero at step 2 \(row 5 of X\).*fixed") as error:
+    with pytest.raises(ValueError, match=r"^X: observation 2 of sequence 1 \(row 5 of X\) has probability zero "
+                       r"under every state reachable there .* under the fixed parameters\. Check") as error:
         model.fit(X, lengths=[3, 4])
     assert "given states" not in str(error.value)  # none were given
+    assert "no state can emit" not in str(error.value)  # state 1 can, but cannot be reached
+
+
+def test_an_observation_no_state_can_emit_is_said_to_be_one():
+    # symbol 2 has probability zero in both rows of emissionprob_init (zeros stay zero)
+    model = CategoricalHMM(2, emissionprob_init=[[0.5, 0.5, 0.0], [0.2, 0.8, 0.0]])
+    with pytest.raises(ValueError, match=r"^X: observation 2 of sequence 0 \(row 2 of X\) has probability zero .* "
+                       r"under the starting parameters; no state can emit it \(its emission probability is zero in "
+                       r"every state\)\. Check"):
+        model.fit(np.array([0, 1, 2, 0]))
+    rates = PoissonHMM(2).set_parameters(startprob=[0.5, 0.5], transmat=[[0.9, 0.1], [0.1, 0.9]],
+                                         rates=[[0.0], [0.0]])
+    with pytest.raises(ValueError, match=r"observation 1 of sequence 0 .* under the fitted model; no state can emit "
+                       r"it \(its emission probability is zero in every state\)$"):
+        rates.predict([[0], [1]])
+
+
+def test_a_symbol_never_seen_in_training_is_named_with_the_prior_that_keeps_it_possible():
+    X = np.array([0, 1, 3, 0, 1, 3, 3, 1, 0, 0, 1, 3] * 5)  # symbol 2 never occurs: n_features_ = 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = CategoricalHMM(2, random_state=0, max_iter=20).fit(X)
+    assert np.all(model.emissionprob_[:, 2] == 0)
+    unseen = r"symbol 2 has emission probability zero in every state, .* emissionprob_prior > 0"
+    for call in (lambda: model.predict([0, 1, 1, 2], lengths=[2, 2]), lambda: model.predict_proba([0, 2, 1]),
+                 lambda: model.decode([0, 2, 1]), lambda: model.filter_proba([0, 2, 1])):
+        with pytest.raises(ValueError, match=r"^X: observation 1 of sequence [01] \(row [13] of X\) .*under the "
+                           r"fitted model: " + unseen):
+            call()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        smoothed = CategoricalHMM(2, emissionprob_prior=1.0, random_state=0, max_iter=20).fit(X)
+    assert smoothed.predict([0, 2, 1]).shape == (3,)
+    # an impossible observation that some state can emit (only unreachable ones) gets no such advice
+    blocked = CategoricalHMM(2).set_parameters(startprob=[1.0, 0.0], transmat=[[1.0, 0.0], [0.0, 1.0]],
+                                               emissionprob=[[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="under the fitted model$") as error:
+        blocked.predict([0, 1])
+    assert "emissionprob_prior" not in str(error.value)
 
 
 def test_impossible_labels_are_reported():
     X = np.array([0.0, 0.1, 5.0, 5.1])
-    with pytest.raises(ValueError, match="sequence 0 has probability zero at step 1"), warnings.catch_warnings():
+    with pytest.raises(ValueError, match="observation 1 of sequence 0 .* has probability zero"), \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateComponentWarning)  # two points per state to start from
         GaussianHMM(2, transmat_init=[[1.0, 0.0], [0.0, 1.0]]).fit(X, states=[0, 1, -1, -1])
     with pytest.raises(ValueError, match="and the given states"), warnings.catch_warnings():
@@ -463,7 +504,7 @@ def test_filtered_probabilities_explain_an_impossible_observation():
     model = CategoricalHMM(2, transmat_init=[[1.0, 0.0], [0.0, 1.0]], startprob_init=[1.0, 0.0],
                            emissionprob_init=[[1.0, 0.0], [0.0, 1.0]], fixed={"startprob", "transmat", "emissionprob"})
     model.fit([0, 0, 0])
-    with pytest.raises(ValueError, match=r"X: sequence 0 has probability zero at step 2 .*under the fitted model"):
+    with pytest.raises(ValueError, match=r"X: observation 2 of sequence 0 .*under the fitted model$"):
         model.filter_proba([0, 0, 1])
 
 

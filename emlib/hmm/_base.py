@@ -158,9 +158,11 @@ class HMMEM:
         if bad >= 0:
             labelled = data.labelled_rows is not None and data.labelled_rows.size > 0
             raise ValueError(
-                f"X: {_inference.impossible_message(int(bad), data.starts, 'X', labelled)}, under the "
+                f"X: {_inference.impossible_message(int(bad), data.starts, 'X', labelled)} under the "
                 + ("fixed" if self.settings.fixed else "starting")
-                + " parameters. Check transmat_init zeros, fixed parameters, emission starting values"
+                + " parameters"
+                + (NO_STATE_EMITS if emitted_by_no_state(self.emission, data.X, int(bad)) else "")
+                + ". Check transmat_init zeros, fixed parameters, emission starting values"
                 + (" and the given states." if labelled else ".")
             )
         b = self._buffers
@@ -248,6 +250,15 @@ def own_float_array(array) -> np.ndarray:
     if a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable and a.flags.owndata:
         return a
     return np.array(a, dtype=np.float64, order="C")
+
+
+NO_STATE_EMITS = "; no state can emit it (its emission probability is zero in every state)"
+
+
+def emitted_by_no_state(emission, X: np.ndarray, row: int) -> bool:
+    """Whether observation ``X[row]`` has emission probability zero in every state of ``emission``."""
+    with np.errstate(divide="ignore"):
+        return bool(np.all(np.isneginf(emission.log_prob(X[row:row + 1]))))
 
 
 def clamp_to_labels(log_emission: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> None:
@@ -489,10 +500,17 @@ class BaseHMM(EMEstimator):
             clamp_to_labels(log_emission, labelled_rows, labels)
         return X, log_emission, lengths, _inference.sequence_starts(lengths)
 
-    def _impossible(self, bad: int, starts, states=None) -> ValueError:
+    def _impossible(self, bad: int, starts, X, states=None) -> ValueError:
+        """The error for row ``bad`` of ``X`` (validated), which the fitted model cannot produce."""
         given = states is not None and np.any(np.asarray(states) >= 0)
-        return ValueError(f"X: {_inference.impossible_message(int(bad), starts, 'X', given)} under the "
-                          "fitted model")
+        message = f"X: {_inference.impossible_message(int(bad), starts, 'X', given)} under the fitted model"
+        if emitted_by_no_state(self.emission_, X, int(bad)):
+            message += self._why_no_state_emits(X[int(bad)])
+        return ValueError(message)
+
+    def _why_no_state_emits(self, observation) -> str:
+        """How the error for an observation that no state can emit ends (the families add advice)."""
+        return NO_STATE_EMITS
 
     def predict_proba(self, X: ArrayLike, lengths: ArrayLike | None = None,
                       states: ArrayLike | None = None) -> np.ndarray:
@@ -514,7 +532,7 @@ class BaseHMM(EMEstimator):
         _, bad = _inference.run_e_step(fresh_log_emission, self.startprob_, self.transmat_, starts, lengths,
                                        buffers)
         if bad >= 0:
-            raise self._impossible(bad, starts, states)
+            raise self._impossible(bad, starts, X, states)
         return buffers.posteriors
 
     def filter_proba(self, X: ArrayLike, lengths: ArrayLike | None = None) -> np.ndarray:
@@ -524,12 +542,11 @@ class BaseHMM(EMEstimator):
         in real time; :meth:`predict_proba` also uses the steps after ``t`` (smoothing). These are
         the scaled forward variables; the last row of each sequence equals its smoothed one.
         """
-        _, log_emission, lengths, starts = self._prepared(X, lengths)
-        try:
-            alpha, _ = _inference.scaled_forward_arrays(log_emission, self.startprob_, self.transmat_, starts,
-                                                        lengths, rows_name="X")
-        except ValueError as error:
-            raise ValueError(f"X: {error} under the fitted model") from None
+        X, log_emission, lengths, starts = self._prepared(X, lengths)
+        alpha, _, bad = _inference.scaled_forward_arrays(log_emission, self.startprob_, self.transmat_, starts,
+                                                         lengths)
+        if bad >= 0:
+            raise self._impossible(bad, starts, X)
         return alpha
 
     def decode(self, X: ArrayLike, lengths: ArrayLike | None = None,
@@ -546,13 +563,13 @@ class BaseHMM(EMEstimator):
         path : ndarray of shape (n_samples,)
             The jointly most probable state of every step.
         """
-        _, log_emission, lengths, starts = self._prepared(X, lengths, states)
+        X, log_emission, lengths, starts = self._prepared(X, lengths, states)
         path = np.empty(log_emission.shape[0], dtype=np.int64)
         with np.errstate(divide="ignore"):
             log_startprob, log_transmat = np.log(self.startprob_), np.log(self.transmat_)
         logprob, bad = _kernels.viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path)
         if bad >= 0:
-            raise self._impossible(bad, starts, states)
+            raise self._impossible(bad, starts, X, states)
         return float(logprob), path
 
     def predict(self, X: ArrayLike, lengths: ArrayLike | None = None, algorithm: str = "viterbi",

@@ -68,22 +68,25 @@ def sequence_starts(lengths: np.ndarray) -> np.ndarray:
     return starts
 
 
+def _where(row: int, starts: np.ndarray, rows_name: str) -> str:
+    """``row`` of the stacked sequences as observation ``t`` of sequence ``s``, in words."""
+    sequence = int(np.searchsorted(starts, row, side="right") - 1)
+    return f"observation {int(row - starts[sequence])} of sequence {sequence} (row {row} of {rows_name})"
+
+
 def impossible_message(row: int, starts: np.ndarray, rows_name: str = "log_emission",
                        states_given: bool = False) -> str:
     """Where a sequence first has probability zero, in words."""
-    sequence = int(np.searchsorted(starts, row, side="right") - 1)
-    step = int(row - starts[sequence])
     return (
-        f"sequence {sequence} has probability zero at step {step} (row {row} of {rows_name}): no "
-        "state allowed there by the start probabilities, the zeros of the transition matrix"
-        + (" and the given states" if states_given else "")
-        + " can emit that observation"
+        f"{_where(row, starts, rows_name)} has probability zero under every state reachable there "
+        "(from the start probabilities through nonzero transitions"
+        + (", and allowed by the given states)" if states_given else ")")
     )
 
 
-def _raise_if_impossible(bad: int, starts: np.ndarray, rows_name: str = "log_emission") -> None:
+def _raise_if_impossible(bad: int, starts: np.ndarray) -> None:
     if bad >= 0:
-        raise ValueError(impossible_message(int(bad), starts, rows_name))
+        raise ValueError(impossible_message(int(bad), starts))
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -127,33 +130,27 @@ def forward(log_emission, startprob, transmat, lengths=None):
     in :func:`backward`, ``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]`` with the same ``c``.
     """
     log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
-    return scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths)
-
-
-def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths, rows_name="log_emission"):
-    """``(alpha, log_scaling)`` of validated arrays; through log space if the scaled pass underflows.
-
-    ``rows_name`` names the data's rows in the error for an impossible observation.
-    """
-    alpha = np.empty_like(log_emission)
-    log_scaling = np.empty(log_emission.shape[0])
-    status = _kernels.forward_scaled(log_emission, startprob, transmat, starts, lengths, alpha, log_scaling)
-    if status == _kernels.OUT_OF_RANGE:
-        # The same quantities from log space: alpha normalised per step, c[t] from successive totals.
-        log_alpha = np.empty_like(log_emission)
-        _, status = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths,
-                                         log_alpha)
-        _raise_if_impossible(status, starts, rows_name)
-        top = log_alpha.max(axis=1, keepdims=True)
-        alpha = np.exp(log_alpha - top)
-        total = alpha.sum(axis=1, keepdims=True)
-        alpha /= total
-        log_total = (np.log(total) + top)[:, 0]
-        log_scaling = np.diff(log_total, prepend=0.0)
-        log_scaling[starts] = log_total[starts]
-        return alpha, log_scaling
-    _raise_if_impossible(status, starts, rows_name)
+    alpha, log_scaling, status = scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths)
+    _raise_if_impossible(status, starts)
     return alpha, log_scaling
+
+
+def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
+    """``(alpha, log_scaling, status)`` of validated arrays; through log space if the scaled pass
+    fails. ``status`` is the first row of probability zero, else -1 (then ``alpha`` is not the
+    filter beyond that row)."""
+    T, K = log_emission.shape
+    alpha, log_scaling = np.empty((T, K)), np.empty(T)
+    _, status = _kernels.forward_backward_scaled(
+        log_emission.copy(), startprob, transmat, starts, lengths, alpha, log_scaling, np.empty((K, K)),
+        np.empty(K), np.empty((K + 3, K)), False,
+    )
+    if status == _kernels.OUT_OF_RANGE:  # the same quantities from log space
+        log_alpha = np.empty((T, K))
+        status = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha,
+                                      log_scaling, np.empty((2, K)), True)
+        alpha = np.exp(log_alpha)
+    return alpha, log_scaling, status
 
 
 def backward(log_emission, transmat, log_scaling, lengths=None):
@@ -164,7 +161,7 @@ def backward(log_emission, transmat, log_scaling, lengths=None):
     log_emission : array-like of shape (T, K)
     transmat : array-like of shape (K, K)
     log_scaling : array-like of shape (T,)
-        The second output of :func:`forward` for the same arguments.
+        The second output of :func:`forward` for the same arguments, ``lengths`` included.
     lengths : array-like of int, optional
 
     Returns
@@ -172,17 +169,64 @@ def backward(log_emission, transmat, log_scaling, lengths=None):
     beta : ndarray of shape (T, K)
         ``p(x_t+1..n-1 | z_t = k) / p(x_t+1..n-1 | x_0..t)``; ``alpha * beta`` is the posterior
         ``p(z_t = k | x)`` exactly.
+
+    Raises
+    ------
+    ValueError
+        If ``log_scaling`` cannot come from :func:`forward` with these ``lengths``: since
+        ``alpha[t]`` is a distribution and ``alpha[t] . beta[t] = 1``, every row of ``beta`` has
+        entries on both sides of one, and a row entirely above or below one gives the mismatch
+        away. That catches constants computed across a boundary that ``lengths`` does not have
+        (the usual mistake: ``lengths`` left out of one call). A boundary that ``lengths`` adds
+        leaves every row straddling one and cannot be seen from these arguments. Also raised if
+        the scaled backward variables leave the range of doubles (:func:`backward_log` works in
+        log space).
     """
     log_emission = check_log_emission(log_emission)
     T, K = log_emission.shape
     transmat = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
     lengths = check_lengths(lengths, T)
-    log_scaling = np.array(log_scaling, dtype=np.float64)
+    try:
+        log_scaling = np.array(log_scaling, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("log_scaling must be an array of numbers, the output of forward()") from None
     if log_scaling.shape != (T,) or not np.all(np.isfinite(log_scaling)):
         raise ValueError(f"log_scaling must be the finite (T,) = ({T},) output of forward()")
+    starts = sequence_starts(lengths)
     beta = np.empty_like(log_emission)
-    _kernels.backward_scaled(log_emission, transmat, sequence_starts(lengths), lengths, log_scaling, beta)
+    _kernels.backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta, np.empty(K))
+    _check_backward_variables(beta, starts)
     return beta
+
+
+# Rounding carried along a scaled backward pass moves alpha[t] . beta[t] away from one by about
+# T times the machine epsilon: 1e-10 at a million steps. A mismatched log_scaling moves it by the
+# ratio of two probabilities of the data, far more.
+_STRADDLE_TOLERANCE = 1e-6
+
+
+def _check_backward_variables(beta: np.ndarray, starts: np.ndarray) -> None:
+    """Refuse a ``beta`` that no matching forward pass allows (see :func:`backward`)."""
+    with np.errstate(invalid="ignore"):
+        lowest, highest = beta.min(axis=1), beta.max(axis=1)
+    broken = ~(np.isfinite(lowest) & np.isfinite(highest))
+    if broken.any():
+        row = int(np.flatnonzero(broken)[-1])  # where the pass, running back in time, broke
+        raise ValueError(
+            f"the scaled backward variables leave the range of doubles at {_where(row, starts, 'log_emission')}: "
+            "the sequence's past and future disagree by more than about 1e308, or log_scaling was "
+            "computed by forward() for other arguments; backward_log works in log space"
+        )
+    above, below = lowest > 1.0 + _STRADDLE_TOLERANCE, highest < 1.0 - _STRADDLE_TOLERANCE
+    if above.any() or below.any():
+        row = int(np.argmax(above | below))
+        side = "above" if above[row] else "below"
+        raise ValueError(
+            f"log_scaling does not match lengths: at {_where(row, starts, 'log_emission')} every "
+            f"backward variable is {side} one, which no forward pass over these lengths gives "
+            "(alpha[t] . beta[t] = 1 with alpha[t] a distribution). Pass the log_scaling that "
+            "forward() returned for the same log_emission, transmat and lengths"
+        )
 
 
 # -- log space -------------------------------------------------------------------------------------
@@ -200,9 +244,10 @@ def forward_log(log_emission, startprob, transmat, lengths=None):
     """
     log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
     log_alpha = np.empty_like(log_emission)
-    loglik, bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha)
+    bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha,
+                               np.empty(0), np.empty((2, log_emission.shape[1])), False)
     _raise_if_impossible(bad, starts)
-    return log_alpha, float(loglik)
+    return log_alpha, float(reference._logsumexp(log_alpha[starts + lengths - 1], axis=1).sum())
 
 
 def backward_log(log_emission, transmat, lengths=None):
@@ -215,10 +260,11 @@ def backward_log(log_emission, transmat, lengths=None):
     """
     log_emission = check_log_emission(log_emission)
     T, K = log_emission.shape
-    transmat = check_stochastic_matrix(transmat, "transmat", shape=(K, K))
+    transmat = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
     lengths = check_lengths(lengths, T)
     log_beta = np.empty_like(log_emission)
-    _kernels.backward_log(log_emission, _log(transmat), sequence_starts(lengths), lengths, log_beta)
+    _kernels.backward_log(log_emission, _log(transmat), sequence_starts(lengths), lengths, log_beta, np.empty(T),
+                          np.empty((1, K)), False)
     return log_beta
 
 
@@ -257,34 +303,79 @@ def forward_backward(log_emission, startprob, transmat, lengths=None, *, method=
 
 
 class EStepBuffers:
-    """Output arrays of the fused E-step kernels, allocated once and reused across iterations."""
+    """Output and work arrays of the E-step, allocated once and reused across iterations."""
 
     def __init__(self, T: int, K: int):
         self.posteriors = np.empty((T, K))
-        self.scale = np.empty(T)
+        self.log_scaling = np.empty(T)
         self.pairwise = np.empty((K, K))
         self.start_counts = np.empty(K)
+        self.scratch = np.empty((K + 3, K))
 
 
 def run_e_step(fresh_log_emission, startprob, transmat, starts, lengths, buffers, method="scaling"):
-    """Fused forward–backward into ``buffers``; returns ``(log_likelihood, status)``.
+    """Forward–backward into ``buffers``; returns ``(log_likelihood, status)``.
 
     ``fresh_log_emission()`` must return the (T, K) log-emissions as an array the kernel may
-    overwrite; it is called a second time only if the scaled recursion leaves the range of doubles
-    and the work is redone in log space.
+    overwrite; it is called a second time only if the scaled recursion fails and the work is
+    redone in log space.
     """
     b = buffers
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
     if method == "scaling":
         loglik, status = _kernels.forward_backward_scaled(
-            fresh_log_emission(), startprob, transmat, starts, lengths, b.posteriors, b.scale, b.pairwise,
-            b.start_counts,
+            fresh_log_emission(), startprob, transmat, starts, lengths, b.posteriors, b.log_scaling, b.pairwise,
+            b.start_counts, b.scratch, True,
         )
         if status != _kernels.OUT_OF_RANGE:
             return loglik, status
-    return _kernels.forward_backward_log(
-        fresh_log_emission(), _log(startprob), _log(transmat), starts, lengths, b.posteriors, b.pairwise,
-        b.start_counts,
-    )
+    return _log_space_e_step(fresh_log_emission(), startprob, transmat, starts, lengths, b)
+
+
+def _log_space_e_step(log_emission, startprob, transmat, starts, lengths, buffers):
+    """The E-step in log space: the shifted forward and backward passes, then each posterior row and
+    each transition's pairwise posteriors normalised by their own totals."""
+    b = buffers
+    log_transmat = _log(transmat)
+    log_alpha = b.posteriors  # turned into the posteriors at the end
+    status = _kernels.forward_log(log_emission, _log(startprob), log_transmat, starts, lengths, log_alpha,
+                                  b.log_scaling, b.scratch, True)
+    if status >= 0:
+        return -np.inf, status
+    log_beta = np.empty_like(log_emission)
+    _kernels.backward_log(log_emission, log_transmat, starts, lengths, log_beta, np.empty(log_emission.shape[0]),
+                          b.scratch, True)
+    first, second = transition_rows(lengths)
+    K = log_emission.shape[1]
+    # transitions per (chunk, K, K) temporary: at most 8 MB, and few enough that their sum, added up
+    # one transition after another, keeps its rounding well below 1e-8
+    chunk = max(1, min(4096, 2**20 // (K * K)))
+    b.pairwise[:] = 0.0
+    for begin in range(0, first.shape[0], chunk):
+        steps = slice(begin, begin + chunk)
+        xi = _normalised_xi(log_alpha, log_beta, log_emission, log_transmat, first[steps], second[steps])
+        b.pairwise += xi.sum(axis=0)
+    log_alpha += log_beta  # log of the posteriors, up to a constant per row
+    log_alpha -= log_alpha.max(axis=1, keepdims=True)
+    posteriors = np.exp(log_alpha, out=log_alpha)
+    posteriors /= posteriors.sum(axis=1, keepdims=True)
+    b.start_counts[:] = posteriors[starts].sum(axis=0)
+    return float(b.log_scaling.sum()), -1
+
+
+def _normalised_xi(log_alpha, log_beta, log_emission, log_transmat, first, second) -> np.ndarray:
+    """``p(z_t = i, z_t+1 = j | x)`` of the transitions ``first -> second`` (rows), (n, K, K).
+
+    Computed in log space from forward and backward variables known up to a constant per step,
+    each matrix then normalised to sum to one.
+    """
+    log_xi = (log_alpha[first][:, :, None] + log_transmat[None, :, :]
+              + (log_emission[second] + log_beta[second])[:, None, :])
+    log_xi -= log_xi.max(axis=(1, 2), keepdims=True)
+    xi = np.exp(log_xi, out=log_xi)
+    xi /= xi.sum(axis=(1, 2), keepdims=True)
+    return xi
 
 
 def log_likelihood(log_emission, startprob, transmat, lengths=None, *, per_sequence=False):
@@ -309,14 +400,25 @@ def log_likelihood(log_emission, startprob, transmat, lengths=None, *, per_seque
 
 def sequence_log_likelihoods(log_emission, startprob, transmat, starts, lengths) -> np.ndarray:
     """``log p(x)`` of each sequence (S,) from validated arrays; -inf where impossible."""
-    values = np.empty(starts.shape[0])
-    _kernels.log_likelihood_scaled(log_emission, startprob, transmat, starts, lengths, values)
-    for s in np.flatnonzero(np.isnan(values)):  # the scaled normaliser hit zero: settle it in log space
+    T, K = log_emission.shape
+    alpha, log_scaling, scratch = np.empty((T, K)), np.empty(T), np.empty((K + 3, K))
+    unused = (np.empty((K, K)), np.empty(K))
+    _, status = _kernels.forward_backward_scaled(log_emission.copy(), startprob, transmat, starts, lengths, alpha,
+                                                 log_scaling, *unused, scratch, False)
+    if status == -1:
+        return np.add.reduceat(log_scaling, starts)
+    values = np.empty(starts.shape[0])  # some sequence failed: one at a time, in log space if need be
+    for s in range(starts.shape[0]):
         rows = slice(starts[s], starts[s] + lengths[s])
-        values[s], _ = _kernels.forward_log(
-            log_emission[rows], _log(startprob), _log(transmat), np.zeros(1, dtype=np.int64), lengths[s:s + 1],
-            np.empty((lengths[s], log_emission.shape[1])),
-        )
+        one, first = log_emission[rows], np.zeros(1, dtype=np.int64)
+        values[s], status = _kernels.forward_backward_scaled(one.copy(), startprob, transmat, first, lengths[s:s + 1],
+                                                             alpha[rows], log_scaling[rows], *unused, scratch, False)
+        if status == _kernels.OUT_OF_RANGE:
+            status = _kernels.forward_log(one, _log(startprob), _log(transmat), first, lengths[s:s + 1], alpha[rows],
+                                          log_scaling[rows], scratch, True)
+            values[s] = log_scaling[rows].sum()
+        if status >= 0:
+            values[s] = -np.inf
     return values
 
 
@@ -373,24 +475,15 @@ def pairwise_posteriors(log_emission, startprob, transmat, lengths=None):
         Each matrix sums to one.
     """
     log_emission, startprob, transmat, lengths, starts = prepare(log_emission, startprob, transmat, lengths)
-    log_alpha, log_beta = _log_forward_backward(log_emission, startprob, transmat, starts, lengths)
-    first, second = transition_rows(lengths)
-    # Log space, so that no ratio of scaled variables can overflow in this teaching function.
-    log_xi = (log_alpha[first][:, :, None] + _log(transmat)[None, :, :]
-              + (log_emission[second] + log_beta[second])[:, None, :])
-    top = log_xi.max(axis=(1, 2), keepdims=True)
-    xi = np.exp(log_xi - top)
-    xi /= xi.sum(axis=(1, 2), keepdims=True)
-    return xi
-
-
-def _log_forward_backward(log_emission, startprob, transmat, starts, lengths):
-    log_alpha = np.empty_like(log_emission)
-    _, bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha)
+    T, K = log_emission.shape
+    log_alpha, log_beta = np.empty((T, K)), np.empty((T, K))
+    bad = _kernels.forward_log(log_emission, _log(startprob), _log(transmat), starts, lengths, log_alpha,
+                               np.empty(T), np.empty((2, K)), True)
     _raise_if_impossible(bad, starts)
-    log_beta = np.empty_like(log_emission)
-    _kernels.backward_log(log_emission, _log(transmat), starts, lengths, log_beta)
-    return log_alpha, log_beta
+    _kernels.backward_log(log_emission, _log(transmat), starts, lengths, log_beta, np.empty(T), np.empty((1, K)),
+                          True)
+    # Log space, so that no ratio of scaled variables can overflow in this teaching function.
+    return _normalised_xi(log_alpha, log_beta, log_emission, _log(transmat), *transition_rows(lengths))
 
 
 def transition_rows(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

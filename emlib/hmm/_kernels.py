@@ -1,93 +1,296 @@
 """Compiled recursions over time (numba). The readable NumPy versions are in ``reference.py`` (:mod:`emlib.hmm.reference`).
 
 Every kernel takes the concatenated sequences as one (T, K) array plus ``starts`` and ``lengths``
-(int64), and loops over the sequences itself, so that many short sequences cost one call.
+(int64), and loops over the sequences itself, so that many short sequences cost one call. Work
+arrays (``scratch``) come from the caller: a kernel allocates nothing, which keeps it quick to compile.
+Six kernels: :func:`forward_backward_scaled` (the E-step, and with ``smooth=False`` the scaled
+forward pass that ``forward``, ``filter_proba`` and ``score`` need), :func:`backward_scaled`,
+:func:`forward_log` and :func:`backward_log` (public functions, and the E-step in log space),
+:func:`viterbi_path` and :func:`sample_states`.
+
+Compiled on first need, for the one signature the wrappers use (C-contiguous float64 arrays, int64
+indices). Until a kernel is compiled, calls that fit in what is left of :data:`NUMPY_STEPS` run its
+NumPy twin instead, which computes the same outputs and status from :mod:`emlib.hmm.reference`: a
+small first fit in a fresh environment then waits for no compiler, and a kernel that keeps being
+called is compiled once the twin has run that many steps (the cost of compiling is paid at most
+once, and only where it pays). ``use("numpy")`` and ``use("compiled")`` force either (tests);
+:func:`compile_all` compiles everything.
 
 Status codes returned by the kernels: ``-1`` all went well; a row ``>= 0`` is the first observation
 of probability zero (the Python wrappers turn it into an error naming the sequence and the step);
-``OUT_OF_RANGE`` (``-2``, scaling kernels only) means a scaled number left the range of doubles,
-which happens when the past and the future disagree by more than about 1e308 (say a left-to-right
-model started far from the data): the wrappers then redo the work in log space, which cannot
-overflow. A normaliser of exactly zero is reported that way too, since in scaled arithmetic it may be
-underflow rather than impossibility; log space tells the two apart.
+``OUT_OF_RANGE`` (``-2``, scaling kernels only) means a scaled number left the range of doubles
+or lost its precision, which happens when the past and the future disagree by more than about
+1e308 (say a left-to-right model started far from the data): the wrappers then redo the work in log
+space, which cannot overflow. A normaliser below the smallest normal double (1e-308, zero included)
+is reported that way too, since in scaled arithmetic it may be underflow rather than impossibility;
+log space tells the two apart.
 
-Conventions (scaling method), per sequence with steps ``t = 0 .. n-1``:
+Conventions, per sequence with steps ``t = 0 .. n-1``. Scaling method:
 
 - the emission probabilities of a step are handled relative to their largest value,
   ``b[t, k] = exp(log_emission[t, k] - m[t])`` with ``m[t] = max_k log_emission[t, k]``, so a
   density of 1e-400 does not underflow before the recursion even starts;
 - ``c[t] = sum_j b[t, j] * (alpha[t-1] @ A)[j]`` and ``alpha[t] = b[t] * (alpha[t-1] @ A) / c[t]``,
   so ``alpha[t]`` is the filtering distribution ``p(z_t | x_0..t)`` (rows sum to one) and
-  ``log c[t] + m[t] = log p(x_t | x_0..t-1)``;
+  ``log_scaling[t] = log c[t] + m[t] = log p(x_t | x_0..t-1)``;
 - ``beta[n-1] = 1`` and ``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]`` with the *same* constants,
   so that ``alpha[t] * beta[t]`` is exactly the posterior ``p(z_t | x)``.
+
+Log space scales too: ``log_alpha[t] = log p(z_t | x_0..t)`` is shifted by its log-sum-exp at every
+step (the shifts are the same ``log_scaling``), and ``log_beta[t]`` by its maximum (``log_shift``),
+so every number stays near zero and no sum of logarithms in the millions swallows the small
+differences that decide the posteriors.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
+
 import numpy as np
 from numba import njit
 
+from emlib.hmm import reference
+
+__all__ = ["NUMPY_STEPS", "OUT_OF_RANGE", "Kernel", "compile_all", "use"]
+
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 OUT_OF_RANGE = -2
+# A normaliser c[t] below the smallest normal double was computed from subnormal numbers, which
+# carry few significant digits (e^-740 has about 7 bits): the scaled pass hands over to log space.
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
+# alpha[t] . beta[t] is exactly one in exact arithmetic; farther from one than this, the scaled
+# numbers have lost their precision (or left the range of doubles) and log space takes over.
+_TOTAL_TOLERANCE = 1e-6
+# The pairwise posteriors are summed over time in blocks of this many steps: a million terms added
+# one by one to totals in the hundreds of thousands lose about 1e-8 to rounding.
+_BLOCK = 1024
+
+# Time steps a kernel's NumPy twin may run before the kernel is compiled. The twin takes about
+# 10-20 microseconds a step, so this is about half a second: roughly what compiling costs.
+NUMPY_STEPS = 40_000
+_MODES = ("auto", "numpy", "compiled")
+_mode = "auto"
+KERNELS: list[Kernel] = []
+
+# numba types of the arguments
+_F1, _F2, _I1 = "float64[::1]", "float64[:, ::1]", "int64[::1]"
+
+
+class Kernel:
+    """A loop over time, compiled by numba for one explicit signature when first needed.
+
+    Calling the kernel runs the compiled loop; until that exists, a call that fits in what is left
+    of :data:`NUMPY_STEPS` runs the NumPy twin (registered with :meth:`twin`: same arguments, same
+    outputs and status). The number of steps of a call is the length of argument ``steps_from``.
+    """
+
+    def __init__(self, loop, signature: str, steps_from: int = 0):
+        functools.update_wrapper(self, loop)
+        self.loop = loop
+        self.signature = signature
+        self.steps_from = steps_from
+        self.numpy_twin = None
+        self.numpy_steps = 0  # steps run by the twin so far
+        self._compiled = None
+        KERNELS.append(self)
+
+    def twin(self, function):
+        """Register ``function`` as the NumPy twin (decorator); returns it unchanged."""
+        self.numpy_twin = function
+        return function
+
+    def compiled(self):
+        """The compiled loop (compiled now, or loaded from numba's cache, the first time)."""
+        if self._compiled is None:
+            self._compiled = njit(self.signature, **_OPTIONS)(self.loop)
+        return self._compiled
+
+    def __call__(self, *args):
+        if _mode == "numpy" or (_mode == "auto" and self._compiled is None and self._twin_can_take(args)):
+            return self.numpy_twin(*args)
+        return self.compiled()(*args)
+
+    def _twin_can_take(self, args) -> bool:
+        steps = args[self.steps_from].shape[0]
+        if self.numpy_steps + steps > NUMPY_STEPS:
+            return False
+        self.numpy_steps += steps
+        return True
+
+
+def kernel(signature: str, steps_from: int = 0):
+    """Decorator: the loop below becomes a :class:`Kernel` with this numba signature."""
+    return functools.partial(Kernel, signature=signature, steps_from=steps_from)
+
+
+@contextlib.contextmanager
+def use(mode: str):
+    """Run every kernel as ``mode`` inside the block: "numpy" (the twins), "compiled" or "auto"."""
+    global _mode
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    previous, _mode = _mode, mode
+    try:
+        yield
+    finally:
+        _mode = previous
+
+
+def compile_all() -> None:
+    """Compile every kernel now (or load it from numba's cache)."""
+    for each in KERNELS:
+        each.compiled()
 
 
 @njit(**_OPTIONS)
-def _logsumexp(values):
-    top = -np.inf
-    for v in values:
-        top = max(top, v)
-    if top == -np.inf:
-        return -np.inf
-    total = 0.0
-    for v in values:
-        total += np.exp(v - top)
-    return top + np.log(total)
+def _flush(block, total):
+    """``total += block``, then ``block = 0``, over the (K, K) of ``total`` (``block`` may have more rows)."""
+    K = total.shape[0]
+    for i in range(K):
+        for j in range(K):
+            total[i, j] += block[i, j]
+            block[i, j] = 0.0
 
 
 # -- scaling method ---------------------------------------------------------------------------------
-@njit(**_OPTIONS)
-def forward_scaled(log_emission, startprob, transmat, starts, lengths, alpha, log_scaling):
-    """Scaled forward pass. Fills ``alpha`` (T, K) and ``log_scaling`` (T,); returns the bad row or -1."""
+@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, {_F2}, {_F1}, {_F2}, {_F1}, {_F2}, boolean)")
+def forward_backward_scaled(work, startprob, transmat, starts, lengths, posteriors, log_scaling, pairwise,
+                            start_counts, scratch, smooth):
+    """The scaled forward pass and, if ``smooth``, the backward pass: the E-step, without a second
+    (T, K) array or any (T, K, K) one.
+
+    The forward pass fills ``posteriors`` (T, K) with the filter ``alpha`` and ``log_scaling`` (T,);
+    ``work`` holds the log-emissions on entry and is overwritten (with ``b[t] / c[t]``). The
+    backward pass turns ``alpha`` into the posteriors in place and fills the pairwise posteriors
+    summed over the transitions (K, K) and the posteriors of the first steps summed (K,).
+    ``scratch`` is (K + 3, K). Returns ``(log_likelihood, status)``.
+    """
     K = startprob.shape[0]
-    b = np.empty(K)
-    predicted = np.empty(K)
+    PREDICTED, BETA, WEIGHTED = K, K + 1, K + 2  # rows of scratch; rows 0..K-1 are a block of sums
+    for i in range(K):
+        start_counts[i] = 0.0
+        for j in range(K):
+            pairwise[i, j] = 0.0  # sum_t alpha[t-1, i] * weighted_t[j]; times A[i, j] at the end
+            scratch[i, j] = 0.0
+    loglik = 0.0
+    until_flush = _BLOCK
     for s in range(starts.shape[0]):
         t0 = starts[s]
-        for t in range(t0, t0 + lengths[s]):
-            top = -np.inf
+        last = t0 + lengths[s] - 1
+        for t in range(t0, last + 1):
+            top = -math.inf
             for k in range(K):
-                top = max(top, log_emission[t, k])
-            if top == -np.inf:
-                return t
-            for k in range(K):
-                b[k] = np.exp(log_emission[t, k] - top)
-            if t == t0:
-                for k in range(K):
-                    predicted[k] = startprob[k]
-            else:
-                predicted[:] = 0.0
-                for i in range(K):
-                    a = alpha[t - 1, i]
-                    for j in range(K):
-                        predicted[j] += a * transmat[i, j]
+                top = max(top, work[t, k])
+            if top == -math.inf:
+                return -math.inf, t
             c = 0.0
+            if K <= 8:  # few states: one pass, a dot product with each column of A
+                for j in range(K):
+                    p = startprob[j]
+                    if t > t0:
+                        p = 0.0
+                        for i in range(K):
+                            p += posteriors[t - 1, i] * transmat[i, j]
+                    work[t, j] = math.exp(work[t, j] - top)
+                    p *= work[t, j]
+                    scratch[PREDICTED, j] = p
+                    c += p
+            else:  # many: a pass over each row of A, which vectorises
+                for k in range(K):
+                    scratch[PREDICTED, k] = startprob[k] if t == t0 else 0.0
+                if t > t0:
+                    for i in range(K):
+                        a = posteriors[t - 1, i]
+                        for j in range(K):
+                            scratch[PREDICTED, j] += a * transmat[i, j]
+                for k in range(K):
+                    work[t, k] = math.exp(work[t, k] - top)
+                    scratch[PREDICTED, k] *= work[t, k]
+                    c += scratch[PREDICTED, k]
+            if not c >= _SMALLEST_NORMAL:
+                return -math.inf, OUT_OF_RANGE
+            inverse = 1.0 / c
             for k in range(K):
-                predicted[k] *= b[k]
-                c += predicted[k]
-            if not c > 0.0:
-                return OUT_OF_RANGE
-            for k in range(K):
-                alpha[t, k] = predicted[k] / c
-            log_scaling[t] = np.log(c) + top
-    return -1
+                posteriors[t, k] = scratch[PREDICTED, k] / c
+                work[t, k] *= inverse
+            log_scaling[t] = math.log(c) + top
+            loglik += log_scaling[t]
+        if not smooth:
+            continue
+        # backward, turning alpha into the posterior as it goes. Each beta[t-1] is divided by
+        # alpha[t-1] . beta[t-1], which is one but for rounding: so the rounding of one step never
+        # carries over to the next, and the pairwise posteriors of every step sum to one within
+        # rounding (over a million steps, rounding carried along would add up to 1e-7)
+        total = 0.0
+        for k in range(K):
+            scratch[BETA, k] = 1.0
+            total += posteriors[last, k]
+        for k in range(K):
+            posteriors[last, k] /= total
+        inverse = 1.0  # 1 / (alpha[t] . beta[t]) of the step before, by which its beta is divided
+        for t in range(last, t0, -1):
+            for j in range(K):
+                scratch[WEIGHTED, j] = work[t, j] * scratch[BETA, j] * inverse
+            total = 0.0
+            for i in range(K):
+                a = posteriors[t - 1, i]  # still alpha[t-1]
+                row = 0.0
+                for j in range(K):
+                    scratch[i, j] += a * scratch[WEIGHTED, j]
+                    row += transmat[i, j] * scratch[WEIGHTED, j]
+                scratch[BETA, i] = row
+                total += a * row
+            if not abs(total - 1.0) <= _TOTAL_TOLERANCE:
+                return -math.inf, OUT_OF_RANGE
+            inverse = 1.0 / total
+            for i in range(K):
+                posteriors[t - 1, i] *= scratch[BETA, i] * inverse
+            until_flush -= 1
+            if until_flush == 0:
+                _flush(scratch, pairwise)
+                until_flush = _BLOCK
+        for k in range(K):
+            start_counts[k] += posteriors[t0, k]
+    _flush(scratch, pairwise)
+    for i in range(K):
+        for j in range(K):
+            pairwise[i, j] *= transmat[i, j]
+            if not abs(pairwise[i, j]) < math.inf:
+                return -math.inf, OUT_OF_RANGE
+    return loglik, -1
 
 
-@njit(**_OPTIONS)
-def backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta):
-    """Scaled backward pass with the forward pass's constants. Fills ``beta`` (T, K)."""
+@forward_backward_scaled.twin
+def _forward_backward_scaled_numpy(work, startprob, transmat, starts, lengths, posteriors, log_scaling,
+                                   pairwise, start_counts, scratch, smooth):
+    with np.errstate(all="ignore"):
+        alpha, log_scaling[:] = reference.forward_scaled(work, startprob, transmat, lengths)
+        top = work.max(axis=1)
+        failed = ~(np.exp(log_scaling - top) >= _SMALLEST_NORMAL)
+    if failed.any():
+        row = int(np.argmax(failed))
+        return -np.inf, (row if top[row] == -np.inf else OUT_OF_RANGE)
+    if not smooth:
+        posteriors[:] = alpha
+        return float(log_scaling.sum()), -1
+    with np.errstate(all="ignore"):
+        gamma, xi, loglik = reference.forward_backward_scaled(work, startprob, transmat, lengths)
+    totals = gamma.sum(axis=1)
+    if not (np.all(np.abs(totals - 1.0) <= _TOTAL_TOLERANCE) and np.all(np.isfinite(xi))):
+        return -np.inf, OUT_OF_RANGE
+    np.divide(gamma, totals[:, None], out=posteriors)
+    pairwise[:] = xi
+    start_counts[:] = posteriors[starts].sum(axis=0)
+    return loglik, -1
+
+
+@kernel(f"void({_F2}, {_F2}, {_I1}, {_I1}, {_F1}, {_F2}, {_F1})")
+def backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta, scratch):
+    """Scaled backward pass with the forward pass's constants: fills ``beta`` (T, K); ``scratch``
+    is (K,)."""
     K = transmat.shape[0]
-    weighted = np.empty(K)
     for s in range(starts.shape[0]):
         t0 = starts[s]
         last = t0 + lengths[s] - 1
@@ -96,267 +299,162 @@ def backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta):
         for t in range(last, t0, -1):
             # b[t] * beta[t] / c[t] in one exponential: log b - log c = log_emission - log_scaling
             for j in range(K):
-                weighted[j] = np.exp(log_emission[t, j] - log_scaling[t]) * beta[t, j]
+                scratch[j] = math.exp(log_emission[t, j] - log_scaling[t]) * beta[t, j]
             for i in range(K):
                 total = 0.0
                 for j in range(K):
-                    total += transmat[i, j] * weighted[j]
+                    total += transmat[i, j] * scratch[j]
                 beta[t - 1, i] = total
-    return beta
 
 
-@njit(**_OPTIONS)
-def forward_backward_scaled(work, startprob, transmat, starts, lengths, posteriors, scale,
-                            pairwise, start_counts):
-    """Fused E-step: posteriors (T, K), summed pairwise posteriors (K, K), first-step sums (K,).
+@backward_scaled.twin
+def _backward_scaled_numpy(log_emission, transmat, starts, lengths, log_scaling, beta, scratch):
+    with np.errstate(all="ignore"):
+        beta[:] = reference.backward_scaled(log_emission, transmat, log_scaling, lengths)
 
-    ``work`` holds the log-emissions on entry and is overwritten with the scaled emission
-    probabilities ``b``; ``scale`` (T,) receives ``c``. ``posteriors`` first holds the forward
-    variables, which the backward sweep turns into posteriors in place, so no (T, K, K) array and
-    no second (T, K) array are needed. Returns ``(log_likelihood, bad_row)``.
+
+# -- log space --------------------------------------------------------------------------------------
+@kernel(f"int64({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, {_F2}, {_F1}, {_F2}, boolean)")
+def forward_log(log_emission, log_startprob, log_transmat, starts, lengths, log_alpha, log_scaling, scratch,
+                shift):
+    """Forward pass in log space: fills ``log_alpha`` (T, K); ``scratch`` is (2, K) or larger.
+
+    With ``shift``, ``log_alpha[t] = log p(z_t | x_0..t)`` and ``log_scaling[t] = log p(x_t | x_0..t-1)``
+    (T,), the shift of step ``t``; without, ``log_alpha[t] = log p(x_0..t, z_t)``, the textbook
+    recursion (its values grow with ``t``; ``log_scaling`` is left alone). Returns the first row of
+    probability zero, else -1.
     """
-    K = startprob.shape[0]
-    predicted = np.empty(K)
-    beta = np.empty(K)
-    weighted = np.empty(K)
-    acc = np.zeros((K, K))  # sum_t alpha[t-1, i] * weighted_t[j]; times A[i, j] at the end
-    pairwise[:] = 0.0
-    start_counts[:] = 0.0
-    loglik = 0.0
-    for s in range(starts.shape[0]):
-        t0 = starts[s]
-        last = t0 + lengths[s] - 1
-        # forward
-        for t in range(t0, last + 1):
-            top = -np.inf
-            for k in range(K):
-                top = max(top, work[t, k])
-            if top == -np.inf:
-                return -np.inf, t
-            for k in range(K):
-                work[t, k] = np.exp(work[t, k] - top)
-            if t == t0:
-                for k in range(K):
-                    predicted[k] = startprob[k]
-            else:
-                predicted[:] = 0.0
-                for i in range(K):
-                    a = posteriors[t - 1, i]
-                    for j in range(K):
-                        predicted[j] += a * transmat[i, j]
-            c = 0.0
-            for k in range(K):
-                predicted[k] *= work[t, k]
-                c += predicted[k]
-            if not c > 0.0:
-                return -np.inf, OUT_OF_RANGE
-            inv = 1.0 / c
-            for k in range(K):
-                posteriors[t, k] = predicted[k] * inv
-            scale[t] = c
-            loglik += np.log(c) + top
-        # backward, turning alpha into the posterior as it goes
-        for k in range(K):
-            beta[k] = 1.0
-        for t in range(last, t0, -1):
-            inv = 1.0 / scale[t]
-            total = 0.0
-            for j in range(K):
-                weighted[j] = work[t, j] * beta[j] * inv
-                posteriors[t, j] *= beta[j]
-                total += posteriors[t, j]
-            if not (total > 0.0 and total < np.inf):
-                return -np.inf, OUT_OF_RANGE
-            for j in range(K):
-                posteriors[t, j] /= total
-            for i in range(K):
-                a = posteriors[t - 1, i]  # still alpha[t-1]
-                row = 0.0
-                for j in range(K):
-                    acc[i, j] += a * weighted[j]
-                    row += transmat[i, j] * weighted[j]
-                beta[i] = row
-        total = 0.0
-        for k in range(K):
-            posteriors[t0, k] *= beta[k]
-            total += posteriors[t0, k]
-        if not (total > 0.0 and total < np.inf):
-            return -np.inf, OUT_OF_RANGE
-        for k in range(K):
-            posteriors[t0, k] /= total
-            start_counts[k] += posteriors[t0, k]
-    for i in range(K):
-        for j in range(K):
-            pairwise[i, j] = acc[i, j] * transmat[i, j]
-            if not np.isfinite(pairwise[i, j]):
-                return -np.inf, OUT_OF_RANGE
-    return loglik, -1
-
-
-@njit(**_OPTIONS)
-def log_likelihood_scaled(log_emission, startprob, transmat, starts, lengths, per_sequence):
-    """Forward pass keeping only the running filter: fills ``per_sequence`` (S,).
-
-    ``-inf`` for a sequence with an observation no state can emit; NaN where the scaled normaliser
-    reached zero, which the caller settles in log space.
-    """
-    K = startprob.shape[0]
-    alpha = np.empty(K)
-    predicted = np.empty(K)
-    for s in range(starts.shape[0]):
-        t0 = starts[s]
-        total = 0.0
-        for t in range(t0, t0 + lengths[s]):
-            top = -np.inf
-            for k in range(K):
-                top = max(top, log_emission[t, k])
-            if top == -np.inf:
-                total = -np.inf  # no state can emit x_t: probability zero for certain
-                break
-            if t == t0:
-                for k in range(K):
-                    predicted[k] = startprob[k]
-            else:
-                predicted[:] = 0.0
-                for i in range(K):
-                    a = alpha[i]
-                    for j in range(K):
-                        predicted[j] += a * transmat[i, j]
-            c = 0.0
-            for k in range(K):
-                predicted[k] *= np.exp(log_emission[t, k] - top)
-                c += predicted[k]
-            if not c > 0.0:
-                total = np.nan  # zero or underflow: the caller redoes this sequence in log space
-                break
-            for k in range(K):
-                alpha[k] = predicted[k] / c
-            total += np.log(c) + top
-        per_sequence[s] = total
-    return per_sequence
-
-
-# -- log-space method -------------------------------------------------------------------------------
-@njit(**_OPTIONS)
-def forward_log(log_emission, log_startprob, log_transmat, starts, lengths, log_alpha):
-    """``log_alpha[t, k] = log p(x_0..t, z_t = k)`` (T, K). Returns ``(log_likelihood, bad_row)``."""
     K = log_startprob.shape[0]
-    terms = np.empty(K)
-    loglik = 0.0
     for s in range(starts.shape[0]):
         t0 = starts[s]
-        last = t0 + lengths[s] - 1
-        for t in range(t0, last + 1):
-            top = -np.inf
+        for t in range(t0, t0 + lengths[s]):
+            top = -math.inf
             for j in range(K):
                 if t == t0:
                     value = log_startprob[j] + log_emission[t, j]
-                else:
+                else:  # log-sum-exp over i of log_alpha[t-1, i] + log A[i, j]
+                    largest = -math.inf
                     for i in range(K):
-                        terms[i] = log_alpha[t - 1, i] + log_transmat[i, j]
-                    value = _logsumexp(terms) + log_emission[t, j]
-                log_alpha[t, j] = value
+                        scratch[0, i] = log_alpha[t - 1, i] + log_transmat[i, j]
+                        largest = max(largest, scratch[0, i])
+                    value = -math.inf
+                    if largest > -math.inf:
+                        total = 0.0
+                        for i in range(K):
+                            total += math.exp(scratch[0, i] - largest)
+                        value = largest + math.log(total) + log_emission[t, j]
+                scratch[1, j] = value
                 top = max(top, value)
-            if top == -np.inf:
-                return -np.inf, t
-        loglik += _logsumexp(log_alpha[last])
-    return loglik, -1
+            if top == -math.inf:
+                return t
+            offset = 0.0
+            if shift:
+                total = 0.0
+                for j in range(K):
+                    total += math.exp(scratch[1, j] - top)
+                offset = top + math.log(total)
+                log_scaling[t] = offset
+            for j in range(K):
+                log_alpha[t, j] = scratch[1, j] - offset
+    return -1
 
 
-@njit(**_OPTIONS)
-def backward_log(log_emission, log_transmat, starts, lengths, log_beta):
-    """``log_beta[t, k] = log p(x_t+1..n-1 | z_t = k)`` (T, K)."""
+@forward_log.twin
+def _forward_log_numpy(log_emission, log_startprob, log_transmat, starts, lengths, log_alpha, log_scaling, scratch,
+                       shift):
+    with np.errstate(all="ignore"):
+        joint, _ = reference.forward_log(log_emission, np.exp(log_startprob), np.exp(log_transmat), lengths)
+        log_evidence = reference._logsumexp(joint, axis=1)  # log p(x_0..t)
+    impossible = np.isneginf(log_evidence)
+    if not shift:
+        log_alpha[:] = joint
+    else:
+        with np.errstate(all="ignore"):
+            np.subtract(joint, log_evidence[:, None], out=log_alpha)
+            log_scaling[:] = np.diff(log_evidence, prepend=0.0)
+        log_scaling[starts] = log_evidence[starts]
+    return int(np.argmax(impossible)) if impossible.any() else -1
+
+
+@kernel(f"void({_F2}, {_F2}, {_I1}, {_I1}, {_F2}, {_F1}, {_F2}, boolean)")
+def backward_log(log_emission, log_transmat, starts, lengths, log_beta, log_shift, scratch, shift):
+    """Backward pass in log space: fills ``log_beta`` (T, K); ``scratch`` is (1, K) or larger.
+
+    Without ``shift``, ``log_beta[t] = log p(x_t+1..n-1 | z_t)``, the textbook recursion. With it,
+    each step is shifted by its maximum, kept in ``log_shift`` (T,): the unshifted values are
+    ``log_beta[t]`` plus ``log_shift[t:]`` summed to the end of the sequence.
+    """
     K = log_transmat.shape[0]
-    terms = np.empty(K)
     for s in range(starts.shape[0]):
         t0 = starts[s]
         last = t0 + lengths[s] - 1
         for k in range(K):
             log_beta[last, k] = 0.0
+        log_shift[last] = 0.0
         for t in range(last - 1, t0 - 1, -1):
-            for i in range(K):
+            top = -math.inf
+            for i in range(K):  # log-sum-exp over j of log A[i, j] + log b[t+1, j] + log_beta[t+1, j]
+                largest = -math.inf
                 for j in range(K):
-                    terms[j] = log_transmat[i, j] + log_emission[t + 1, j] + log_beta[t + 1, j]
-                log_beta[t, i] = _logsumexp(terms)
-    return log_beta
-
-
-@njit(**_OPTIONS)
-def forward_backward_log(log_emission, log_startprob, log_transmat, starts, lengths, posteriors,
-                         pairwise, start_counts):
-    """Log-space E-step with the outputs of :func:`forward_backward_scaled`.
-
-    ``posteriors`` first holds ``log_alpha`` and is turned into the posteriors during the backward
-    sweep. Returns ``(log_likelihood, bad_row)``.
-    """
-    K = log_startprob.shape[0]
-    log_beta = np.empty(K)
-    new_beta = np.empty(K)
-    terms = np.empty(K)
-    pairwise[:] = 0.0
-    start_counts[:] = 0.0
-    total_loglik = 0.0
-    for s in range(starts.shape[0]):
-        t0 = starts[s]
-        last = t0 + lengths[s] - 1
-        for t in range(t0, last + 1):
-            top = -np.inf
-            for j in range(K):
-                if t == t0:
-                    value = log_startprob[j] + log_emission[t, j]
-                else:
-                    for i in range(K):
-                        terms[i] = posteriors[t - 1, i] + log_transmat[i, j]
-                    value = _logsumexp(terms) + log_emission[t, j]
-                posteriors[t, j] = value
+                    scratch[0, j] = log_transmat[i, j] + log_emission[t + 1, j] + log_beta[t + 1, j]
+                    largest = max(largest, scratch[0, j])
+                value = -math.inf
+                if largest > -math.inf:
+                    total = 0.0
+                    for j in range(K):
+                        total += math.exp(scratch[0, j] - largest)
+                    value = largest + math.log(total)
+                log_beta[t, i] = value
                 top = max(top, value)
-            if top == -np.inf:
-                return -np.inf, t
-        loglik = _logsumexp(posteriors[last])
-        total_loglik += loglik
-        for k in range(K):
-            log_beta[k] = 0.0
-        for t in range(last, t0, -1):
+            if not shift or top == -math.inf:
+                top = 0.0  # (all -inf: no future is possible from any state, the row stays -inf)
             for i in range(K):
-                la = posteriors[t - 1, i]
-                for j in range(K):
-                    terms[j] = log_transmat[i, j] + log_emission[t, j] + log_beta[j]
-                    pairwise[i, j] += np.exp(la + terms[j] - loglik)
-                new_beta[i] = _logsumexp(terms)
-            for k in range(K):
-                posteriors[t, k] = np.exp(posteriors[t, k] + log_beta[k] - loglik)
-                log_beta[k] = new_beta[k]
-        for k in range(K):
-            posteriors[t0, k] = np.exp(posteriors[t0, k] + log_beta[k] - loglik)
-            start_counts[k] += posteriors[t0, k]
-    return total_loglik, -1
+                log_beta[t, i] -= top
+            log_shift[t] = top
+
+
+@backward_log.twin
+def _backward_log_numpy(log_emission, log_transmat, starts, lengths, log_beta, log_shift, scratch, shift):
+    with np.errstate(all="ignore"):
+        unshifted = reference.backward_log(log_emission, np.exp(log_transmat), lengths)
+    top = unshifted.max(axis=1)
+    dead = np.isneginf(top)  # no future is possible from any state
+    top[dead | (not shift)] = 0.0
+    np.subtract(unshifted, top[:, None], out=log_beta)
+    later = np.append(top[1:], 0.0)
+    later[starts[1:] - 1] = 0.0  # the last step of each sequence
+    np.subtract(top, later, out=log_shift)
+    log_shift[dead] = 0.0
 
 
 # -- Viterbi ----------------------------------------------------------------------------------------
-@njit(**_OPTIONS)
 def viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path):
     """Most probable state path into ``path`` (T,). Returns ``(log_probability, bad_row)``."""
     K = log_startprob.shape[0]
-    longest = 0
-    for s in range(lengths.shape[0]):
-        longest = max(longest, lengths[s])
-    backpointer = np.empty((longest, K), dtype=np.int32)
-    delta = np.empty(K)
-    new_delta = np.empty(K)
+    backpointer = np.empty((int(lengths.max()), K), dtype=np.int32)
+    return viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer,
+                        np.empty(K), np.empty(K))
+
+
+@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, int64[::1], int32[:, ::1], {_F1}, {_F1})")
+def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta, new_delta):
+    """:func:`viterbi` with its work arrays: ``backpointer`` (longest sequence, K), and ``delta`` and
+    ``new_delta`` (K,), the best log-probabilities of the current step and of the next."""
+    K = log_startprob.shape[0]
     total = 0.0
     for s in range(starts.shape[0]):
         t0 = starts[s]
         n = lengths[s]
-        top = -np.inf
+        top = -math.inf
         for k in range(K):
             delta[k] = log_startprob[k] + log_emission[t0, k]
             top = max(top, delta[k])
-        if top == -np.inf:
-            return -np.inf, t0
+        if top == -math.inf:
+            return -math.inf, t0
         for t in range(1, n):
-            top = -np.inf
+            top = -math.inf
             for j in range(K):
-                best = -np.inf
+                best = -math.inf
                 arg = 0
                 for i in range(K):
                     value = delta[i] + log_transmat[i, j]
@@ -367,11 +465,11 @@ def viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path):
                 new_delta[j] = value
                 backpointer[t, j] = arg
                 top = max(top, value)
-            if top == -np.inf:
-                return -np.inf, t0 + t
+            if top == -math.inf:
+                return -math.inf, t0 + t
             for k in range(K):
                 delta[k] = new_delta[k]
-        best = -np.inf
+        best = -math.inf
         state = 0
         for k in range(K):
             if delta[k] > best:
@@ -385,8 +483,21 @@ def viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path):
     return total, -1
 
 
+@viterbi_path.twin
+def _viterbi_numpy(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta,
+                   new_delta):
+    startprob, transmat = np.exp(log_startprob), np.exp(log_transmat)
+    with np.errstate(all="ignore"):
+        best_path, log_probability = reference.viterbi(log_emission, startprob, transmat, lengths)
+    if log_probability == -np.inf:  # the first row no path can reach
+        joint, _ = reference.forward_log(log_emission, startprob, transmat, lengths)
+        return -np.inf, int(np.argmax(np.all(np.isneginf(joint), axis=1)))
+    path[:] = best_path
+    return log_probability, -1
+
+
 # -- sampling ---------------------------------------------------------------------------------------
-@njit(**_OPTIONS)
+@kernel(f"int64[::1]({_F1}, {_F2}, {_F1}, int64[::1])", steps_from=2)
 def sample_states(cumulative_startprob, cumulative_transmat, uniforms, states):
     """Draw a state path by inverting the cumulative probabilities with the given uniforms."""
     K = cumulative_startprob.shape[0]
@@ -401,4 +512,10 @@ def sample_states(cumulative_startprob, cumulative_transmat, uniforms, states):
                 break
         states[t] = state
         previous = state
+    return states
+
+
+@sample_states.twin
+def _sample_states_numpy(cumulative_startprob, cumulative_transmat, uniforms, states):
+    states[:] = reference.sample_states(cumulative_startprob, cumulative_transmat, uniforms)
     return states

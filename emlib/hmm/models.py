@@ -333,6 +333,13 @@ class CategoricalHMM(BaseHMM):
     def _n_free_emission_parameters(self) -> int:
         return 0 if "emissionprob" in self._settings.fixed else self.emission_.n_parameters
 
+    def _why_no_state_emits(self, observation: int) -> str:
+        return (
+            f": symbol {int(observation)} has emission probability zero in every state, as a symbol never "
+            "seen in training does. Fit with emissionprob_prior > 0 (1 is add-one smoothing) to keep "
+            "unseen symbols possible"
+        )
+
     def set_parameters(self, *, startprob: ArrayLike, transmat: ArrayLike,
                        emissionprob: ArrayLike) -> CategoricalHMM:
         """Set every parameter by hand, without fitting.

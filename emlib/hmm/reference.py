@@ -1,8 +1,10 @@
 """The HMM recursions in plain NumPy: one loop over time, vector operations over states.
 
 These are the versions to read (the book shows them). The compiled kernels in ``_kernels.py`` do
-the same arithmetic with explicit loops and are tested equal to these. Inputs are assumed valid
-(the public functions in :mod:`emlib.hmm` check them); ``lengths`` splits the rows into sequences.
+the same arithmetic with explicit loops and are tested equal to these; until a kernel is compiled,
+emlib runs these instead for small calls (a fresh environment fits a small model without waiting
+for the compiler). Inputs are assumed valid (the public functions in :mod:`emlib.hmm` check them);
+``lengths`` splits the rows into sequences.
 
 Notation for one sequence of ``n`` steps: ``b[t, k]`` is the emission probability of ``x_t`` in
 state ``k``, ``A`` the transition matrix, ``pi`` the start probabilities.
@@ -20,6 +22,7 @@ __all__ = [
     "forward_log",
     "forward_scaled",
     "forward_unscaled",
+    "sample_states",
     "viterbi",
 ]
 
@@ -181,20 +184,26 @@ def backward_log(log_emission, transmat, lengths=None):
 
 
 def forward_backward_log(log_emission, startprob, transmat, lengths=None):
-    """Same outputs as :func:`forward_backward_scaled`, computed in log space."""
+    """Same outputs as :func:`forward_backward_scaled`, computed in log space.
+
+    Each posterior row, and the pairwise posteriors of each transition, are
+    normalised by their own total (a log-sum-exp) rather than by the
+    likelihood: they then sum to one however large the logarithms are.
+    """
     log_alpha, _ = forward_log(log_emission, startprob, transmat, lengths)
     log_beta = backward_log(log_emission, transmat, lengths)
     log_a = _log(transmat)
-    posteriors = np.empty_like(log_alpha)
+    log_gamma = log_alpha + log_beta
+    posteriors = np.exp(log_gamma - _logsumexp(log_gamma, axis=1)[:, None])
     pairwise = np.zeros_like(transmat)
     loglik = 0.0
     for rows in _sequences(len(log_alpha), lengths):
         la, lb, le = log_alpha[rows], log_beta[rows], log_emission[rows]
-        ll = _logsumexp(la[-1], axis=0)
-        loglik += ll
-        posteriors[rows] = np.exp(la + lb - ll)
+        loglik += _logsumexp(la[-1], axis=0)
         for t in range(len(le) - 1):
-            pairwise += np.exp(la[t][:, None] + log_a + (le[t + 1] + lb[t + 1])[None, :] - ll)
+            # log xi_t(i, j), up to a constant; normalised to sum to one
+            log_xi = la[t][:, None] + log_a + (le[t + 1] + lb[t + 1])[None, :]
+            pairwise += np.exp(log_xi - _logsumexp(log_xi.ravel(), axis=0))
     return posteriors, pairwise, float(loglik)
 
 
@@ -227,3 +236,20 @@ def viterbi(log_emission, startprob, transmat, lengths=None):
         for t in range(n - 1, 0, -1):
             p[t - 1] = backpointer[t, p[t]]
     return path, float(total)
+
+
+# -- sampling --------------------------------------------------------------------------------------
+def sample_states(cumulative_startprob, cumulative_transmat, uniforms):
+    """A state path from uniform numbers, one per step.
+
+    Each state is the first whose cumulative probability (from the start
+    probabilities, then from the row of the previous state) exceeds the
+    step's uniform number, which makes it a draw from the chain.
+    """
+    K = len(cumulative_startprob)
+    states = np.empty(len(uniforms), dtype=np.int64)
+    thresholds = cumulative_startprob
+    for t, u in enumerate(uniforms):
+        states[t] = min(np.searchsorted(thresholds, u, side="right"), K - 1)
+        thresholds = cumulative_transmat[states[t]]
+    return states
