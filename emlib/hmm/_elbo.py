@@ -16,19 +16,25 @@ marginals directly, not as the difference, so the identity is a real check.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from emlib.elbo import Decomposition
 from emlib.hmm import _inference
 from emlib.hmm._inference import prepare, transition_rows
 
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike
+
 __all__ = ["evidence_lower_bound"]
 
 _ATOL = 1e-8  # how far marginals may be from consistent (round-off in user-built q)
 
 
-def evidence_lower_bound(log_emission, startprob, transmat, state_posteriors, pairwise_posteriors,
-                         lengths=None) -> Decomposition:
+def evidence_lower_bound(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                         state_posteriors: ArrayLike, pairwise_posteriors: ArrayLike,
+                         lengths: ArrayLike | None = None) -> Decomposition:
     """Split the log-likelihood of an HMM into the evidence lower bound and a KL divergence.
 
     Parameters

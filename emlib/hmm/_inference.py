@@ -10,6 +10,8 @@ naming the sequence and the step, except in :func:`log_likelihood`, which return
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from emlib._validation import (
@@ -18,6 +20,9 @@ from emlib._validation import (
     check_stochastic_matrix,
 )
 from emlib.hmm import _kernels, reference
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike
 
 __all__ = [
     "backward",
@@ -35,7 +40,7 @@ METHODS = ("scaling", "log")
 
 
 # -- validation ------------------------------------------------------------------------------------
-def check_log_emission(log_emission, name: str = "log_emission") -> np.ndarray:
+def check_log_emission(log_emission: ArrayLike, name: str = "log_emission") -> np.ndarray:
     """A (T, K) float array without NaN or +inf, as a fresh C-contiguous copy."""
     try:
         array = np.array(log_emission, dtype=np.float64, order="C")
@@ -51,7 +56,7 @@ def check_log_emission(log_emission, name: str = "log_emission") -> np.ndarray:
     return array
 
 
-def prepare(log_emission, startprob, transmat, lengths):
+def prepare(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike, lengths: ArrayLike | None):
     """Validated ``(log_emission, startprob, transmat, lengths, starts)``."""
     log_emission = check_log_emission(log_emission)
     T, K = log_emission.shape
@@ -95,7 +100,8 @@ def _log(p: np.ndarray) -> np.ndarray:
 
 
 # -- scaling ---------------------------------------------------------------------------------------
-def forward(log_emission, startprob, transmat, lengths=None):
+def forward(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+            lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scaled forward pass (Rabiner's normalised recursion, with the errata of his tutorial fixed).
 
     At every step the forward variables are normalised to sum to one; the normalisers ``c[t]`` are
@@ -135,7 +141,8 @@ def forward(log_emission, startprob, transmat, lengths=None):
     return alpha, log_scaling
 
 
-def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
+def scaled_forward_arrays(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike, starts,
+                          lengths: ArrayLike | None):
     """``(alpha, log_scaling, status)`` of validated arrays; through log space if the scaled pass
     fails. ``status`` is the first row of probability zero, else -1 (then ``alpha`` is not the
     filter beyond that row)."""
@@ -153,7 +160,8 @@ def scaled_forward_arrays(log_emission, startprob, transmat, starts, lengths):
     return alpha, log_scaling, status
 
 
-def backward(log_emission, transmat, log_scaling, lengths=None):
+def backward(log_emission: ArrayLike, transmat: ArrayLike, log_scaling: ArrayLike,
+             lengths: ArrayLike | None = None) -> np.ndarray:
     """Scaled backward pass, with the scaling constants of :func:`forward`.
 
     Parameters
@@ -230,7 +238,8 @@ def _check_backward_variables(beta: np.ndarray, starts: np.ndarray) -> None:
 
 
 # -- log space -------------------------------------------------------------------------------------
-def forward_log(log_emission, startprob, transmat, lengths=None):
+def forward_log(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
     """Forward pass in log space (log-sum-exp), the other numerically stable method.
 
     Parameters are as for :func:`forward`.
@@ -250,7 +259,7 @@ def forward_log(log_emission, startprob, transmat, lengths=None):
     return log_alpha, float(reference._logsumexp(log_alpha[starts + lengths - 1], axis=1).sum())
 
 
-def backward_log(log_emission, transmat, lengths=None):
+def backward_log(log_emission: ArrayLike, transmat: ArrayLike, lengths: ArrayLike | None = None) -> np.ndarray:
     """Backward pass in log space.
 
     Returns
@@ -269,7 +278,9 @@ def backward_log(log_emission, transmat, lengths=None):
 
 
 # -- what the E-step needs -------------------------------------------------------------------------
-def forward_backward(log_emission, startprob, transmat, lengths=None, *, method="scaling"):
+def forward_backward(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                     lengths: ArrayLike | None = None, *,
+                     method: str = "scaling") -> tuple[np.ndarray, np.ndarray, float]:
     """State posteriors, summed pairwise posteriors and log-likelihood: the E-step of Baum–Welch.
 
     Parameters
@@ -313,7 +324,8 @@ class EStepBuffers:
         self.scratch = np.empty((K + 3, K))
 
 
-def run_e_step(fresh_log_emission, startprob, transmat, starts, lengths, buffers, method="scaling"):
+def run_e_step(fresh_log_emission, startprob: ArrayLike, transmat: ArrayLike, starts, lengths: ArrayLike | None,
+               buffers, method: str = "scaling"):
     """Forward–backward into ``buffers``; returns ``(log_likelihood, status)``.
 
     ``fresh_log_emission()`` must return the (T, K) log-emissions as an array the kernel may
@@ -378,7 +390,8 @@ def _normalised_xi(log_alpha, log_beta, log_emission, log_transmat, first, secon
     return xi
 
 
-def log_likelihood(log_emission, startprob, transmat, lengths=None, *, per_sequence=False):
+def log_likelihood(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                   lengths: ArrayLike | None = None, *, per_sequence: bool = False) -> float | np.ndarray:
     """``log p(x)`` by the scaled forward pass, storing nothing per step.
 
     Parameters
@@ -398,7 +411,8 @@ def log_likelihood(log_emission, startprob, transmat, lengths=None, *, per_seque
     return values if per_sequence else float(values.sum())
 
 
-def sequence_log_likelihoods(log_emission, startprob, transmat, starts, lengths) -> np.ndarray:
+def sequence_log_likelihoods(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike, starts,
+                             lengths: ArrayLike | None) -> np.ndarray:
     """``log p(x)`` of each sequence (S,) from validated arrays; -inf where impossible."""
     T, K = log_emission.shape
     alpha, log_scaling, scratch = np.empty((T, K)), np.empty(T), np.empty((K + 3, K))
@@ -422,7 +436,8 @@ def sequence_log_likelihoods(log_emission, startprob, transmat, starts, lengths)
     return values
 
 
-def viterbi(log_emission, startprob, transmat, lengths=None):
+def viterbi(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+            lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
     """Most probable state path (Viterbi's dynamic programming, in log space).
 
     Parameters are as for :func:`forward`.
@@ -443,7 +458,8 @@ def viterbi(log_emission, startprob, transmat, lengths=None):
 
 
 # -- for teaching ----------------------------------------------------------------------------------
-def forward_unscaled(log_emission, startprob, transmat, lengths=None):
+def forward_unscaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                     lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
     """The textbook forward pass on raw probabilities, deliberately without scaling.
 
     ``alpha[t, k] = p(x_0..t, z_t = k)`` is a product of ``t`` numbers below one (densities of
@@ -461,7 +477,8 @@ def forward_unscaled(log_emission, startprob, transmat, lengths=None):
         return reference.forward_unscaled(log_emission, startprob, transmat, lengths)
 
 
-def pairwise_posteriors(log_emission, startprob, transmat, lengths=None):
+def pairwise_posteriors(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                        lengths: ArrayLike | None = None) -> np.ndarray:
     """Per-step pairwise posteriors ``p(z_t = i, z_t+1 = j | x)`` for every transition.
 
     Meant for small problems and teaching (e.g. :func:`~emlib.hmm.evidence_lower_bound`): the result

@@ -12,7 +12,12 @@ state ``k``, ``A`` the transition matrix, ``pi`` the start probabilities.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from emlib._typing import ArrayLike
 
 __all__ = [
     "backward_log",
@@ -51,7 +56,8 @@ def _log(p: np.ndarray) -> np.ndarray:
 
 
 # -- the naive recursion (for teaching: it underflows) ---------------------------------------------
-def forward_unscaled(log_emission, startprob, transmat, lengths=None):
+def forward_unscaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                     lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
     """Textbook forward pass on raw probabilities.
 
     ``alpha[t] = (alpha[t-1] @ A) * b[t]`` with ``alpha[t, k] =
@@ -79,7 +85,8 @@ def forward_unscaled(log_emission, startprob, transmat, lengths=None):
 
 
 # -- scaling (Rabiner's normalised recursion, errata fixed) ----------------------------------------
-def forward_scaled(log_emission, startprob, transmat, lengths=None):
+def forward_scaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                   lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Normalise ``alpha`` at every step; the normalisers ``c[t]`` carry the
     likelihood.
 
@@ -107,7 +114,8 @@ def forward_scaled(log_emission, startprob, transmat, lengths=None):
     return alpha, np.log(c) + top[:, 0]
 
 
-def backward_scaled(log_emission, transmat, log_scaling, lengths=None):
+def backward_scaled(log_emission: ArrayLike, transmat: ArrayLike, log_scaling: ArrayLike,
+                    lengths: ArrayLike | None = None) -> np.ndarray:
     """``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]``, with the forward
     pass's constants.
 
@@ -126,7 +134,8 @@ def backward_scaled(log_emission, transmat, log_scaling, lengths=None):
     return beta
 
 
-def forward_backward_scaled(log_emission, startprob, transmat, lengths=None):
+def forward_backward_scaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                            lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """State posteriors, summed pairwise posteriors and log-likelihood, by scaling.
 
     Returns
@@ -149,7 +158,8 @@ def forward_backward_scaled(log_emission, startprob, transmat, lengths=None):
 
 
 # -- log space -------------------------------------------------------------------------------------
-def forward_log(log_emission, startprob, transmat, lengths=None):
+def forward_log(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
     """``log_alpha[t, k] = log p(x_0..t, z_t = k)`` by log-sum-exp.
 
     Returns
@@ -171,7 +181,7 @@ def forward_log(log_emission, startprob, transmat, lengths=None):
     return log_alpha, float(loglik)
 
 
-def backward_log(log_emission, transmat, lengths=None):
+def backward_log(log_emission: ArrayLike, transmat: ArrayLike, lengths: ArrayLike | None = None) -> np.ndarray:
     """``log_beta[t, k] = log p(x_t+1..n-1 | z_t = k)`` by log-sum-exp."""
     log_a = _log(transmat)
     log_beta = np.empty_like(log_emission)
@@ -183,7 +193,8 @@ def backward_log(log_emission, transmat, lengths=None):
     return log_beta
 
 
-def forward_backward_log(log_emission, startprob, transmat, lengths=None):
+def forward_backward_log(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+                         lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Same outputs as :func:`forward_backward_scaled`, computed in log space.
 
     Each posterior row, and the pairwise posteriors of each transition, are
@@ -208,7 +219,8 @@ def forward_backward_log(log_emission, startprob, transmat, lengths=None):
 
 
 # -- Viterbi ---------------------------------------------------------------------------------------
-def viterbi(log_emission, startprob, transmat, lengths=None):
+def viterbi(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+            lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
     """Most probable state path, by dynamic programming on log-probs.
 
     Returns
@@ -239,7 +251,8 @@ def viterbi(log_emission, startprob, transmat, lengths=None):
 
 
 # -- sampling --------------------------------------------------------------------------------------
-def sample_states(cumulative_startprob, cumulative_transmat, uniforms):
+def sample_states(cumulative_startprob: np.ndarray, cumulative_transmat: np.ndarray,
+                  uniforms: np.ndarray) -> np.ndarray:
     """A state path from uniform numbers, one per step.
 
     Each state is the first whose cumulative probability (from the start
