@@ -28,7 +28,7 @@ imported (scikit-learn's GaussianMixture does all its arithmetic through NumPy a
 gets the same single thread that emlib gets; the machine has two cores, shared).
 
 FLOP rate. Each row gives emlib's rate in useful floating-point operations per second and that rate
-as a fraction of this machine's DGEMM rate (a 1024 x 1024 matrix product, one thread, best of five
+as a fraction of this machine's DGEMM rate (a 1024 x 1024 matrix product, one thread, best of ten
 in CPU seconds, measured at the start of the run; it is measured again at the end and printed, to
 show how steady it was). Useful operations are those of
 the direct evaluation, counting each add, multiply, subtract, divide, exp or log as one, a
@@ -232,7 +232,7 @@ def compare(X, covariance_type, K, n_iter, start, min_repeats=MIN_REPEATS):
     return ours, theirs, difference, em.components_.collapsed_components().size
 
 
-def dgemm_rate(n: int = 1024, repeats: int = 5) -> float:
+def dgemm_rate(n: int = 1024, repeats: int = 10) -> float:
     """Floating-point operations per second of one n x n matrix product (best of ``repeats``)."""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
