@@ -3,8 +3,9 @@
 The grid: N in {1e4, 1e5, 1e6} samples, D in {2, 8, 32, 128, 400} features, K in {2, 8, 32}
 components, and the four covariance types: 180 points. The whole grid takes hours (a full fit at
 N = 1e6, D = 400, K = 32 does about 1e13 floating-point operations per iteration), so by default the
-script runs a sample of 70 points that takes about eight minutes of CPU time (``--all`` runs every
-point, ``--quick`` a few for development):
+script runs a sample of 70 points that takes about seven minutes of CPU time (half an hour of wall
+clock when the two cores were shared with other work; ``--all`` runs every point, ``--quick`` a few
+for development):
 
 - N = 1e4: every D, K and covariance type except full and tied covariances at D = 128 with K = 32
   and at D = 400 with K = 8 or 32 (54 points; those six take minutes per fit);

@@ -4,8 +4,9 @@ The grid: K in {2, 4, 16, 64} states, D in {1, 8, 32} features, diagonal and ful
 three layouts of the data: one sequence of T = 1,000 steps, one of T = 100,000, and 1,000 sequences
 of 50 steps: 72 points. hmmlearn's full-covariance M-step (an ``einsum`` over T x K x D x D
 products, per sequence) makes the points with K = 64 and D > 1 take minutes, so by default the
-script runs a sample of 64 points, about eight minutes of CPU time (``--all`` runs every point,
-``--quick`` a few for development):
+script runs a sample of 64 points, about eight minutes of CPU time (twenty of wall clock when the
+two cores were shared with other work; ``--all`` runs every point, ``--quick`` a few for
+development):
 
 - T = 1,000: every point (24);
 - T = 100,000 and 1,000 x 50: every point with K <= 16, and K = 64 with D = 1 (2 x 20).
