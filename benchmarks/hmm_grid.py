@@ -23,15 +23,15 @@ log-likelihood after its last M-step (one E-step more than hmmlearn's ``n_iter``
 it. numba's compilation is left out: a small warm-up fit of each covariance type comes first.
 
 Each side is timed as the best of at least three interleaved repeats (more, up to ten, while they
-take under half a second; two when one fit takes over ten seconds), in CPU seconds of this process (``time.process_time``): every library here runs
-on one thread, so on a quiet machine that is the wall-clock time, and on a shared machine it leaves
-out the time spent waiting for a core. Both libraries run with one BLAS thread: the script sets
+take under half a second; two when one fit takes over ten seconds), in CPU seconds of this process
+(``time.process_time``): every library here runs on one thread, so on a quiet machine that is the
+wall-clock time, and on a shared machine it leaves out the time spent waiting for a core. Both libraries run with one BLAS thread: the script sets
 ``OPENBLAS_NUM_THREADS=1`` before NumPy is imported.
 
 Prints one row per point (emlib seconds, hmmlearn seconds, ratio, the largest relative parameter
 difference) and, last, ``ratio <worst ratio of the grid>`` (the issue's goal: at most 0.5).
 
-Run from the repository root: ``python benchmarks/hmm_grid.py [--quick]``.
+Run from the repository root: ``python benchmarks/hmm_grid.py [--quick | --all]``.
 """
 
 from __future__ import annotations
