@@ -236,3 +236,41 @@ def test_no_emlib_estimator_reports_a_decrease(label, estimator, X, fit_kwargs):
     decreases = [w for w in caught if issubclass(w.category, (LikelihoodDecreaseWarning, RuntimeWarning))
                  and not issubclass(w.category, ConvergenceWarning)]
     assert not decreases, [str(w.message) for w in decreases]
+
+
+def test_pooled_moments_add_shift_and_scale_like_the_per_component_ones():
+    """A tied covariance's statistics pool the second moments over the components: (D, D)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(120, 3)) * [1.0, 3.0, 0.2] + [5.0, -2.0, 100.0]
+    w = rng.dirichlet(np.ones(4), size=120) * rng.uniform(0.5, 2.0, (120, 1))
+    full = Gaussian(rng.normal(size=(4, 3)), np.stack([np.eye(3)] * 4), "full")
+    tied = Gaussian(full.means, np.eye(3), "tied")
+    per_component, pooled = full.statistics(X, w), tied.statistics(X, w)
+    assert pooled.pooled and not pooled.diagonal_only and pooled.second.shape == (3, 3)
+    np.testing.assert_allclose(pooled.scatter(), per_component.scatter().sum(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(pooled.means, per_component.means, rtol=1e-12)
+    np.testing.assert_allclose(per_component.pool().second, per_component.second.sum(axis=0))
+    # About other centres: the sum of the per-component shifts.
+    centres = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(pooled.about(centres).second, per_component.about(centres).second.sum(axis=0),
+                               rtol=1e-10)
+    # Halves about different centres add up; full moments pool when added to pooled ones.
+    a, b = tied.statistics(X[:50], w[:50]), full.statistics(X[50:], w[50:])
+    for total in (a + b, b + a, a + b.pool()):
+        assert total.pooled
+        np.testing.assert_allclose(total.scatter(), pooled.scatter(), rtol=1e-10)
+    np.testing.assert_allclose((0.5 * pooled).second, 0.5 * pooled.second)
+    assert (0.5 * pooled).pooled
+    # What cannot be done with them: per-component covariances, and pooling diagonal moments.
+    with pytest.raises(ValueError, match="pooled over the components"):
+        full.fit_statistics(pooled)
+    diagonal = Gaussian(full.means, np.ones((4, 3)), "diag").statistics(X, w)
+    with pytest.raises(ValueError, match="diagonal-only moments cannot be pooled"):
+        _ = pooled + diagonal
+    with pytest.raises(ValueError, match="different shapes"):
+        _ = pooled + Gaussian(full.means[:2], np.eye(3), "tied").statistics(X, w[:, :2])
+    # Tied covariances still take per-component moments (EM with missing entries hands them over).
+    from_full = Gaussian(full.means, np.eye(3), "tied").fit_statistics(per_component)
+    from_pooled = Gaussian(full.means, np.eye(3), "tied").fit_statistics(pooled)
+    np.testing.assert_allclose(from_full.covariances, from_pooled.covariances, rtol=1e-10)
+    np.testing.assert_allclose(from_full.means, from_pooled.means, rtol=1e-12)

@@ -13,6 +13,8 @@ Two shapes cover every family here:
 - :class:`WeightedMoments` for Gaussians: first and second moments about a centre per component.
   Adding moments taken about different centres moves both to their pooled mean first (the
   parallel-variance formulas of Chan, Golub & LeVeque), so no digits are lost to cancellation.
+  A tied covariance needs only the sum of the components' second moments (``pooled``): one
+  D x D matrix whatever K, computed in one pass instead of K.
 """
 
 from __future__ import annotations
@@ -83,20 +85,24 @@ class WeightedMoments:
         The points ``c_k`` the moments are taken about (any points; the component means are best).
     first : ndarray of shape (K, D)
         ``sum_n w[n, k] (x_n - c_k)``.
-    second : ndarray of shape (K, D, D) or (K, D)
+    second : ndarray of shape (K, D, D), (K, D) or (D, D)
         ``sum_n w[n, k] (x_n - c_k)(x_n - c_k)^T``, or only its diagonal (the squares), which is all
-        diagonal and spherical covariances need.
+        diagonal and spherical covariances need, or (``pooled``) its sum over the components, which
+        is all a tied covariance needs.
+    pooled : bool, default False
+        Whether ``second`` is the (D, D) sum over the components.
     """
 
     totals: np.ndarray
     centres: np.ndarray
     first: np.ndarray
     second: np.ndarray
+    pooled: bool = False
 
     @property
     def diagonal_only(self) -> bool:
         """Whether ``second`` holds only the diagonal of each second-moment matrix."""
-        return self.second.ndim == 2
+        return not self.pooled and self.second.ndim == 2
 
     @property
     def means(self) -> np.ndarray:
@@ -108,7 +114,8 @@ class WeightedMoments:
         """The same moments taken about other centres (K, D): exact, by the shift formulas.
 
         With ``d = c - c'``: ``sum w (x - c') = first + N d`` and
-        ``sum w (x - c')(x - c')^T = second + first d^T + d first^T + N d d^T``.
+        ``sum w (x - c')(x - c')^T = second + first d^T + d first^T + N d d^T`` (summed over the
+        components when pooled).
         """
         centres = np.broadcast_to(np.asarray(centres, dtype=np.float64), self.centres.shape)
         d = self.centres - centres
@@ -116,44 +123,64 @@ class WeightedMoments:
         first = self.first + totals * d
         if self.diagonal_only:
             second = self.second + 2.0 * self.first * d + totals * d * d
+        elif self.pooled:
+            cross = self.first.T @ d
+            second = self.second + cross + cross.T + (d.T * self.totals) @ d
         else:
             cross = self.first[:, :, None] * d[:, None, :]
             second = (self.second + cross + np.swapaxes(cross, 1, 2)
                       + self.totals[:, None, None] * d[:, :, None] * d[:, None, :])
-        return WeightedMoments(self.totals, centres.copy(), first, second)
+        return WeightedMoments(self.totals, centres.copy(), first, second, self.pooled)
 
     def scatter(self) -> np.ndarray:
         """``sum_n w[n, k] (x_n - m_k)(x_n - m_k)^T`` about the weighted means ``m_k``.
 
-        Shape (K, D, D), or (K, D) for diagonal-only moments.
+        Shape (K, D, D), (K, D) for diagonal-only moments, or (D, D), the sum over the components,
+        for pooled ones.
         """
         totals = np.where(self.totals > 0, self.totals, 1.0)
         if self.diagonal_only:
             return self.second - self.first**2 / totals[:, None]
-        outer = self.first[:, :, None] * self.first[:, None, :] / totals[:, None, None]
-        scatter = self.second - outer
-        return 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
+        if self.pooled:
+            scatter = self.second - (self.first.T / totals) @ self.first
+        else:
+            outer = self.first[:, :, None] * self.first[:, None, :] / totals[:, None, None]
+            scatter = self.second - outer
+        return 0.5 * (scatter + np.swapaxes(scatter, -1, -2))
+
+    def pool(self) -> WeightedMoments:
+        """The same moments with the second moments summed over the components (as a tied
+        covariance needs them); pooled moments are returned as they are."""
+        if self.pooled:
+            return self
+        if self.diagonal_only:
+            raise ValueError("diagonal-only moments cannot be pooled into full second moments")
+        return WeightedMoments(self.totals, self.centres, self.first, self.second.sum(axis=0), True)
 
     def __add__(self, other: WeightedMoments) -> WeightedMoments:
         if not isinstance(other, WeightedMoments):
             return NotImplemented
+        if self.pooled != other.pooled:  # full moments pool; diagonal ones cannot
+            return self.pool() + other.pool()
+        _check_same_shapes(self.first, other.first)
         _check_same_shapes(self.second, other.second)
         if np.array_equal(self.centres, other.centres):
             return WeightedMoments(self.totals + other.totals, self.centres, self.first + other.first,
-                                   self.second + other.second)
+                                   self.second + other.second, self.pooled)
         # About the pooled mean of both (where a component has weight): little cancels there.
         totals = self.totals + other.totals
         pooled = (self.totals[:, None] * self.means + other.totals[:, None] * other.means)
         pooled = np.where(totals[:, None] > 0, pooled / np.where(totals > 0, totals, 1.0)[:, None],
                           self.centres)
         a, b = self.about(pooled), other.about(pooled)
-        return WeightedMoments(totals, pooled, a.first + b.first, a.second + b.second)
+        return WeightedMoments(totals, pooled, a.first + b.first, a.second + b.second, self.pooled)
 
     def __mul__(self, factor) -> WeightedMoments:
         factor = _check_factor(factor)
         if factor is NotImplemented:
             return NotImplemented
-        return WeightedMoments(self.totals * factor, self.centres, self.first * factor, self.second * factor)
+        return WeightedMoments(self.totals * factor, self.centres, self.first * factor, self.second * factor,
+                               self.pooled)
 
     __rmul__ = __mul__
 
