@@ -17,8 +17,11 @@ Every point runs 10 EM iterations, as many as the issue's measurements.
 Each point is fitted by both libraries from the same weights, means and covariances for exactly the
 same number of EM iterations (``tol=0``), as ``gmm_vs_sklearn.py`` does: scikit-learn starts through
 its documented ``warm_start`` (its fitted attributes set to the starting values, so ``fit`` runs no
-initialisation), and both sides run ``n_iter`` M-steps and ``n_iter + 1`` E-steps. The script checks
-that both end at the same parameters, so the two timings are of the same computation. Each side is
+initialisation), and both sides run ``n_iter`` M-steps and ``n_iter + 1`` E-steps. Both use
+``reg_covar=0``, as ``gmm_vs_sklearn.py`` does: with a positive ``reg_covar`` emlib's E-step climbs the
+penalised objective whose exact maximiser the regularised M-step is, and scikit-learn's does not, so
+their iterates would differ by about ``reg_covar``. The script checks that both end at the same
+parameters, so the two timings are of the same computation. Each side is
 timed as the best of at least three interleaved repeats (more, up to ten, while they take under half
 a second), in CPU seconds of this process (``time.process_time``): every library here runs on one
 thread, so on a quiet machine that is the wall-clock time, and on a shared machine it leaves out
@@ -187,12 +190,13 @@ def fit_emlib(X, K, covariance_type, n_iter, weights, means, covariances) -> Gau
         warnings.simplefilter("ignore", ConvergenceWarning)
         return GaussianMixture(
             K, covariance_type=covariance_type, weights_init=weights, means_init=means,
-            covariances_init=covariances, max_iter=n_iter, tol=0,
+            covariances_init=covariances, max_iter=n_iter, tol=0, reg_covar=0.0,
         ).fit(X)
 
 
 def fit_sklearn(X, K, covariance_type, n_iter, weights, means, covariances) -> SkGaussianMixture:
-    sk = SkGaussianMixture(K, covariance_type=covariance_type, max_iter=n_iter, tol=0, warm_start=True)
+    sk = SkGaussianMixture(K, covariance_type=covariance_type, max_iter=n_iter, tol=0, warm_start=True,
+                           reg_covar=0.0)
     # Fitted attributes = the starting values; warm_start then skips initialisation entirely.
     sk.weights_, sk.means_, sk.covariances_ = weights.copy(), means.copy(), covariances.copy()
     if covariance_type in ("full", "tied"):  # benchmark setup only
