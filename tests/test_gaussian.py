@@ -1,5 +1,6 @@
 """emlib.distributions.Gaussian and the numerical helpers in emlib._math."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -356,10 +357,24 @@ def plain_log_prob(gaussian, X):
 SHAPES = [(1, 1), (1, 3), (3, 1), (6, 3), (2, 16), (5, 20)]  # (K, D): stacked, einsum, triangular
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+# Diagonal covariances have compiled one-pass kernels beside the NumPy ones: both are tested.
+KERNEL_PATHS = [("full", "numpy"), ("tied", "numpy"), ("diag", "numpy"), ("diag", "compiled"),
+                ("spherical", "numpy"), ("spherical", "compiled")]
+
+
+def use_kernels(monkeypatch, kernels):
+    """Run the diagonal covariances' NumPy kernels, or their compiled twins, whatever the size."""
+    from emlib.distributions import _gaussian_kernels, gaussian
+
+    chosen = _gaussian_kernels if kernels == "compiled" else None
+    monkeypatch.setattr(gaussian, "_compiled_kernels", lambda *args, **kwargs: chosen)
+
+
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS)
 @pytest.mark.parametrize(("K", "D"), SHAPES)
 @pytest.mark.parametrize("offset", [0.0, 1e4])
-def test_log_prob_every_path_equals_the_plain_computation(covariance_type, K, D, offset):
+def test_log_prob_every_path_equals_the_plain_computation(covariance_type, kernels, K, D, offset, monkeypatch):
+    use_kernels(monkeypatch, kernels)
     g = random_gaussian(20 + K + D, covariance_type, K=K, D=D, offset=offset)
     rng = np.random.default_rng(K * D)
     X = offset + rng.normal(scale=3.0, size=(3000, D))  # blocks of rows, a partial last one
@@ -369,14 +384,16 @@ def test_log_prob_every_path_equals_the_plain_computation(covariance_type, K, D,
     np.testing.assert_allclose(g.log_prob(X[:7]), log_prob[:7], rtol=1e-13)  # fewer rows than a block
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS)
 @pytest.mark.parametrize(("K", "D"), SHAPES)
 @pytest.mark.parametrize("offset", [0.0, 1e4])
-def test_fit_every_path_equals_the_plain_computation(covariance_type, K, D, offset):
+def test_fit_every_path_equals_the_plain_computation(covariance_type, kernels, K, D, offset, monkeypatch):
+    use_kernels(monkeypatch, kernels)
     rng = np.random.default_rng(K + D)
-    X = offset + rng.normal(size=(3000, D)) * rng.uniform(0.5, 2.0, D)
-    weights = rng.dirichlet(np.ones(K), size=3000) * rng.integers(1, 3, size=(3000, 1))
-    weights[rng.random(3000) < 0.1] = 0.0  # rows of no weight, as after a zero sample weight
+    N = 3003  # blocks of rows, a partial last one; the compiled kernels' four rows and three more
+    X = offset + rng.normal(size=(N, D)) * rng.uniform(0.5, 2.0, D)
+    weights = rng.dirichlet(np.ones(K), size=N) * rng.integers(1, 3, size=(N, 1))
+    weights[rng.random(N) < 0.1] = 0.0  # rows of no weight, as after a zero sample weight
     g = Gaussian(np.full((K, D), offset), covariance_shape_ones(covariance_type, K, D), covariance_type,
                  reg_covar=1e-4).fit(X, weights)
     means, covariances = reference_fit(X, weights, covariance_type, 1e-4)
@@ -393,7 +410,9 @@ def assert_close_to_scale(actual, desired, rtol):
     assert np.max(np.abs(actual - desired)) <= rtol * scale, np.max(np.abs(actual - desired)) / scale
 
 
-def test_fewer_samples_than_features():
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+def test_fewer_samples_than_features(kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
     rng = np.random.default_rng(30)
     X = rng.normal(size=(10, 24))
     weights = rng.dirichlet(np.ones(2), size=10)
@@ -426,8 +445,9 @@ def test_tied_moments_of_far_apart_clusters_are_taken_about_their_own_means():
     assert np.array_equal(near.centres[0], near.centres[1])
 
 
-@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
-def test_collapsed_component_moments_from_its_own_rows(covariance_type):
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS[2:])
+def test_collapsed_component_moments_from_its_own_rows(covariance_type, kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
     # A component on a few points, with variance near 1e-8 and exactly zero weight elsewhere
     # (responsibilities underflow so): its moments are recomputed about its own mean from its rows.
     rng = np.random.default_rng(32)
@@ -442,8 +462,9 @@ def test_collapsed_component_moments_from_its_own_rows(covariance_type):
     np.testing.assert_allclose(g.covariances, expected, rtol=1e-9)
 
 
-@pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])
-def test_log_prob_of_a_tight_component_far_from_the_others(covariance_type):
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS[1:])
+def test_log_prob_of_a_tight_component_far_from_the_others(covariance_type, kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
     # A component 1e4 of its standard deviations from the centre of the means: the expansion about
     # that centre would cancel visibly, so it is scored directly.
     means = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 1.0], [1e4, 1e4, 1e4]])
@@ -455,6 +476,55 @@ def test_log_prob_of_a_tight_component_far_from_the_others(covariance_type):
     np.testing.assert_allclose(g.log_prob(X), plain_log_prob(g, X), rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+@pytest.mark.parametrize("row", [0, 5, 9])  # in the compiled kernels' first or second four rows, or after
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_diagonal_kernels_refuse_non_finite_data(kernels, covariance_type, row, value, monkeypatch):
+    # The compiled kernels check the entries in their one pass over X; the error is the same, even
+    # for a row that no component weights.
+    use_kernels(monkeypatch, kernels)
+    g = random_gaussian(35, covariance_type, K=2, D=3)
+    X = np.random.default_rng(35).normal(size=(10, 3))
+    X[row, 1] = value
+    weights = np.full((10, 2), 0.5)
+    weights[row] = 0.0
+    with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+        g.log_prob(X)
+    with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+        g.statistics(X, weights)
+
+
+def test_compiled_kernels_only_for_large_calls():
+    from emlib.distributions.gaussian import _COMPILED_MIN_ENTRIES, _compiled_kernels
+
+    assert _compiled_kernels(_COMPILED_MIN_ENTRIES - 1, 2) is None  # NumPy: no numba for small calls
+    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 32) is not None  # log-densities, any K
+    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 2, 8, moments=True) is not None
+    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 8, 8, moments=True) is None  # BLAS's turn
+    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 8, 32, moments=True) is not None
+    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 16, 400, moments=True) is None
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_compiled_kernels_at_their_own_threshold(covariance_type):
+    # Large enough to take the compiled kernels unpatched: equal to the NumPy kernels.
+    from emlib.distributions import gaussian
+
+    rng = np.random.default_rng(36)
+    X = 2.0 + rng.normal(size=(gaussian._COMPILED_MIN_ENTRIES // 16 + 3, 16))
+    g = random_gaussian(36, covariance_type, K=2, D=16, offset=2.0)
+    weights = rng.dirichlet(np.ones(2), size=len(X))
+    compiled = g.log_prob(X), g.statistics(X, weights)
+    assert "emlib.distributions._gaussian_kernels" in sys.modules
+    with pytest.MonkeyPatch.context() as patch:
+        use_kernels(patch, "numpy")
+        plain = g.log_prob(X), g.statistics(X, weights)
+    np.testing.assert_allclose(compiled[0], plain[0], rtol=1e-13)
+    for name in ("totals", "centres", "first", "second"):
+        np.testing.assert_allclose(getattr(compiled[1], name), getattr(plain[1], name), rtol=1e-12)
+
+
 def test_diagonal_kernels_expand_about_the_origin_only_near_it():
     from emlib.distributions.gaussian import _expansion_centre
 
@@ -464,7 +534,9 @@ def test_diagonal_kernels_expand_about_the_origin_only_near_it():
                                   [1.0, 6.0, 0.0])
 
 
-def test_tiny_variances_far_from_the_origin():
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+def test_tiny_variances_far_from_the_origin(kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
     # Standard deviations of 1e-6 at 1e3: the variances keep their digits in every kernel.
     rng = np.random.default_rng(34)
     for covariance_type in COVARIANCE_TYPES:

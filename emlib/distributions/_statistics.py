@@ -204,10 +204,11 @@ def _check_fixed(fixed, parameter_names: tuple[str, ...]) -> frozenset:
     return fixed
 
 
-def _check_weighted(X, weights, n_features: int, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_weighted(X, weights, n_features: int, n_components: int,
+                    finite_rows: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``X`` as finite (N, D) floats and ``weights`` as finite non-negative (N, K) floats, or an error
-    naming the argument."""
-    X = check_rows(X, n_features)
+    naming the argument (``finite_rows=False``: the caller checks that ``X`` is finite)."""
+    X = check_rows(X, n_features, finite=finite_rows)
     weights = as_numeric_array(weights, "weights").astype(np.float64, copy=False)
     if weights.shape != (X.shape[0], n_components):
         raise ValueError(f"weights must have shape {(X.shape[0], n_components)} (one row per row of X, one "
@@ -219,16 +220,31 @@ def _check_weighted(X, weights, n_features: int, n_components: int) -> tuple[np.
     return X, weights
 
 
-def check_rows(X, n_features: int, name: str = "X") -> np.ndarray:
-    """``X`` as finite (N, n_features) floats (1-D is one feature when ``n_features`` is 1)."""
+def check_rows(X, n_features: int, name: str = "X", finite: bool = True) -> np.ndarray:
+    """``X`` as finite (N, n_features) floats (1-D is one feature when ``n_features`` is 1).
+
+    ``finite=False`` leaves the finiteness to the caller (:func:`check_finite`, or a compiled
+    kernel that checks the entries in the pass that reads them anyway).
+    """
     X = as_numeric_array(X, name).astype(np.float64, copy=False)
     if X.ndim == 1 and n_features == 1:
         X = X[:, None]
     if X.ndim != 2 or X.shape[1] != n_features:
         raise ValueError(f"{name} must have shape (n_samples, {n_features}), got {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+    if finite:
+        check_finite(X, name)
     return X
+
+
+def check_finite(X: np.ndarray, name: str = "X") -> None:
+    """Raise ``ValueError`` naming ``name`` unless every entry of the float array ``X`` is finite."""
+    if not np.all(np.isfinite(X)):
+        raise not_finite(name)
+
+
+def not_finite(name: str) -> ValueError:
+    """The error about an array ``name`` holding NaN or infinite values."""
+    return ValueError(f"{name} contains NaN or infinite values")
 
 
 def _check_sums(statistics, n_components: int, width: int) -> WeightedSums:

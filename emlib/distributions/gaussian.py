@@ -20,7 +20,9 @@ from emlib.distributions._statistics import (
     WeightedSums,
     _check_fixed,
     _check_weighted,
+    check_finite,
     check_rows,
+    not_finite,
 )
 from emlib.exceptions import DegenerateComponentWarning
 
@@ -38,6 +40,17 @@ _CACHE_BYTES = 1 << 19
 # From this many features on, full and tied covariances whiten with BLAS's triangular product
 # (scipy.linalg.blas, imported on first use): half the operations of a general matrix product.
 _TRIANGULAR_MIN_FEATURES = 16
+# Diagonal covariances: calls on at least this many entries of X (8 MB, more than a core's L2
+# cache holds) run the compiled one-pass kernels (emlib.distributions._gaussian_kernels), which read X
+# once where NumPy's matrix products read each block of it three or four times; smaller calls
+# stay in NumPy, so that a small fit never waits for numba's import and first load (about 1.5 s
+# per process) or its first compilation (a few seconds, once per environment). The log-densities
+# are compiled for any number of components; the moments, whose matrix products use BLAS well
+# with many components or few features, only for at most _COMPILED_MOMENTS_COMPONENTS
+# components, and with fewer than _COMPILED_MOMENTS_FEATURES features for at most two.
+_COMPILED_MIN_ENTRIES = 1 << 20
+_COMPILED_MOMENTS_COMPONENTS = 8
+_COMPILED_MOMENTS_FEATURES = 16
 # The diagonal kernels expand about the origin (the data need no shifting) when every mean lies
 # within sqrt(_ORIGIN_LIMIT) standard deviations of it in every feature: at most two digits are
 # then lost to cancellation; otherwise about the mean of the means.
@@ -260,9 +273,10 @@ class Gaussian:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K)."""
-        X = np.ascontiguousarray(check_rows(X, self.n_features))
+        X = np.ascontiguousarray(check_rows(X, self.n_features, finite=False))
         if self.covariance_type in ("diag", "spherical"):
-            return self._log_prob_diagonal(X)
+            return self._log_prob_diagonal(X)  # checks that X is finite
+        check_finite(X)
         if self.covariance_type == "tied":
             return self._log_prob_tied(X)
         return self._log_prob_full(X)
@@ -275,30 +289,21 @@ class Gaussian:
         precisions = 1.0 / variances  # (K, D)
         centre = _expansion_centre(self._means, variances)  # None: the origin
         # With y = x - c, m = mu_k - c and v the variances of component k:
-        # -sum((y - m)^2 / v) / 2 = y^2 @ (-1 / 2v) + y @ (m / v) - sum(m^2 / v) / 2; for a spherical
-        # component (one v) the first term is -|y|^2 / 2v, with |y|^2 computed once for all k.
+        # -sum((y - m)^2 / v) / 2 = y^2 @ (-1 / 2v) + y @ (m / v) - sum(m^2 / v) / 2.
         m = self._means if centre is None else self._means - centre
-        linear = (m * precisions).T  # (D, K)
-        spherical = self.covariance_type == "spherical"
-        quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
         log_norm = self._log_norm_const()
-        blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
-        constant = np.tile(log_norm - 0.5 * np.sum(m * m * precisions, axis=1), blocks.rows)
-        squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
-        term = np.empty((blocks.rows, K))
-        for block, y in blocks:
-            o, t = out[block], term[: len(y)]
-            if spherical:
-                norms = squares[: len(y)]
-                np.einsum("ij,ij->i", y, y, out=norms)
-                np.multiply(norms[:, None], quadratic, out=t)
-            else:
-                y2 = squares[: len(y)]
-                np.square(y, out=y2)
-                np.matmul(y2, quadratic, out=t)
-            np.matmul(y, linear, out=o)
-            o += t
-            _add_flat(o, constant)
+        constant = log_norm - 0.5 * np.sum(m * m * precisions, axis=1)
+        kernels = _compiled_kernels(n * D, K)
+        if kernels is None:
+            check_finite(X)
+            _diagonal_log_prob(X, centre, m * precisions, precisions, constant,
+                               self.covariance_type == "spherical", out)
+        else:  # the kernels check that X is finite as they read it: 0.0 if so, else NaN
+            kernel = kernels.spherical_log_prob if self.covariance_type == "spherical" else (
+                kernels.diagonal_log_prob)
+            quadratic = -0.5 * (precisions[:, 0] if self.covariance_type == "spherical" else precisions)
+            if kernel(X, _origin_if_none(centre, D), m * precisions, quadratic, constant, out) != 0.0:
+                raise not_finite("X")
         # The expansion cancels about eps * m^2 / v in absolute terms: for a component far from
         # the centre with a tiny variance (a collapse held by reg_covar) that is visible in the
         # log-likelihood. Such components are scored directly.
@@ -459,9 +464,12 @@ class Gaussian:
         the data lie far from the origin). In both cases a component so far from the common centre
         that its variance would lose more than about four digits is recomputed about its own mean.
         """
-        X, weights = self._check_weighted_data(X, weights)
+        diagonal = self.covariance_type in ("diag", "spherical")
+        # The diagonal moments check that X is finite themselves (in their pass over it).
+        X, weights = _check_weighted(X, weights, self.n_features, self.n_components,
+                                     finite_rows=not diagonal)
         totals = weights.sum(axis=0)  # (K,)
-        if self.covariance_type in ("diag", "spherical"):
+        if diagonal:
             centres, first, second = _diagonal_moments(X, weights, totals, self._means,
                                                        self._diagonal_variances())
             return WeightedMoments(totals, centres, first, second)
@@ -759,28 +767,64 @@ def _weighted_second_moment(X: np.ndarray, weights: np.ndarray, centre: np.ndarr
     return second
 
 
+def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) -> None:
+    """``out[n, k] = sum_d (y_d linear[k, d] - y_d^2 precisions[k, d] / 2) + constant[k]``, ``y = x - c``.
+
+    By two matrix products per block of rows (``centre`` None: the origin); for spherical
+    components (equal precisions along each row) the squares are summed once per row.
+    """
+    D = X.shape[1]
+    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+    linear = linear.T  # (D, K)
+    quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
+    constant = np.tile(constant, blocks.rows)
+    squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
+    term = np.empty((blocks.rows, linear.shape[1]))
+    for block, y in blocks:
+        o, t = out[block], term[: len(y)]
+        if spherical:
+            norms = squares[: len(y)]
+            np.einsum("ij,ij->i", y, y, out=norms)
+            np.multiply(norms[:, None], quadratic, out=t)
+        else:
+            y2 = squares[: len(y)]
+            np.square(y, out=y2)
+            np.matmul(y2, quadratic, out=t)
+        np.matmul(y, linear, out=o)
+        o += t
+        _add_flat(o, constant)
+
+
 def _diagonal_moments(X, weights, totals, current_means, current_variances):
     """Centres (K, D), first and squared moments (K, D) about them, in one pass over ``X``.
 
     The moments of ``y = x - c`` about one centre ``c`` (the origin when the current means lie
     near it compared with their spread, else the mean of the current means) come from two matrix
-    products per block of rows, for every component at once. Any component so far from ``c``
-    that its variance ``E[(y - m)^2] = E[y^2] - m^2`` would lose more than about four digits to
-    cancellation is recomputed about its own weighted mean, from its rows of positive weight.
+    products per block of rows, or a compiled kernel for large calls, for every component at once.
+    Any component so far from ``c`` that its variance ``E[(y - m)^2] = E[y^2] - m^2`` would lose
+    more than about four digits to cancellation is recomputed about its own weighted mean, from
+    its rows of positive weight. Raises the ValueError about ``X`` if it is not finite.
     """
-    D = X.shape[1]
+    N, D = X.shape
     K = weights.shape[1]
     centre = _expansion_centre(current_means, current_variances)
-    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
     first, second = np.zeros((K, D)), np.zeros((K, D))
-    squares = np.empty((blocks.rows, D))
-    for block, y in blocks:
-        y2 = squares[: len(y)]
-        np.square(y, out=y2)
-        w = weights[block].T
-        first += w @ y
-        second += w @ y2
-    centre = np.zeros(D) if centre is None else centre
+    kernels = _compiled_kernels(N * D, K, D, moments=True)
+    if kernels is not None:  # checks that X is finite as it reads it: 0.0 if so, else NaN
+        if kernels.diagonal_moments(np.ascontiguousarray(X), np.ascontiguousarray(weights.T),
+                                    _origin_if_none(centre, D), first, second) != 0.0:
+            raise not_finite("X")
+    else:
+        check_finite(X)
+        blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+        squares = np.empty((blocks.rows, D))
+        for block, y in blocks:
+            y2 = squares[: len(y)]
+            np.square(y, out=y2)
+            w = weights[block].T
+            first += w @ y
+            second += w @ y2
+    centre = _origin_if_none(centre, D)
     centres = np.repeat(centre[None], K, axis=0)
     active = totals > 0
     safe = np.where(active, totals, 1.0)[:, None]
@@ -797,6 +841,25 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances):
             first[k] += w @ deviations
             second[k] += w @ np.square(deviations)
     return centres, first, second
+
+
+def _compiled_kernels(entries: int, n_components: int, n_features: int = 0, moments: bool = False):
+    """The compiled diagonal kernels (importing numba on first use) when a call on ``entries``
+    entries of X repays them, else None (NumPy's turn); ``moments``: for the moments of
+    ``n_components`` components of ``n_features`` features (see _COMPILED_MIN_ENTRIES)."""
+    if entries < _COMPILED_MIN_ENTRIES:
+        return None
+    if moments and not (n_components <= 2 or (n_components <= _COMPILED_MOMENTS_COMPONENTS
+                                              and n_features >= _COMPILED_MOMENTS_FEATURES)):
+        return None
+    from emlib.distributions import _gaussian_kernels
+
+    return _gaussian_kernels
+
+
+def _origin_if_none(centre: np.ndarray | None, n_features: int) -> np.ndarray:
+    """The expansion centre as an array: zeros (D,) for None (the origin)."""
+    return np.zeros(n_features) if centre is None else centre
 
 
 def _expansion_centre(means: np.ndarray, variances: np.ndarray) -> np.ndarray | None:
