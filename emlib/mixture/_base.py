@@ -17,6 +17,7 @@ import numpy as np
 
 from emlib._estimator import EMEstimator
 from emlib._math import normalize_log_columns
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
     as_numeric_array,
     check_choice,
@@ -129,6 +130,23 @@ class MixtureEM:
         self.weights = statistics.totals / statistics.totals.sum()
         self.components.fit_statistics(statistics)
 
+    def get_vector(self) -> np.ndarray:
+        """The parameters as one vector of unconstrained coordinates, for accelerated EM, shape (P,).
+
+        The square roots of the mixing weights (K; mapped back by squaring and dividing by the
+        sum), then the components' own ``get_vector()`` (see ``emlib._unconstrained``).
+        """
+        return np.concatenate([simplex_to_vector(self.weights), self.components.get_vector()])
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Set the parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are invalid
+        (the parameters are then unchanged)."""
+        K = self.weights.shape[0]
+        vector = check_vector(vector, K + self.components.get_vector().size, "vector")
+        weights = simplex_from_vector(vector[:K], np.ones(K, dtype=bool), "vector")
+        self.components.set_vector(vector[K:])
+        self.weights = weights
+
 
 class _FittedStart:
     """Start from given parameters (``warm_start``): copies, so the fitted ones are never changed."""
@@ -157,13 +175,14 @@ class BaseMixture(EMEstimator):
     _init_choices: tuple[str, ...] = INIT_METHODS
 
     def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, n_init=1,
-                 max_iter=100, tol=1e-5, warm_start=False, random_state=None, verbose=False):
+                 max_iter=100, tol=1e-5, accelerate=None, warm_start=False, random_state=None, verbose=False):
         self.n_components = n_components
         self.init = init
         self.weights_init = weights_init
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.accelerate = accelerate
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -218,6 +237,7 @@ class BaseMixture(EMEstimator):
         self.n_features_in_ = X.shape[1]
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
+        self.n_e_steps_ = result.n_e_steps
         self.loglik_history_ = result.loglik_history
         self.restart_logliks_ = result.restart_logliks
         self.components_ = result.model.components  # last: its presence means "fitted"
