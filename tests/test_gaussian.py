@@ -498,12 +498,16 @@ def test_diagonal_kernels_refuse_non_finite_data(kernels, covariance_type, row, 
 def test_compiled_kernels_only_for_large_calls():
     from emlib.distributions.gaussian import _COMPILED_MIN_ENTRIES, _compiled_kernels
 
-    assert _compiled_kernels(_COMPILED_MIN_ENTRIES - 1, 2) is None  # NumPy: no numba for small calls
-    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 32) is not None  # log-densities, any K
-    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 2, 8, moments=True) is not None
-    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 8, 8, moments=True) is None  # BLAS's turn
-    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 8, 32, moments=True) is not None
-    assert _compiled_kernels(_COMPILED_MIN_ENTRIES, 16, 400, moments=True) is None
+    large = _COMPILED_MIN_ENTRIES
+    assert _compiled_kernels(large - 1, 2) is None  # NumPy: no numba for small calls
+    assert _compiled_kernels(large, 32) is not None  # log-densities, any K
+    assert _compiled_kernels(large, 2, 8, moments="diagonal") is not None
+    assert _compiled_kernels(large, 8, 8, moments="diagonal") is None  # BLAS's turn
+    assert _compiled_kernels(large, 8, 32, moments="diagonal") is not None
+    assert _compiled_kernels(large, 16, 400, moments="diagonal") is None
+    assert _compiled_kernels(large, 8, 8, moments="traced") is not None
+    assert _compiled_kernels(large, 32, 32, moments="traced") is None
+    assert _compiled_kernels(large, 32, 128, moments="traced") is not None
 
 
 @pytest.mark.parametrize("covariance_type", ["diag", "spherical"])

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["diagonal_log_prob", "diagonal_moments", "spherical_log_prob"]
+__all__ = ["diagonal_log_prob", "diagonal_moments", "spherical_log_prob", "traced_moments"]
 
 _OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract", "nsz"}}
 _F1, _F2 = "float64[::1]", "float64[:, ::1]"
@@ -162,4 +162,43 @@ def diagonal_moments(X, weights_t, centre, first, second):  # pragma: no cover -
                 first[k, d] += w0 * y[0, d] + w1 * y[1, d] + w2 * y[2, d] + w3 * y[3, d]
                 second[k, d] += (w0 * squares[0, d] + w1 * squares[1, d]
                                  + w2 * squares[2, d] + w3 * squares[3, d])
+    return check
+
+
+@njit(f"float64({_F2}, {_F2}, {_F1}, {_F2}, {_F1})", **_OPTIONS)
+def traced_moments(X, weights_t, centre, first, second):  # pragma: no cover - compiled
+    """``first[k] += sum_n w[k, n] y_n`` (K, D) and ``second[k] += sum_n w[k, n] |y_n|^2`` (K,).
+
+    The moments a spherical covariance needs: :func:`diagonal_moments` with the squares summed
+    over the features, once per row.
+    """
+    N, D = X.shape
+    K = weights_t.shape[0]
+    y = np.empty((_ROWS, D))
+    norms = np.empty(_ROWS)
+    check = 0.0
+    for start in range(0, N, _ROWS):
+        stop = min(start + _ROWS, N)
+        check += _centre_rows(X, start, stop, centre, y)
+        for r in range(stop - start):
+            total = 0.0
+            for d in range(D):
+                total += y[r, d] * y[r, d]
+            norms[r] = total
+        if stop - start < _ROWS:
+            for r in range(stop - start):
+                for k in range(K):
+                    w = weights_t[k, start + r]
+                    for d in range(D):
+                        first[k, d] += w * y[r, d]
+                    second[k] += w * norms[r]
+            continue
+        for k in range(K):
+            w0, w1 = weights_t[k, start], weights_t[k, start + 1]
+            w2, w3 = weights_t[k, start + 2], weights_t[k, start + 3]
+            if w0 == 0.0 and w1 == 0.0 and w2 == 0.0 and w3 == 0.0:
+                continue
+            for d in range(D):
+                first[k, d] += w0 * y[0, d] + w1 * y[1, d] + w2 * y[2, d] + w3 * y[3, d]
+            second[k] += w0 * norms[0] + w1 * norms[1] + w2 * norms[2] + w3 * norms[3]
     return check

@@ -14,7 +14,9 @@ Two shapes cover every family here:
   Adding moments taken about different centres moves both to their pooled mean first (the
   parallel-variance formulas of Chan, Golub & LeVeque), so no digits are lost to cancellation.
   A tied covariance needs only the sum of the components' second moments (``pooled``): one
-  D x D matrix whatever K, computed in one pass instead of K.
+  D x D matrix whatever K, computed in one pass instead of K. A spherical covariance needs only
+  the trace of each (``traced``): one number per component, a matrix-vector product instead of
+  a matrix product.
 """
 
 from __future__ import annotations
@@ -85,10 +87,11 @@ class WeightedMoments:
         The points ``c_k`` the moments are taken about (any points; the component means are best).
     first : ndarray of shape (K, D)
         ``sum_n w[n, k] (x_n - c_k)``.
-    second : ndarray of shape (K, D, D), (K, D) or (D, D)
-        ``sum_n w[n, k] (x_n - c_k)(x_n - c_k)^T``, or only its diagonal (the squares), which is all
-        diagonal and spherical covariances need, or (``pooled``) its sum over the components, which
-        is all a tied covariance needs.
+    second : ndarray of shape (K, D, D), (K, D), (K,) or (D, D)
+        ``sum_n w[n, k] (x_n - c_k)(x_n - c_k)^T``; or only its diagonal (the squares), which is
+        all a diagonal covariance needs; or only its trace ``sum_n w[n, k] |x_n - c_k|^2``
+        (``traced``), which is all a spherical covariance needs; or (``pooled``) its sum over the
+        components, which is all a tied covariance needs.
     pooled : bool, default False
         Whether ``second`` is the (D, D) sum over the components.
     """
@@ -105,6 +108,11 @@ class WeightedMoments:
         return not self.pooled and self.second.ndim == 2
 
     @property
+    def traced(self) -> bool:
+        """Whether ``second`` holds only the trace of each second-moment matrix, shape (K,)."""
+        return not self.pooled and self.second.ndim == 1
+
+    @property
     def means(self) -> np.ndarray:
         """Weighted means ``c_k + first_k / N_k``, (K, D); the centre for a component without weight."""
         totals = self.totals[:, None]
@@ -115,7 +123,7 @@ class WeightedMoments:
 
         With ``d = c - c'``: ``sum w (x - c') = first + N d`` and
         ``sum w (x - c')(x - c')^T = second + first d^T + d first^T + N d d^T`` (summed over the
-        components when pooled).
+        components when pooled; its trace, ``second + 2 first . d + N |d|^2``, when traced).
         """
         centres = np.broadcast_to(np.asarray(centres, dtype=np.float64), self.centres.shape)
         d = self.centres - centres
@@ -123,6 +131,8 @@ class WeightedMoments:
         first = self.first + totals * d
         if self.diagonal_only:
             second = self.second + 2.0 * self.first * d + totals * d * d
+        elif self.traced:
+            second = self.second + np.sum(2.0 * self.first * d + totals * d * d, axis=1)
         elif self.pooled:
             cross = self.first.T @ d
             second = self.second + cross + cross.T + (d.T * self.totals) @ d
@@ -135,12 +145,14 @@ class WeightedMoments:
     def scatter(self) -> np.ndarray:
         """``sum_n w[n, k] (x_n - m_k)(x_n - m_k)^T`` about the weighted means ``m_k``.
 
-        Shape (K, D, D), (K, D) for diagonal-only moments, or (D, D), the sum over the components,
-        for pooled ones.
+        Shape (K, D, D), (K, D) for diagonal-only moments, (K,) (the traces) for traced ones, or
+        (D, D), the sum over the components, for pooled ones.
         """
         totals = np.where(self.totals > 0, self.totals, 1.0)
         if self.diagonal_only:
             return self.second - self.first**2 / totals[:, None]
+        if self.traced:
+            return self.second - np.sum(self.first**2, axis=1) / totals
         if self.pooled:
             scatter = self.second - (self.first.T / totals) @ self.first
         else:
@@ -153,15 +165,28 @@ class WeightedMoments:
         covariance needs them); pooled moments are returned as they are."""
         if self.pooled:
             return self
-        if self.diagonal_only:
-            raise ValueError("diagonal-only moments cannot be pooled into full second moments")
+        if self.diagonal_only or self.traced:
+            kind = "diagonal-only" if self.diagonal_only else "traced"
+            raise ValueError(f"{kind} moments cannot be pooled into full second moments")
         return WeightedMoments(self.totals, self.centres, self.first, self.second.sum(axis=0), True)
+
+    def trace(self) -> WeightedMoments:
+        """The same moments with each second-moment matrix (or its diagonal) reduced to its trace
+        (as a spherical covariance needs them); traced moments are returned as they are."""
+        if self.traced:
+            return self
+        if self.pooled:
+            raise ValueError("pooled moments cannot be traced: they hold no matrix per component")
+        second = self.second.sum(axis=1) if self.diagonal_only else np.trace(self.second, axis1=1, axis2=2)
+        return WeightedMoments(self.totals, self.centres, self.first, second)
 
     def __add__(self, other: WeightedMoments) -> WeightedMoments:
         if not isinstance(other, WeightedMoments):
             return NotImplemented
         if self.pooled != other.pooled:  # full moments pool; diagonal ones cannot
             return self.pool() + other.pool()
+        if self.traced != other.traced:  # full and diagonal moments trace
+            return self.trace() + other.trace()
         _check_same_shapes(self.first, other.first)
         _check_same_shapes(self.second, other.second)
         if np.array_equal(self.centres, other.centres):

@@ -47,16 +47,19 @@ _CACHE_BYTES = 1 << 19
 # (scipy.linalg.blas, imported on first use): half the operations of a general matrix product.
 _TRIANGULAR_MIN_FEATURES = 16
 # Diagonal covariances: calls on at least this many entries of X (8 MB, more than a core's L2
-# cache holds) run the compiled one-pass kernels (emlib.distributions._gaussian_kernels), which read X
-# once where NumPy's matrix products read each block of it three or four times; smaller calls
-# stay in NumPy, so that a small fit never waits for numba's import and first load (about 1.5 s
-# per process) or its first compilation (a few seconds, once per environment). The log-densities
-# are compiled for any number of components; the moments, whose matrix products use BLAS well
-# with many components or few features, only for at most _COMPILED_MOMENTS_COMPONENTS
-# components, and with fewer than _COMPILED_MOMENTS_FEATURES features for at most two.
+# cache holds) run the compiled one-pass kernels (emlib.distributions._gaussian_kernels), which
+# read X once where NumPy's matrix products read each block of it three or four times; smaller
+# calls stay in NumPy, so that a small fit never waits for numba's import and first load (about
+# 1.5 s per process) or its first compilation (a few seconds, once per environment). The
+# log-densities are compiled for any number of components. The moments' matrix products use
+# BLAS well with many components and few features, so they are compiled (as measured) only for
+# at most _COMPILED_MOMENTS_COMPONENTS components, and then with fewer than
+# _COMPILED_MOMENTS_FEATURES features for at most two unless traced (spherical); traced ones
+# also for any number of components from _COMPILED_TRACED_FEATURES features on.
 _COMPILED_MIN_ENTRIES = 1 << 20
 _COMPILED_MOMENTS_COMPONENTS = 8
 _COMPILED_MOMENTS_FEATURES = 16
+_COMPILED_TRACED_FEATURES = 64
 # The diagonal kernels expand about the origin (the data need no shifting) when every mean lies
 # within sqrt(_ORIGIN_LIMIT) standard deviations of it in every feature: at most two digits are
 # then lost to cancellation; otherwise about the mean of the means.
@@ -509,7 +512,8 @@ class Gaussian:
         WeightedMoments
             Totals (K,), and first and second moments about a centre per component: the full
             (K, D, D) second moments for full covariances, their sum over the components (D, D,
-            ``pooled``) for tied ones, their diagonals (K, D) for diag and spherical ones.
+            ``pooled``) for tied ones, their diagonals (K, D) for diag ones and their traces
+            (K,, ``traced``) for spherical ones.
             Statistics of disjoint sets of rows add up (``a + b``) to those of their union,
             whatever centres each was taken about.
 
@@ -522,8 +526,10 @@ class Gaussian:
         mean of the data, from one rank-n update of the rows scaled by the square roots of their
         total weights. Diagonal and spherical: the moments of all components come from two matrix
         products per block about one centre (the origin, or the mean of the current means when
-        the data lie far from the origin). In both cases a component so far from the common centre
-        that its variance would lose more than about four digits is recomputed about its own mean.
+        the data lie far from the origin), the second a matrix-vector product of the squared norms
+        of the rows for spherical ones; compiled kernels that read ``X`` once take large calls. In
+        both cases a component so far from the common centre that its variance would lose more
+        than about four digits is recomputed about its own mean.
         """
         diagonal = self.covariance_type in ("diag", "spherical")
         # The diagonal moments check that X is finite themselves (in their pass over it).
@@ -532,7 +538,8 @@ class Gaussian:
         totals = weights.sum(axis=0)  # (K,)
         if diagonal:
             centres, first, second = _diagonal_moments(X, weights, totals, self._means,
-                                                       self._diagonal_variances())
+                                                       self._diagonal_variances(),
+                                                       traced=self.covariance_type == "spherical")
             return WeightedMoments(totals, centres, first, second)
         if self.covariance_type == "tied":
             return _pooled_moments(X, weights, totals, self._means)
@@ -635,7 +642,8 @@ class Gaussian:
             )
         K, D = self.n_components, self.n_features
         diagonal = statistics.diagonal_only
-        expected = (K, D) if diagonal else (D, D) if statistics.pooled else (K, D, D)
+        expected = ((K, D) if diagonal else (K,) if statistics.traced else (D, D) if statistics.pooled
+                    else (K, D, D))
         if statistics.totals.shape != (K,) or statistics.first.shape != (K, D) or statistics.second.shape != expected:
             raise ValueError(
                 f"statistics do not fit {K} components of {D} features: totals {statistics.totals.shape}, "
@@ -646,6 +654,11 @@ class Gaussian:
                 f"covariance_type={self.covariance_type!r} needs full second moments; these hold "
                 "only their diagonals"
             )
+        if statistics.traced and self.covariance_type != "spherical":
+            raise ValueError(
+                f"covariance_type={self.covariance_type!r} needs more than the traces of the second "
+                "moments that these hold (as a spherical covariance needs them)"
+            )
         if statistics.pooled and self.covariance_type != "tied":
             raise ValueError(
                 f"covariance_type={self.covariance_type!r} needs the second moments of each "
@@ -654,8 +667,8 @@ class Gaussian:
         return statistics
 
     def _covariances_from_scatter(self, scatter, totals, empty) -> np.ndarray:
-        """Covariances of this type from the scatter (K, D, D), its diagonals (K, D) or (tied) its sum
-        over the components (D, D), and totals (K,)."""
+        """Covariances of this type from the scatter (K, D, D), its diagonals (K, D), (spherical) its
+        traces (K,) or (tied) its sum over the components (D, D), and totals (K,)."""
         D = self.n_features
         ctype = self.covariance_type
         if ctype == "tied":
@@ -664,10 +677,12 @@ class Gaussian:
             covariance.flat[:: D + 1] += self.reg_covar
             return covariance
         if ctype in ("diag", "spherical"):
-            diagonal = scatter if scatter.ndim == 2 else np.diagonal(scatter, axis1=1, axis2=2)
-            variances = np.maximum(diagonal / totals[:, None], 0.0) + self.reg_covar
-            if ctype == "spherical":
-                variances = variances.mean(axis=1)
+            diagonal = scatter if scatter.ndim < 3 else np.diagonal(scatter, axis1=1, axis2=2)
+            if ctype == "spherical":  # the mean variance: the trace over D
+                traces = diagonal if diagonal.ndim == 1 else diagonal.sum(axis=1)
+                variances = np.maximum(traces / totals, 0.0) / D + self.reg_covar
+            else:
+                variances = np.maximum(diagonal / totals[:, None], 0.0) + self.reg_covar
             variances[empty] = self._covariances[empty]
             return variances
         covariances = scatter / totals[:, None, None]
@@ -856,32 +871,39 @@ def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) 
         _add_flat(o, constant)
 
 
-def _diagonal_moments(X, weights, totals, current_means, current_variances):
-    """Centres (K, D), first and squared moments (K, D) about them, in one pass over ``X``.
+def _diagonal_moments(X, weights, totals, current_means, current_variances, traced=False):
+    """Centres (K, D), first moments (K, D) and squared moments about them, in one pass over ``X``.
 
-    The moments of ``y = x - c`` about one centre ``c`` (the origin when the current means lie
-    near it compared with their spread, else the mean of the current means) come from two matrix
-    products per block of rows, or a compiled kernel for large calls, for every component at once.
-    Any component so far from ``c`` that its variance ``E[(y - m)^2] = E[y^2] - m^2`` would lose
-    more than about four digits to cancellation is recomputed about its own weighted mean, from
-    its rows of positive weight. Raises the ValueError about ``X`` if it is not finite.
+    The squared moments are those of each feature (K, D), or with ``traced`` their sums over the
+    features (K,), all a spherical covariance needs. The moments of ``y = x - c`` about one
+    centre ``c`` (the origin when the current means lie near it compared with their spread, else
+    the mean of the current means) come from two matrix products per block of rows (a product
+    and a matrix-vector product of the squared norms of the rows when ``traced``), or a compiled
+    kernel for large calls, for every component at once. Any component so far from ``c`` that its
+    variance ``E[(y - m)^2] = E[y^2] - m^2`` (or their sum) would lose more than about four digits
+    to cancellation is recomputed about its own weighted mean, from its rows of positive weight.
+    Raises the ValueError about ``X`` if it is not finite.
     """
     N, D = X.shape
     K = weights.shape[1]
     centre = _expansion_centre(current_means, current_variances)
-    first, second = np.zeros((K, D)), np.zeros((K, D))
-    kernels = _compiled_kernels(N * D, K, D, moments=True)
+    first, second = np.zeros((K, D)), np.zeros(K if traced else (K, D))
+    kernels = _compiled_kernels(N * D, K, D, moments="traced" if traced else "diagonal")
     if kernels is not None:  # checks that X is finite as it reads it: 0.0 if so, else NaN
-        if kernels.diagonal_moments(np.ascontiguousarray(X), np.ascontiguousarray(weights.T),
-                                    _origin_if_none(centre, D), first, second) != 0.0:
+        kernel = kernels.traced_moments if traced else kernels.diagonal_moments
+        if kernel(np.ascontiguousarray(X), np.ascontiguousarray(weights.T), _origin_if_none(centre, D),
+                  first, second) != 0.0:
             raise not_finite("X")
     else:
         check_finite(X)
         blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
-        squares = np.empty((blocks.rows, D))
+        squares = np.empty(blocks.rows if traced else (blocks.rows, D))
         for block, y in blocks:
             y2 = squares[: len(y)]
-            np.square(y, out=y2)
+            if traced:
+                np.einsum("ij,ij->i", y, y, out=y2)
+            else:
+                np.square(y, out=y2)
             w = weights[block].T
             first += w @ y
             second += w @ y2
@@ -890,8 +912,13 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances):
     active = totals > 0
     safe = np.where(active, totals, 1.0)[:, None]
     offsets = first / safe
-    variances = np.maximum(second / safe - offsets**2, np.finfo(np.float64).tiny)
-    suspect = np.any(offsets**2 > _CANCELLATION_LIMIT * variances, axis=1) & active
+    if traced:
+        squared_offsets = np.sum(offsets**2, axis=1)
+        spread = np.maximum(second / safe[:, 0] - squared_offsets, np.finfo(np.float64).tiny)
+        suspect = (squared_offsets > _CANCELLATION_LIMIT * spread) & active
+    else:
+        variances = np.maximum(second / safe - offsets**2, np.finfo(np.float64).tiny)
+        suspect = np.any(offsets**2 > _CANCELLATION_LIMIT * variances, axis=1) & active
     for k in np.flatnonzero(suspect):
         centres[k] = centre + offsets[k]
         first[k], second[k] = 0.0, 0.0
@@ -900,18 +927,23 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances):
             chosen = rows[start:start + _BLOCK_ROWS]
             deviations, w = X[chosen] - centres[k], weights[chosen, k]
             first[k] += w @ deviations
-            second[k] += w @ np.square(deviations)
+            squares = np.square(deviations)
+            second[k] += w @ (squares.sum(axis=1) if traced else squares)
     return centres, first, second
 
 
-def _compiled_kernels(entries: int, n_components: int, n_features: int = 0, moments: bool = False):
+def _compiled_kernels(entries: int, n_components: int, n_features: int = 0, moments: str | None = None):
     """The compiled diagonal kernels (importing numba on first use) when a call on ``entries``
-    entries of X repays them, else None (NumPy's turn); ``moments``: for the moments of
-    ``n_components`` components of ``n_features`` features (see _COMPILED_MIN_ENTRIES)."""
+    entries of X repays them, else None (NumPy's turn). ``moments``: None for the log-densities,
+    ``"diagonal"`` or ``"traced"`` for those moments of ``n_components`` components of
+    ``n_features`` features (see _COMPILED_MIN_ENTRIES)."""
     if entries < _COMPILED_MIN_ENTRIES:
         return None
-    if moments and not (n_components <= 2 or (n_components <= _COMPILED_MOMENTS_COMPONENTS
-                                              and n_features >= _COMPILED_MOMENTS_FEATURES)):
+    K, D = n_components, n_features
+    if moments == "diagonal" and not (K <= 2 or (K <= _COMPILED_MOMENTS_COMPONENTS
+                                                 and D >= _COMPILED_MOMENTS_FEATURES)):
+        return None
+    if moments == "traced" and not (K <= _COMPILED_MOMENTS_COMPONENTS or D >= _COMPILED_TRACED_FEATURES):
         return None
     from emlib.distributions import _gaussian_kernels
 
