@@ -1,5 +1,6 @@
 """emlib.distributions.Gaussian and the numerical helpers in emlib._math."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -334,3 +335,234 @@ def test_numerically_singular_counts_as_singular():
     with pytest.warns(DegenerateComponentWarning, match="was singular"):
         g.fit(X, np.ones((4, 1)))
     assert np.linalg.eigvalsh(g.covariances[0]).min() > 1e-12
+
+
+# -- the fast kernels equal the plain computation ---------------------------------------------------
+# Every path that log_prob and statistics may take (triangular products from 16 features on, the
+# stacked product below, summing by a product or along rows, the origin or the mean of the means as
+# the centre of the diagonal expansions, the fallbacks when an expansion would cancel) against the
+# formulas written out.
+def plain_log_prob(gaussian, X):
+    """log N(x | mu_k, Sigma_k) by a solve with each full covariance: (N, K)."""
+    D = X.shape[1]
+    columns = []
+    for mean, covariance in zip(gaussian.means, gaussian.full_covariances(), strict=True):
+        d = X - mean
+        _, log_det = np.linalg.slogdet(covariance)
+        mahalanobis = np.einsum("nd,nd->n", d, np.linalg.solve(covariance, d.T).T)
+        columns.append(-0.5 * (D * np.log(2 * np.pi) + log_det + mahalanobis))
+    return np.column_stack(columns)
+
+
+SHAPES = [(1, 1), (1, 3), (3, 1), (6, 3), (2, 16), (5, 20)]  # (K, D): stacked, einsum, triangular
+
+
+# Diagonal covariances have compiled one-pass kernels beside the NumPy ones: both are tested.
+KERNEL_PATHS = [("full", "numpy"), ("tied", "numpy"), ("diag", "numpy"), ("diag", "compiled"),
+                ("spherical", "numpy"), ("spherical", "compiled")]
+
+
+def use_kernels(monkeypatch, kernels):
+    """Run the diagonal covariances' NumPy kernels, or their compiled twins, whatever the size."""
+    from emlib.distributions import _gaussian_kernels, gaussian
+
+    chosen = _gaussian_kernels if kernels == "compiled" else None
+    monkeypatch.setattr(gaussian, "_compiled_kernels", lambda *args, **kwargs: chosen)
+
+
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS)
+@pytest.mark.parametrize(("K", "D"), SHAPES)
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_log_prob_every_path_equals_the_plain_computation(covariance_type, kernels, K, D, offset, monkeypatch):
+    use_kernels(monkeypatch, kernels)
+    g = random_gaussian(20 + K + D, covariance_type, K=K, D=D, offset=offset)
+    rng = np.random.default_rng(K * D)
+    X = offset + rng.normal(scale=3.0, size=(3000, D))  # blocks of rows, a partial last one
+    log_prob = g.log_prob(X)
+    np.testing.assert_allclose(log_prob, plain_log_prob(g, X), rtol=1e-10, atol=1e-8)
+    assert log_prob.flags.c_contiguous
+    np.testing.assert_allclose(g.log_prob(X[:7]), log_prob[:7], rtol=1e-13)  # fewer rows than a block
+
+
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS)
+@pytest.mark.parametrize(("K", "D"), SHAPES)
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_fit_every_path_equals_the_plain_computation(covariance_type, kernels, K, D, offset, monkeypatch):
+    use_kernels(monkeypatch, kernels)
+    rng = np.random.default_rng(K + D)
+    N = 3003  # blocks of rows, a partial last one; the compiled kernels' four rows and three more
+    X = offset + rng.normal(size=(N, D)) * rng.uniform(0.5, 2.0, D)
+    weights = rng.dirichlet(np.ones(K), size=N) * rng.integers(1, 3, size=(N, 1))
+    weights[rng.random(N) < 0.1] = 0.0  # rows of no weight, as after a zero sample weight
+    g = Gaussian(np.full((K, D), offset), covariance_shape_ones(covariance_type, K, D), covariance_type,
+                 reg_covar=1e-4).fit(X, weights)
+    means, covariances = reference_fit(X, weights, covariance_type, 1e-4)
+    np.testing.assert_allclose(g.means, means, rtol=1e-12, atol=1e-12 * max(offset, 1.0))
+    assert_close_to_scale(g.covariances, covariances, 1e-11)
+    if covariance_type in ("full", "tied"):
+        np.testing.assert_array_equal(g.covariances, np.swapaxes(g.covariances, -1, -2))
+
+
+def assert_close_to_scale(actual, desired, rtol):
+    """Largest difference within ``rtol`` times the largest entry of ``desired`` (round-off is
+    relative to the scale of a matrix, not to each entry)."""
+    scale = np.max(np.abs(desired))
+    assert np.max(np.abs(actual - desired)) <= rtol * scale, np.max(np.abs(actual - desired)) / scale
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+def test_fewer_samples_than_features(kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
+    rng = np.random.default_rng(30)
+    X = rng.normal(size=(10, 24))
+    weights = rng.dirichlet(np.ones(2), size=10)
+    for covariance_type in COVARIANCE_TYPES:
+        g = Gaussian(np.zeros((2, 24)), covariance_shape_ones(covariance_type, 2, 24), covariance_type,
+                     reg_covar=1e-3).fit(X, weights)
+        means, covariances = reference_fit(X, weights, covariance_type, 1e-3)
+        np.testing.assert_allclose(g.means, means, rtol=1e-12, atol=1e-14)
+        assert_close_to_scale(g.covariances, covariances, 1e-12)
+        np.testing.assert_allclose(g.log_prob(X), plain_log_prob(g, X), rtol=1e-10)
+
+
+def test_tied_moments_of_far_apart_clusters_are_taken_about_their_own_means():
+    # Unit clusters 1e6 apart: the scatter about one common centre minus the between-cluster part
+    # would keep no digit of the within-cluster covariance, so such components are taken apart.
+    rng = np.random.default_rng(31)
+    X = np.concatenate([rng.normal(size=(400, 3)), 1e6 + rng.normal(size=(300, 3)) @ [[1, 0.5, 0], [0, 1, 0],
+                                                                                     [0, 0, 2]]])
+    weights = np.zeros((700, 2))
+    weights[:400, 0] = weights[400:, 1] = 1.0
+    g = Gaussian(np.zeros((2, 3)), np.eye(3), "tied", reg_covar=0.0)
+    statistics = g.statistics(X, weights)
+    assert statistics.pooled and statistics.second.shape == (3, 3)
+    assert not np.array_equal(statistics.centres[0], statistics.centres[1])  # the fallback ran
+    g.fit_statistics(statistics)
+    _, expected = reference_fit(X, weights, "tied", 0.0)
+    np.testing.assert_allclose(g.covariances, expected, rtol=1e-9)
+    # Overlapping clusters need no second pass: one common centre.
+    near = g.statistics(rng.normal(size=(50, 3)), rng.dirichlet(np.ones(2), size=50))
+    assert np.array_equal(near.centres[0], near.centres[1])
+
+
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS[2:])
+def test_collapsed_component_moments_from_its_own_rows(covariance_type, kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
+    # A component on a few points, with variance near 1e-8 and exactly zero weight elsewhere
+    # (responsibilities underflow so): its moments are recomputed about its own mean from its rows.
+    rng = np.random.default_rng(32)
+    X = np.concatenate([rng.normal(size=(3000, 2)), 5.0 + 1e-4 * rng.normal(size=(4, 2))])
+    weights = np.zeros((3004, 2))
+    weights[:3000, 0] = 1.0
+    weights[3000:, 1] = [0.2, 1.0, 1.0, 0.7]
+    g = Gaussian([[0.0, 0.0], [5.0, 5.0]], np.ones(covariance_shape(covariance_type, 2, 2)), covariance_type,
+                 reg_covar=0.0).fit(X, weights)
+    means, expected = reference_fit(X, weights, covariance_type, 0.0)
+    np.testing.assert_allclose(g.means, means, rtol=1e-13)
+    np.testing.assert_allclose(g.covariances, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS[1:])
+def test_log_prob_of_a_tight_component_far_from_the_others(covariance_type, kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
+    # A component 1e4 of its standard deviations from the centre of the means: the expansion about
+    # that centre would cancel visibly, so it is scored directly.
+    means = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 1.0], [1e4, 1e4, 1e4]])
+    covariances = {"tied": np.eye(3) * 0.1, "diag": [[1.0, 2.0, 1.0], [1.0, 1.0, 1.0], [1e-2, 1e-2, 1e-2]],
+                   "spherical": [1.0, 2.0, 1e-2]}[covariance_type]
+    g = Gaussian(means, covariances, covariance_type)
+    rng = np.random.default_rng(33)
+    X = np.concatenate([rng.normal(size=(100, 3)), means[2] + 0.1 * rng.normal(size=(100, 3))])
+    np.testing.assert_allclose(g.log_prob(X), plain_log_prob(g, X), rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+@pytest.mark.parametrize("row", [0, 5, 9])  # in the compiled kernels' first or second four rows, or after
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_diagonal_kernels_refuse_non_finite_data(kernels, covariance_type, row, value, monkeypatch):
+    # The compiled kernels check the entries in their one pass over X; the error is the same, even
+    # for a row that no component weights.
+    use_kernels(monkeypatch, kernels)
+    g = random_gaussian(35, covariance_type, K=2, D=3)
+    X = np.random.default_rng(35).normal(size=(10, 3))
+    X[row, 1] = value
+    weights = np.full((10, 2), 0.5)
+    weights[row] = 0.0
+    with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+        g.log_prob(X)
+    with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+        g.statistics(X, weights)
+
+
+def test_compiled_kernels_only_for_large_calls():
+    from emlib.distributions.gaussian import _COMPILED_MIN_ENTRIES, _compiled_kernels
+
+    large = _COMPILED_MIN_ENTRIES
+    assert _compiled_kernels(large - 1, 2) is None  # NumPy: no numba for small calls
+    assert _compiled_kernels(large, 32) is not None  # log-densities, any K
+    assert _compiled_kernels(large, 2, 8, moments="diagonal") is not None
+    assert _compiled_kernels(large, 8, 8, moments="diagonal") is None  # BLAS's turn
+    assert _compiled_kernels(large, 8, 32, moments="diagonal") is not None
+    assert _compiled_kernels(large, 16, 400, moments="diagonal") is None
+    assert _compiled_kernels(large, 8, 8, moments="traced") is not None
+    assert _compiled_kernels(large, 32, 32, moments="traced") is None
+    assert _compiled_kernels(large, 32, 128, moments="traced") is not None
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_compiled_kernels_at_their_own_threshold(covariance_type):
+    # Large enough to take the compiled kernels unpatched: equal to the NumPy kernels.
+    from emlib.distributions import gaussian
+
+    rng = np.random.default_rng(36)
+    X = 2.0 + rng.normal(size=(gaussian._COMPILED_MIN_ENTRIES // 16 + 3, 16))
+    g = random_gaussian(36, covariance_type, K=2, D=16, offset=2.0)
+    weights = rng.dirichlet(np.ones(2), size=len(X))
+    compiled = g.log_prob(X), g.statistics(X, weights)
+    assert "emlib.distributions._gaussian_kernels" in sys.modules
+    with pytest.MonkeyPatch.context() as patch:
+        use_kernels(patch, "numpy")
+        plain = g.log_prob(X), g.statistics(X, weights)
+    np.testing.assert_allclose(compiled[0], plain[0], rtol=1e-13)
+    for name in ("totals", "centres", "first", "second"):
+        np.testing.assert_allclose(getattr(compiled[1], name), getattr(plain[1], name), rtol=1e-12)
+
+
+def test_diagonal_kernels_expand_about_the_origin_only_near_it():
+    from emlib.distributions.gaussian import _expansion_centre
+
+    variances = np.ones((2, 3))
+    assert _expansion_centre(np.array([[0.0, 9.0, -9.0], [1.0, 2.0, 3.0]]), variances) is None
+    np.testing.assert_array_equal(_expansion_centre(np.array([[0.0, 11.0, 0.0], [2.0, 1.0, 0.0]]), variances),
+                                  [1.0, 6.0, 0.0])
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+def test_tiny_variances_far_from_the_origin(kernels, monkeypatch):
+    use_kernels(monkeypatch, kernels)
+    # Standard deviations of 1e-6 at 1e3: the variances keep their digits in every kernel.
+    rng = np.random.default_rng(34)
+    for covariance_type in COVARIANCE_TYPES:
+        for D in (2, 18):
+            X = 1e3 + 1e-6 * rng.normal(size=(500, D)) * rng.uniform(1, 2, D)
+            weights = rng.dirichlet(np.ones(2), size=500)
+            g = Gaussian(np.full((2, D), 1e3), 1e-12 * covariance_shape_ones(covariance_type, 2, D),
+                         covariance_type, reg_covar=0.0).fit(X, weights)
+            _, expected = reference_fit(X, weights, covariance_type, 0.0)
+            assert_close_to_scale(g.covariances, expected, 1e-6)
+            np.testing.assert_allclose(g.log_prob(X), plain_log_prob(g, X), rtol=1e-8)
+
+
+@pytest.mark.parametrize("D", [16, 40])
+def test_invert_lower_triangular_by_lapack(D):
+    rng = np.random.default_rng(D)
+    L = np.tril(rng.normal(size=(2, 3, D, D)))
+    L[..., np.arange(D), np.arange(D)] = rng.uniform(0.5, 2.0, size=(2, 3, D))
+    inverse = invert_lower_triangular(L)
+    assert inverse.shape == L.shape and np.all(np.triu(inverse, 1) == 0)
+    for index in np.ndindex(2, 3):
+        np.testing.assert_allclose(inverse[index] @ L[index], np.eye(D), atol=1e-10)
+    L[1, 2, 5, 5] = 0.0
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        invert_lower_triangular(L)

@@ -94,6 +94,8 @@ DATASETS = {
     "D=K=3": (0, 400, 3, 3),  # D equal to K: catches axes mixed up in broadcasting
     "D=2,K=4": (1, 300, 2, 4),
     "D=5,K=2,offset": (2, 500, 5, 2),
+    "D=3,K=6": (3, 600, 3, 6),  # more components than the stacked kernel sums by a product
+    "D=20,K=3": (6, 1000, 20, 3),  # triangular kernels (from 16 features on)
 }
 
 

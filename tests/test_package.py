@@ -30,6 +30,15 @@ def test_import_emlib_loads_no_heavy_dependency():
     assert not loaded & set(HEAVY), f"import emlib loaded {sorted(loaded & set(HEAVY))}"
 
 
+def test_fitting_a_small_gaussian_mixture_loads_no_numba():
+    # Gaussian mixtures compile kernels only for calls on more than a million entries of X.
+    loaded = modules_after("import numpy as np\nfrom emlib import GaussianMixture\n"
+                           "X = np.random.default_rng(0).normal(size=(2000, 3))\n"
+                           "for kind in ('full', 'tied', 'diag', 'spherical'):\n"
+                           "    GaussianMixture(2, covariance_type=kind).fit(X)")
+    assert "emlib" in loaded and "numba" not in loaded
+
+
 def test_using_datasets_and_reporting_stays_light():
     loaded = modules_after("from emlib.datasets import load_faithful; from emlib.reporting import Table; "
                            "Table([[load_faithful().data.mean()]], headers=['m'])")

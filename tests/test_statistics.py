@@ -238,3 +238,95 @@ def test_no_emlib_estimator_reports_a_decrease(label, estimator, X, fit_kwargs, 
     decreases = [w for w in caught if issubclass(w.category, (LikelihoodDecreaseWarning, RuntimeWarning))
                  and not issubclass(w.category, ConvergenceWarning)]
     assert not decreases, [str(w.message) for w in decreases]
+
+
+def test_pooled_moments_add_shift_and_scale_like_the_per_component_ones():
+    """A tied covariance's statistics pool the second moments over the components: (D, D)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(120, 3)) * [1.0, 3.0, 0.2] + [5.0, -2.0, 100.0]
+    w = rng.dirichlet(np.ones(4), size=120) * rng.uniform(0.5, 2.0, (120, 1))
+    full = Gaussian(rng.normal(size=(4, 3)), np.stack([np.eye(3)] * 4), "full")
+    tied = Gaussian(full.means, np.eye(3), "tied")
+    per_component, pooled = full.statistics(X, w), tied.statistics(X, w)
+    assert pooled.pooled and not pooled.diagonal_only and pooled.second.shape == (3, 3)
+    np.testing.assert_allclose(pooled.scatter(), per_component.scatter().sum(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(pooled.means, per_component.means, rtol=1e-12)
+    np.testing.assert_allclose(per_component.pool().second, per_component.second.sum(axis=0))
+    # About other centres: the sum of the per-component shifts.
+    centres = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(pooled.about(centres).second, per_component.about(centres).second.sum(axis=0),
+                               rtol=1e-10)
+    # Halves about different centres add up; full moments pool when added to pooled ones.
+    a, b = tied.statistics(X[:50], w[:50]), full.statistics(X[50:], w[50:])
+    for total in (a + b, b + a, a + b.pool()):
+        assert total.pooled
+        np.testing.assert_allclose(total.scatter(), pooled.scatter(), rtol=1e-10)
+    np.testing.assert_allclose((0.5 * pooled).second, 0.5 * pooled.second)
+    assert (0.5 * pooled).pooled
+    # What cannot be done with them: per-component covariances, and pooling diagonal moments.
+    with pytest.raises(ValueError, match="pooled over the components"):
+        full.fit_statistics(pooled)
+    diagonal = Gaussian(full.means, np.ones((4, 3)), "diag").statistics(X, w)
+    with pytest.raises(ValueError, match="diagonal-only moments cannot be pooled"):
+        _ = pooled + diagonal
+    with pytest.raises(ValueError, match="different shapes"):
+        _ = pooled + Gaussian(full.means[:2], np.eye(3), "tied").statistics(X, w[:, :2])
+    # Tied covariances still take per-component moments (EM with missing entries hands them over).
+    from_full = Gaussian(full.means, np.eye(3), "tied").fit_statistics(per_component)
+    from_pooled = Gaussian(full.means, np.eye(3), "tied").fit_statistics(pooled)
+    np.testing.assert_allclose(from_full.covariances, from_pooled.covariances, rtol=1e-10)
+    np.testing.assert_allclose(from_full.means, from_pooled.means, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+def test_traced_moments_add_shift_and_scale_like_the_diagonal_ones(kernels, monkeypatch):
+    """A spherical covariance's statistics keep only the trace of each second moment: (K,)."""
+    from emlib.distributions import _gaussian_kernels, gaussian
+
+    chosen = _gaussian_kernels if kernels == "compiled" else None
+    monkeypatch.setattr(gaussian, "_compiled_kernels", lambda *args, **kwargs: chosen)
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(121, 3)) * [1.0, 3.0, 0.2] + [5.0, -2.0, 100.0]
+    w = rng.dirichlet(np.ones(4), size=121) * rng.uniform(0.5, 2.0, (121, 1))
+    means = rng.normal(size=(4, 3)) + [5.0, -2.0, 100.0]
+    diag = Gaussian(means, np.ones((4, 3)), "diag")
+    full = Gaussian(means, np.stack([np.eye(3)] * 4), "full")
+    spherical = Gaussian(means, np.ones(4), "spherical")
+    diagonal, traced = diag.statistics(X, w), spherical.statistics(X, w)
+    assert traced.traced and not traced.diagonal_only and not traced.pooled and traced.second.shape == (4,)
+    np.testing.assert_allclose(traced.scatter(), diagonal.scatter().sum(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(traced.means, diagonal.means, rtol=1e-12)
+    np.testing.assert_allclose(diagonal.trace().second, diagonal.second.sum(axis=1))
+    per_component = full.statistics(X, w)
+    np.testing.assert_allclose(per_component.trace().scatter(), traced.scatter(), rtol=1e-10)
+    # About other centres: the sum of the diagonal shifts.
+    centres = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(traced.about(centres).second, diagonal.about(centres).second.sum(axis=1),
+                               rtol=1e-10)
+    # Halves about different centres add up; diagonal and full moments trace when added to traced ones.
+    a = spherical.statistics(X[:50], w[:50])
+    for b in (diag.statistics(X[50:], w[50:]), full.statistics(X[50:], w[50:])):
+        for total in (a + b, b + a, a + b.trace()):
+            assert total.traced
+            np.testing.assert_allclose(total.scatter(), traced.scatter(), rtol=1e-10)
+    assert (0.5 * traced).traced
+    np.testing.assert_allclose((0.5 * traced).second, 0.5 * traced.second)
+    # The same spherical covariance from traced, diagonal and full moments.
+    fitted = [Gaussian(means, np.ones(4), "spherical").fit_statistics(s) for s in (traced, diagonal, per_component)]
+    for other in fitted[1:]:
+        np.testing.assert_allclose(other.covariances, fitted[0].covariances, rtol=1e-10)
+        np.testing.assert_allclose(other.means, fitted[0].means, rtol=1e-12)
+    kept = Gaussian(means, np.ones(4), "spherical").fit_statistics(traced, fixed=("means",))
+    np.testing.assert_allclose(kept.covariances, Gaussian(means, np.ones(4), "spherical").fit_statistics(
+        diagonal, fixed=("means",)).covariances, rtol=1e-10)
+    # What cannot be done with them: other covariance types, pooling, tracing pooled moments.
+    for other in (diag, full, Gaussian(means, np.eye(3), "tied")):
+        with pytest.raises(ValueError, match="needs more than the traces"):
+            other.fit_statistics(traced)
+    with pytest.raises(ValueError, match="traced moments cannot be pooled"):
+        traced.pool()
+    pooled = Gaussian(means, np.eye(3), "tied").statistics(X, w)
+    with pytest.raises(ValueError, match="traced moments cannot be pooled"):
+        _ = traced + pooled
+    with pytest.raises(ValueError, match="pooled moments cannot be traced"):
+        pooled.trace()

@@ -13,6 +13,10 @@ Two shapes cover every family here:
 - :class:`WeightedMoments` for Gaussians: first and second moments about a centre per component.
   Adding moments taken about different centres moves both to their pooled mean first (the
   parallel-variance formulas of Chan, Golub & LeVeque), so no digits are lost to cancellation.
+  A tied covariance needs only the sum of the components' second moments (``pooled``): one
+  D x D matrix whatever K, computed in one pass instead of K. A spherical covariance needs only
+  the trace of each (``traced``): one number per component, a matrix-vector product instead of
+  a matrix product.
 """
 
 from __future__ import annotations
@@ -83,20 +87,30 @@ class WeightedMoments:
         The points ``c_k`` the moments are taken about (any points; the component means are best).
     first : ndarray of shape (K, D)
         ``sum_n w[n, k] (x_n - c_k)``.
-    second : ndarray of shape (K, D, D) or (K, D)
-        ``sum_n w[n, k] (x_n - c_k)(x_n - c_k)^T``, or only its diagonal (the squares), which is all
-        diagonal and spherical covariances need.
+    second : ndarray of shape (K, D, D), (K, D), (K,) or (D, D)
+        ``sum_n w[n, k] (x_n - c_k)(x_n - c_k)^T``; or only its diagonal (the squares), which is
+        all a diagonal covariance needs; or only its trace ``sum_n w[n, k] |x_n - c_k|^2``
+        (``traced``), which is all a spherical covariance needs; or (``pooled``) its sum over the
+        components, which is all a tied covariance needs.
+    pooled : bool, default False
+        Whether ``second`` is the (D, D) sum over the components.
     """
 
     totals: np.ndarray
     centres: np.ndarray
     first: np.ndarray
     second: np.ndarray
+    pooled: bool = False
 
     @property
     def diagonal_only(self) -> bool:
         """Whether ``second`` holds only the diagonal of each second-moment matrix."""
-        return self.second.ndim == 2
+        return not self.pooled and self.second.ndim == 2
+
+    @property
+    def traced(self) -> bool:
+        """Whether ``second`` holds only the trace of each second-moment matrix, shape (K,)."""
+        return not self.pooled and self.second.ndim == 1
 
     @property
     def means(self) -> np.ndarray:
@@ -108,7 +122,8 @@ class WeightedMoments:
         """The same moments taken about other centres (K, D): exact, by the shift formulas.
 
         With ``d = c - c'``: ``sum w (x - c') = first + N d`` and
-        ``sum w (x - c')(x - c')^T = second + first d^T + d first^T + N d d^T``.
+        ``sum w (x - c')(x - c')^T = second + first d^T + d first^T + N d d^T`` (summed over the
+        components when pooled; its trace, ``second + 2 first . d + N |d|^2``, when traced).
         """
         centres = np.broadcast_to(np.asarray(centres, dtype=np.float64), self.centres.shape)
         d = self.centres - centres
@@ -116,44 +131,81 @@ class WeightedMoments:
         first = self.first + totals * d
         if self.diagonal_only:
             second = self.second + 2.0 * self.first * d + totals * d * d
+        elif self.traced:
+            second = self.second + np.sum(2.0 * self.first * d + totals * d * d, axis=1)
+        elif self.pooled:
+            cross = self.first.T @ d
+            second = self.second + cross + cross.T + (d.T * self.totals) @ d
         else:
             cross = self.first[:, :, None] * d[:, None, :]
             second = (self.second + cross + np.swapaxes(cross, 1, 2)
                       + self.totals[:, None, None] * d[:, :, None] * d[:, None, :])
-        return WeightedMoments(self.totals, centres.copy(), first, second)
+        return WeightedMoments(self.totals, centres.copy(), first, second, self.pooled)
 
     def scatter(self) -> np.ndarray:
         """``sum_n w[n, k] (x_n - m_k)(x_n - m_k)^T`` about the weighted means ``m_k``.
 
-        Shape (K, D, D), or (K, D) for diagonal-only moments.
+        Shape (K, D, D), (K, D) for diagonal-only moments, (K,) (the traces) for traced ones, or
+        (D, D), the sum over the components, for pooled ones.
         """
         totals = np.where(self.totals > 0, self.totals, 1.0)
         if self.diagonal_only:
             return self.second - self.first**2 / totals[:, None]
-        outer = self.first[:, :, None] * self.first[:, None, :] / totals[:, None, None]
-        scatter = self.second - outer
-        return 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
+        if self.traced:
+            return self.second - np.sum(self.first**2, axis=1) / totals
+        if self.pooled:
+            scatter = self.second - (self.first.T / totals) @ self.first
+        else:
+            outer = self.first[:, :, None] * self.first[:, None, :] / totals[:, None, None]
+            scatter = self.second - outer
+        return 0.5 * (scatter + np.swapaxes(scatter, -1, -2))
+
+    def pool(self) -> WeightedMoments:
+        """The same moments with the second moments summed over the components (as a tied
+        covariance needs them); pooled moments are returned as they are."""
+        if self.pooled:
+            return self
+        if self.diagonal_only or self.traced:
+            kind = "diagonal-only" if self.diagonal_only else "traced"
+            raise ValueError(f"{kind} moments cannot be pooled into full second moments")
+        return WeightedMoments(self.totals, self.centres, self.first, self.second.sum(axis=0), True)
+
+    def trace(self) -> WeightedMoments:
+        """The same moments with each second-moment matrix (or its diagonal) reduced to its trace
+        (as a spherical covariance needs them); traced moments are returned as they are."""
+        if self.traced:
+            return self
+        if self.pooled:
+            raise ValueError("pooled moments cannot be traced: they hold no matrix per component")
+        second = self.second.sum(axis=1) if self.diagonal_only else np.trace(self.second, axis1=1, axis2=2)
+        return WeightedMoments(self.totals, self.centres, self.first, second)
 
     def __add__(self, other: WeightedMoments) -> WeightedMoments:
         if not isinstance(other, WeightedMoments):
             return NotImplemented
+        if self.pooled != other.pooled:  # full moments pool; diagonal ones cannot
+            return self.pool() + other.pool()
+        if self.traced != other.traced:  # full and diagonal moments trace
+            return self.trace() + other.trace()
+        _check_same_shapes(self.first, other.first)
         _check_same_shapes(self.second, other.second)
         if np.array_equal(self.centres, other.centres):
             return WeightedMoments(self.totals + other.totals, self.centres, self.first + other.first,
-                                   self.second + other.second)
+                                   self.second + other.second, self.pooled)
         # About the pooled mean of both (where a component has weight): little cancels there.
         totals = self.totals + other.totals
         pooled = (self.totals[:, None] * self.means + other.totals[:, None] * other.means)
         pooled = np.where(totals[:, None] > 0, pooled / np.where(totals > 0, totals, 1.0)[:, None],
                           self.centres)
         a, b = self.about(pooled), other.about(pooled)
-        return WeightedMoments(totals, pooled, a.first + b.first, a.second + b.second)
+        return WeightedMoments(totals, pooled, a.first + b.first, a.second + b.second, self.pooled)
 
     def __mul__(self, factor) -> WeightedMoments:
         factor = _check_factor(factor)
         if factor is NotImplemented:
             return NotImplemented
-        return WeightedMoments(self.totals * factor, self.centres, self.first * factor, self.second * factor)
+        return WeightedMoments(self.totals * factor, self.centres, self.first * factor, self.second * factor,
+                               self.pooled)
 
     __rmul__ = __mul__
 
@@ -177,10 +229,11 @@ def _check_fixed(fixed, parameter_names: tuple[str, ...]) -> frozenset:
     return fixed
 
 
-def _check_weighted(X, weights, n_features: int, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_weighted(X, weights, n_features: int, n_components: int,
+                    finite_rows: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``X`` as finite (N, D) floats and ``weights`` as finite non-negative (N, K) floats, or an error
-    naming the argument."""
-    X = check_rows(X, n_features)
+    naming the argument (``finite_rows=False``: the caller checks that ``X`` is finite)."""
+    X = check_rows(X, n_features, finite=finite_rows)
     weights = as_numeric_array(weights, "weights").astype(np.float64, copy=False)
     if weights.shape != (X.shape[0], n_components):
         raise ValueError(f"weights must have shape {(X.shape[0], n_components)} (one row per row of X, one "
@@ -192,16 +245,31 @@ def _check_weighted(X, weights, n_features: int, n_components: int) -> tuple[np.
     return X, weights
 
 
-def check_rows(X, n_features: int, name: str = "X") -> np.ndarray:
-    """``X`` as finite (N, n_features) floats (1-D is one feature when ``n_features`` is 1)."""
+def check_rows(X, n_features: int, name: str = "X", finite: bool = True) -> np.ndarray:
+    """``X`` as finite (N, n_features) floats (1-D is one feature when ``n_features`` is 1).
+
+    ``finite=False`` leaves the finiteness to the caller (:func:`check_finite`, or a compiled
+    kernel that checks the entries in the pass that reads them anyway).
+    """
     X = as_numeric_array(X, name).astype(np.float64, copy=False)
     if X.ndim == 1 and n_features == 1:
         X = X[:, None]
     if X.ndim != 2 or X.shape[1] != n_features:
         raise ValueError(f"{name} must have shape (n_samples, {n_features}), got {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+    if finite:
+        check_finite(X, name)
     return X
+
+
+def check_finite(X: np.ndarray, name: str = "X") -> None:
+    """Raise ``ValueError`` naming ``name`` unless every entry of the float array ``X`` is finite."""
+    if not np.all(np.isfinite(X)):
+        raise not_finite(name)
+
+
+def not_finite(name: str) -> ValueError:
+    """The error about an array ``name`` holding NaN or infinite values."""
+    return ValueError(f"{name} contains NaN or infinite values")
 
 
 def _check_sums(statistics, n_components: int, width: int) -> WeightedSums:

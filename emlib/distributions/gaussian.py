@@ -27,7 +27,9 @@ from emlib.distributions._statistics import (
     WeightedSums,
     _check_fixed,
     _check_weighted,
+    check_finite,
     check_rows,
+    not_finite,
 )
 from emlib.exceptions import DegenerateComponentWarning
 
@@ -39,9 +41,33 @@ __all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
 _LOG_2PI = math.log(2.0 * math.pi)
-# Rows per block in log_prob and fit: the temporaries of one block stay in cache and memory stays
-# flat however long the data.
+# Rows per block in log_prob and fit: memory stays flat however long the data. Matrix kernels
+# (full and tied covariances) take up to this many rows at a time, which keeps BLAS efficient ...
 _BLOCK_ROWS = 2048
+# ... and the memory-bound diagonal kernels as many as keep a block's working array in a core's
+# L2 cache, so that what is done to a block after it is read from memory runs from the cache.
+_CACHE_BYTES = 1 << 19
+# From this many features on, full and tied covariances whiten with BLAS's triangular product
+# (scipy.linalg.blas, imported on first use): half the operations of a general matrix product.
+_TRIANGULAR_MIN_FEATURES = 16
+# Diagonal covariances: calls on at least this many entries of X (8 MB, more than a core's L2
+# cache holds) run the compiled one-pass kernels (emlib.distributions._gaussian_kernels), which
+# read X once where NumPy's matrix products read each block of it three or four times; smaller
+# calls stay in NumPy, so that a small fit never waits for numba's import and first load (about
+# 1.5 s per process) or its first compilation (a few seconds, once per environment). The
+# log-densities are compiled for any number of components. The moments' matrix products use
+# BLAS well with many components and few features, so they are compiled (as measured) only for
+# at most _COMPILED_MOMENTS_COMPONENTS components, and then with fewer than
+# _COMPILED_MOMENTS_FEATURES features for at most two unless traced (spherical); traced ones
+# also for any number of components from _COMPILED_TRACED_FEATURES features on.
+_COMPILED_MIN_ENTRIES = 1 << 20
+_COMPILED_MOMENTS_COMPONENTS = 8
+_COMPILED_MOMENTS_FEATURES = 16
+_COMPILED_TRACED_FEATURES = 64
+# The diagonal kernels expand about the origin (the data need no shifting) when every mean lies
+# within sqrt(_ORIGIN_LIMIT) standard deviations of it in every feature: at most two digits are
+# then lost to cancellation; otherwise about the mean of the means.
+_ORIGIN_LIMIT = 1e2
 # Moments about one centre lose about log10(offset^2 / variance) digits to cancellation; beyond this
 # ratio a diagonal variance is recomputed about its own component mean.
 _CANCELLATION_LIMIT = 1e4
@@ -316,52 +342,123 @@ class Gaussian:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K)."""
-        X = np.ascontiguousarray(check_rows(X, self.n_features))
+        X = np.ascontiguousarray(check_rows(X, self.n_features, finite=False))
+        if self.covariance_type in ("diag", "spherical"):
+            return self._log_prob_diagonal(X)  # checks that X is finite
+        check_finite(X)
+        if self.covariance_type == "tied":
+            return self._log_prob_tied(X)
+        return self._log_prob_full(X)
+
+    def _log_prob_diagonal(self, X: np.ndarray) -> np.ndarray:
         n, D = X.shape
         K = self.n_components
         out = np.empty((n, K))
-        rows = min(n, _BLOCK_ROWS)
-        # Centre the data on the mean of the means: the products below then cancel little.
+        variances = self._diagonal_variances()
+        precisions = 1.0 / variances  # (K, D)
+        centre = _expansion_centre(self._means, variances)  # None: the origin
+        # With y = x - c, m = mu_k - c and v the variances of component k:
+        # -sum((y - m)^2 / v) / 2 = y^2 @ (-1 / 2v) + y @ (m / v) - sum(m^2 / v) / 2.
+        m = self._means if centre is None else self._means - centre
+        log_norm = self._log_norm_const()
+        constant = log_norm - 0.5 * np.sum(m * m * precisions, axis=1)
+        kernels = _compiled_kernels(n * D, K)
+        if kernels is None:
+            check_finite(X)
+            _diagonal_log_prob(X, centre, m * precisions, precisions, constant,
+                               self.covariance_type == "spherical", out)
+        else:  # the kernels check that X is finite as they read it: 0.0 if so, else NaN
+            kernel = kernels.spherical_log_prob if self.covariance_type == "spherical" else (
+                kernels.diagonal_log_prob)
+            quadratic = -0.5 * (precisions[:, 0] if self.covariance_type == "spherical" else precisions)
+            if kernel(X, _origin_if_none(centre, D), m * precisions, quadratic, constant, out) != 0.0:
+                raise not_finite("X")
+        # The expansion cancels about eps * m^2 / v in absolute terms: for a component far from
+        # the centre with a tiny variance (a collapse held by reg_covar) that is visible in the
+        # log-likelihood. Such components are scored directly.
+        far = np.flatnonzero(np.max(m * m * precisions, axis=1) > _EXPANSION_LIMIT)
+        for k in far:
+            for start in range(0, n, _BLOCK_ROWS):
+                d = X[start:start + _BLOCK_ROWS] - self._means[k]
+                out[start:start + _BLOCK_ROWS, k] = (d * d) @ (-0.5 * precisions[k]) + log_norm[k]
+        return out
+
+    def _log_prob_tied(self, X: np.ndarray) -> np.ndarray:
+        # One covariance: whiten each row once, z = (x - c) P, then
+        # |(x - mu_k) P|^2 = |z|^2 - 2 z.w_k + |w_k|^2 with w_k = (mu_k - c) P: one product for every
+        # component. Centred on c, the mean of the means, the expansion cancels little.
+        n = X.shape[0]
+        K = self.n_components
+        out = np.empty((n, K))
+        P = self._precision_cholesky[0]  # (D, D), upper triangular
         centre = self._means.mean(axis=0)
-        centred = _CentredBlocks(X, centre)
-        constant = np.tile(self._log_norm_const(), rows)  # one copy per row, for a flat addition
-        if self.covariance_type in ("diag", "spherical"):
-            # With y = x - c, m = mu_k - c and v the variances of component k:
-            # -sum((y - m)^2 / v) / 2 = y^2 @ (-1 / 2v) + y @ (m / v) - sum(m^2 / v) / 2.
-            precisions = 1.0 / self._diagonal_variances()  # (K, D)
-            m = self._means - centre
-            quadratic, linear = -0.5 * precisions.T, (m * precisions).T  # (D, K) each
-            constant += np.tile(-0.5 * np.sum(m * m * precisions, axis=1), rows)
-            squares, term = np.empty((rows, D)), np.empty((rows, K))
-            for block, y in centred:
-                o, y2 = out[block], squares[: len(y)]
-                np.square(y, out=y2)
-                np.matmul(y2, quadratic, out=o)
-                o += np.matmul(y, linear, out=term[: len(y)])
-                _add_flat(o, constant)
-            # The expansion cancels about eps * m^2 / v in absolute terms: for a component far from
-            # the centre with a tiny variance (a collapse held by reg_covar) that is visible in the
-            # log-likelihood. Such components are scored directly.
-            far = np.flatnonzero(np.max(m * m * precisions, axis=1) > _EXPANSION_LIMIT)
-            log_norm = self._log_norm_const()
+        whitened_means = (self._means - centre) @ P  # (K, D)
+        offsets = np.sum(whitened_means**2, axis=1)
+        log_norm = self._log_norm_const()
+        blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+        whiten = _Whitening(P, blocks.rows)
+        constant = np.tile(log_norm - 0.5 * offsets, blocks.rows)
+        norms = np.empty(blocks.rows)
+        # As for diagonal covariances: a mean far from c (in its own standard deviations) is scored
+        # directly, since the expansion would cancel about eps * |w_k|^2.
+        far = np.flatnonzero(offsets > _EXPANSION_LIMIT)
+        for block, y in blocks:
+            z, o, r = whiten(y), out[block], norms[: len(y)]
+            np.einsum("ij,ij->i", z, z, out=r)
+            np.matmul(z, whitened_means.T, out=o)
+            o -= 0.5 * r[:, None]
+            _add_flat(o, constant)
             for k in far:
-                for start in range(0, n, _BLOCK_ROWS):
-                    d = X[start:start + _BLOCK_ROWS] - self._means[k]
-                    out[start:start + _BLOCK_ROWS, k] = (d * d) @ (-0.5 * precisions[k]) + log_norm[k]
+                d = z - whitened_means[k]
+                np.einsum("ij,ij->i", d, d, out=r)
+                np.multiply(r, -0.5, out=o[:, k])
+                o[:, k] += log_norm[k]
+        return out
+
+    def _log_prob_full(self, X: np.ndarray) -> np.ndarray:
+        n, D = X.shape
+        K = self.n_components
+        out = np.empty((n, K))
+        P = self._precision_cholesky  # (K, D, D), P_k = L_k^{-T}
+        log_norm = self._log_norm_const()
+        if D >= _TRIANGULAR_MIN_FEATURES:
+            # (x - mu_k) P_k by a triangular product per component: D^2 operations per row and
+            # component, the least there is; the squares summed along each row.
+            blocks = _CentredBlocks(X, None, _cache_rows(D))
+            centred = np.empty((blocks.rows, D))
+            whitenings = [_Whitening(P[k], blocks.rows) for k in range(K)]
+            for block, x in blocks:
+                y = centred[: len(x)]
+                for k in range(K):
+                    np.subtract(x, self._means[k], out=y)
+                    z = whitenings[k](y)
+                    np.einsum("ij,ij->i", z, z, out=out[block, k])
+            out *= -0.5
+            out += log_norm
             return out
-        # y @ P_k - (mu_k - c) @ P_k = (x - mu_k) P_k for all k side by side, shape (n, K D); the
-        # squared coordinates of each component summed by a matrix product with a block of ones.
-        P = np.broadcast_to(self.precisions_cholesky, (K, D, D))
+        # Few features: y @ P_k - (mu_k - c) @ P_k = (x - mu_k) P_k for all k side by side, shape
+        # (n, K D), from one matrix product about the mean of the means c; the squared coordinates
+        # of each component summed by a matrix product with a block of ones (for few components)
+        # or along each group of D columns.
+        centre = self._means.mean(axis=0)
+        blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+        rows = blocks.rows
         stacked = P.transpose(1, 0, 2).reshape(D, K * D)
         shift = np.tile(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
-        summing = -0.5 * np.repeat(np.eye(K), D, axis=0)  # (K D, K)
+        constant = np.tile(log_norm, rows)
+        summing = -0.5 * np.repeat(np.eye(K), D, axis=0) if K <= 4 else None  # (K D, K)
         whitened = np.empty((rows, K * D))
-        for block, y in centred:
+        for block, y in blocks:
             w, o = whitened[: len(y)], out[block]
             np.matmul(y, stacked, out=w)
             _add_flat(w, shift, sign=-1.0)
-            np.square(w, out=w)
-            np.matmul(w, summing, out=o)
+            if summing is not None:
+                np.square(w, out=w)
+                np.matmul(w, summing, out=o)
+            else:
+                w3 = w.reshape(len(y), K, D)
+                np.einsum("nkd,nkd->nk", w3, w3, out=o)
+                o *= -0.5
             _add_flat(o, constant)
         return out
 
@@ -419,30 +516,43 @@ class Gaussian:
         -------
         WeightedMoments
             Totals (K,), and first and second moments about a centre per component: the full
-            (K, D, D) second moments for full and tied covariances, their diagonals (K, D) for diag
-            and spherical ones. Statistics of disjoint sets of rows add up (``a + b``) to those of
-            their union, whatever centres each was taken about.
+            (K, D, D) second moments for full covariances, their sum over the components (D, D,
+            ``pooled``) for tied ones, their diagonals (K, D) for diag ones and their traces
+            (K,, ``traced``) for spherical ones.
+            Statistics of disjoint sets of rows add up (``a + b``) to those of their union,
+            whatever centres each was taken about.
 
         Notes
         -----
-        Full and tied: the centres are the weighted means, found first, and the second moments
-        are taken about them block by block (no cancellation between large moments). Diagonal and
-        spherical: the moments of all components come from two matrix products per block about
-        one centre inside the data (the mean of the current means); a component so far from it
-        that the variance would lose more than about four digits is recomputed about its own mean.
+        Full: the centres are the weighted means, found first, and the second moments are taken
+        about them block by block (no cancellation between large moments), by a symmetric rank-n
+        update of the rows scaled by the square roots of their weights. Tied: the second moments
+        pooled over the components (all a tied covariance needs) about one centre, the weighted
+        mean of the data, from one rank-n update of the rows scaled by the square roots of their
+        total weights. Diagonal and spherical: the moments of all components come from two matrix
+        products per block about one centre (the origin, or the mean of the current means when
+        the data lie far from the origin), the second a matrix-vector product of the squared norms
+        of the rows for spherical ones; compiled kernels that read ``X`` once take large calls. In
+        both cases a component so far from the common centre that its variance would lose more
+        than about four digits is recomputed about its own mean.
         """
-        X, weights = self._check_weighted_data(X, weights)
+        diagonal = self.covariance_type in ("diag", "spherical")
+        # The diagonal moments check that X is finite themselves (in their pass over it).
+        X, weights = _check_weighted(X, weights, self.n_features, self.n_components,
+                                     finite_rows=not diagonal)
         totals = weights.sum(axis=0)  # (K,)
+        if diagonal:
+            centres, first, second = _diagonal_moments(X, weights, totals, self._means,
+                                                       self._diagonal_variances(),
+                                                       traced=self.covariance_type == "spherical")
+            return WeightedMoments(totals, centres, first, second)
+        if self.covariance_type == "tied":
+            return _pooled_moments(X, weights, totals, self._means)
         active = totals > 0
-        safe_totals = np.where(active, totals, 1.0)
-        if self.covariance_type in ("diag", "spherical"):
-            centres, first, second = _diagonal_moments(X, weights, totals, self._means)
-        else:
-            centres = (weights.T @ X) / safe_totals[:, None]
-            centres[~active] = self._means[~active]
-            first = np.zeros_like(centres)
-            second = _weighted_scatter(X, weights, centres, active)
-        return WeightedMoments(totals, centres, first, second)
+        means = (weights.T @ X) / np.where(active, totals, 1.0)[:, None]
+        means[~active] = self._means[~active]
+        second = _weighted_scatter(X, weights, means, active)
+        return WeightedMoments(totals, means, np.zeros_like(means), second)
 
     def fit_statistics(self, statistics: WeightedMoments, fixed: FixedNames = ()) -> Gaussian:
         """The M-step from weighted sufficient statistics, in place: the maximiser given them.
@@ -457,7 +567,7 @@ class Gaussian:
         statistics : WeightedMoments
             From :meth:`statistics`, sums of them, or expected statistics computed another way
             (EM with missing entries, :mod:`emlib.mixture.missing`). Diagonal-only moments serve
-            diag and spherical covariances only.
+            diag and spherical covariances only; pooled ones tied covariances only.
         fixed : collection of str
             Parameter names (``"means"``, ``"covariances"``) to leave unchanged.
 
@@ -537,7 +647,8 @@ class Gaussian:
             )
         K, D = self.n_components, self.n_features
         diagonal = statistics.diagonal_only
-        expected = (K, D) if diagonal else (K, D, D)
+        expected = ((K, D) if diagonal else (K,) if statistics.traced else (D, D) if statistics.pooled
+                    else (K, D, D))
         if statistics.totals.shape != (K,) or statistics.first.shape != (K, D) or statistics.second.shape != expected:
             raise ValueError(
                 f"statistics do not fit {K} components of {D} features: totals {statistics.totals.shape}, "
@@ -548,21 +659,35 @@ class Gaussian:
                 f"covariance_type={self.covariance_type!r} needs full second moments; these hold "
                 "only their diagonals"
             )
+        if statistics.traced and self.covariance_type != "spherical":
+            raise ValueError(
+                f"covariance_type={self.covariance_type!r} needs more than the traces of the second "
+                "moments that these hold (as a spherical covariance needs them)"
+            )
+        if statistics.pooled and self.covariance_type != "tied":
+            raise ValueError(
+                f"covariance_type={self.covariance_type!r} needs the second moments of each "
+                "component; these are pooled over the components (as a tied covariance needs them)"
+            )
         return statistics
 
     def _covariances_from_scatter(self, scatter, totals, empty) -> np.ndarray:
-        """Covariances of this type from the scatter (K, D, D) or its diagonals (K, D), and totals (K,)."""
+        """Covariances of this type from the scatter (K, D, D), its diagonals (K, D), (spherical) its
+        traces (K,) or (tied) its sum over the components (D, D), and totals (K,)."""
         D = self.n_features
         ctype = self.covariance_type
         if ctype == "tied":
-            covariance = scatter[~empty].sum(axis=0) / totals[~empty].sum()
+            pooled = scatter if scatter.ndim == 2 else scatter[~empty].sum(axis=0)
+            covariance = pooled / totals[~empty].sum()
             covariance.flat[:: D + 1] += self.reg_covar
             return covariance
         if ctype in ("diag", "spherical"):
-            diagonal = scatter if scatter.ndim == 2 else np.diagonal(scatter, axis1=1, axis2=2)
-            variances = np.maximum(diagonal / totals[:, None], 0.0) + self.reg_covar
-            if ctype == "spherical":
-                variances = variances.mean(axis=1)
+            diagonal = scatter if scatter.ndim < 3 else np.diagonal(scatter, axis1=1, axis2=2)
+            if ctype == "spherical":  # the mean variance: the trace over D
+                traces = diagonal if diagonal.ndim == 1 else diagonal.sum(axis=1)
+                variances = np.maximum(traces / totals, 0.0) / D + self.reg_covar
+            else:
+                variances = np.maximum(diagonal / totals[:, None], 0.0) + self.reg_covar
             variances[empty] = self._covariances[empty]
             return variances
         covariances = scatter / totals[:, None, None]
@@ -631,75 +756,280 @@ class Gaussian:
 
 def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,
                       active: np.ndarray) -> np.ndarray:
-    """``sum_n weights[n, k] (x_n - mu_k)(x_n - mu_k)^T`` for each active k, shape (K, D, D)."""
+    """``sum_n weights[n, k] (x_n - mu_k)(x_n - mu_k)^T`` for each active k, shape (K, D, D).
+
+    Per block of rows and component, a symmetric rank-n update ``Y^T Y`` (NumPy hands it to
+    BLAS's ``syrk``: half the operations of a general product, and an exactly symmetric result) of
+    the rows of ``Y = sqrt(w) (x - mu_k)``.
+    """
     K, D = means.shape
     scatter = np.zeros((K, D, D))
-    for k in np.flatnonzero(active):
-        weighted = np.empty((min(X.shape[0], _BLOCK_ROWS), D))
-        for block, d in _CentredBlocks(X, means[k]):
-            wd = weighted[: len(d)]
-            np.multiply(d, weights[block, k, None], out=wd)
-            scatter[k] += wd.T @ d
-    # The two triangles differ in round-off only; make them equal so the stored matrix is symmetric.
-    scatter += np.swapaxes(scatter, 1, 2)
-    scatter *= 0.5
+    blocks = _CentredBlocks(X, None, _BLOCK_ROWS)
+    centred, roots = np.empty((blocks.rows, D)), np.empty((blocks.rows, K))
+    components = np.flatnonzero(active)
+    for block, x in blocks:
+        y, r = centred[: len(x)], roots[: len(x)]
+        np.sqrt(weights[block], out=r)
+        for k in components:
+            np.subtract(x, means[k], out=y)
+            y *= r[:, k, None]
+            scatter[k] += y.T @ y
     return scatter
 
 
-def _diagonal_moments(X, weights, totals, current_means):
-    """Centres (K, D), first and squared moments (K, D) about them, in one pass over ``X``.
+def _pooled_moments(X: np.ndarray, weights: np.ndarray, totals: np.ndarray,
+                    current_means: np.ndarray) -> WeightedMoments:
+    """Moments for a tied covariance: the second moments summed over the components, (D, D).
 
-    The moments of ``y = x - c`` about one centre ``c`` inside the data (the mean of the current
-    means) come from two matrix products per block of rows, for every component at once. Any
-    component so far from ``c`` that its variance ``E[(y - m)^2] = E[y^2] - m^2`` would lose more
-    than about four digits to cancellation is recomputed about its own weighted mean.
+    About the weighted mean ``c`` of all the data, ``sum_k sum_n w[n, k] (x_n - c)(x_n - c)^T`` is
+    ``sum_n s_n (x_n - c)(x_n - c)^T`` with ``s_n = sum_k w[n, k]``: one symmetric rank-n update
+    whatever the number of components (with the first moments ``sum_n w[n, k] (x_n - c)`` from the
+    same centred rows). The scatter about each component's mean follows by removing
+    ``sum_k N_k (mu_k - c)(mu_k - c)^T``, which cancels when the components lie far apart compared
+    with their spread: a component that would cost more than about four digits of a variance is
+    taken about its own mean instead (one more pass over the data).
+    """
+    K, D = current_means.shape
+    row_totals = weights.sum(axis=1)
+    total = totals.sum()
+    centre = row_totals @ X / total if total > 0 else current_means.mean(axis=0)
+    centres = np.repeat(centre[None], K, axis=0)
+    first, second = np.zeros((K, D)), np.zeros((D, D))
+    blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+    roots = np.empty(blocks.rows)
+    for block, y in blocks:
+        first += weights[block].T @ y
+        r = roots[: len(y)]
+        np.sqrt(row_totals[block], out=r)
+        y *= r[:, None]
+        second += y.T @ y
+    # Per feature, second = pooled scatter + sum_k N_k (mu_k - c)^2: keep every component's part
+    # within _CANCELLATION_LIMIT / K of the scatter, and so the sum within _CANCELLATION_LIMIT.
+    active = totals > 0
+    between = first**2 / np.where(active, totals, 1.0)[:, None]  # N_k (mu_k - c)^2, (K, D)
+    within = np.diagonal(second) - between.sum(axis=0)
+    far = np.any(K * between > _CANCELLATION_LIMIT * within, axis=1) & active
+    if far.any():
+        second = _weighted_second_moment(X, weights[:, ~far].sum(axis=1), centre)
+        for k in np.flatnonzero(far):
+            centres[k] = centre + first[k] / totals[k]
+            first[k], moment = _weighted_second_moment(X, weights[:, k], centres[k], positive_only=True)
+            second += moment
+    return WeightedMoments(totals, centres, first, second, pooled=True)
+
+
+def _weighted_second_moment(X: np.ndarray, weights: np.ndarray, centre: np.ndarray,
+                            positive_only: bool = False):
+    """``sum_n w_n (x_n - c)(x_n - c)^T`` (D, D) for weights (N,), by rank-n updates of blocks of rows
+    scaled by ``sqrt(w)``.
+
+    With ``positive_only``, only the rows of positive weight are visited (few, for a component
+    that collapsed or lies far away), and ``(sum_n w_n (x_n - c), the matrix)`` is returned.
     """
     D = X.shape[1]
-    centre = current_means.mean(axis=0)
-    moments = np.zeros((weights.shape[1], 2 * D))  # [sum w y, sum w y^2]
-    squares = np.empty((min(X.shape[0], _BLOCK_ROWS), D))
-    for block, y in _CentredBlocks(X, centre):
-        y2 = squares[: len(y)]
-        np.square(y, out=y2)
-        w = weights[block].T
-        moments[:, :D] += w @ y
-        moments[:, D:] += w @ y2
-    first, second = moments[:, :D].copy(), moments[:, D:].copy()
-    centres = np.repeat(centre[None], weights.shape[1], axis=0)
+    second = np.zeros((D, D))
+    if positive_only:
+        first = np.zeros(D)
+        rows = np.flatnonzero(weights > 0)
+        for start in range(0, rows.size, _BLOCK_ROWS):
+            chosen = rows[start:start + _BLOCK_ROWS]
+            y, w = X[chosen] - centre, weights[chosen]
+            first += w @ y
+            y *= np.sqrt(w)[:, None]
+            second += y.T @ y
+        return first, second
+    blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+    roots = np.empty(blocks.rows)
+    for block, y in blocks:
+        r = roots[: len(y)]
+        np.sqrt(weights[block], out=r)
+        y *= r[:, None]
+        second += y.T @ y
+    return second
+
+
+def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) -> None:
+    """``out[n, k] = sum_d (y_d linear[k, d] - y_d^2 precisions[k, d] / 2) + constant[k]``, ``y = x - c``.
+
+    By two matrix products per block of rows (``centre`` None: the origin); for spherical
+    components (equal precisions along each row) the squares are summed once per row.
+    """
+    D = X.shape[1]
+    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+    linear = linear.T  # (D, K)
+    quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
+    constant = np.tile(constant, blocks.rows)
+    squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
+    term = np.empty((blocks.rows, linear.shape[1]))
+    for block, y in blocks:
+        o, t = out[block], term[: len(y)]
+        if spherical:
+            norms = squares[: len(y)]
+            np.einsum("ij,ij->i", y, y, out=norms)
+            np.multiply(norms[:, None], quadratic, out=t)
+        else:
+            y2 = squares[: len(y)]
+            np.square(y, out=y2)
+            np.matmul(y2, quadratic, out=t)
+        np.matmul(y, linear, out=o)
+        o += t
+        _add_flat(o, constant)
+
+
+def _diagonal_moments(X, weights, totals, current_means, current_variances, traced=False):
+    """Centres (K, D), first moments (K, D) and squared moments about them, in one pass over ``X``.
+
+    The squared moments are those of each feature (K, D), or with ``traced`` their sums over the
+    features (K,), all a spherical covariance needs. The moments of ``y = x - c`` about one
+    centre ``c`` (the origin when the current means lie near it compared with their spread, else
+    the mean of the current means) come from two matrix products per block of rows (a product
+    and a matrix-vector product of the squared norms of the rows when ``traced``), or a compiled
+    kernel for large calls, for every component at once. Any component so far from ``c`` that its
+    variance ``E[(y - m)^2] = E[y^2] - m^2`` (or their sum) would lose more than about four digits
+    to cancellation is recomputed about its own weighted mean, from its rows of positive weight.
+    Raises the ValueError about ``X`` if it is not finite.
+    """
+    N, D = X.shape
+    K = weights.shape[1]
+    centre = _expansion_centre(current_means, current_variances)
+    first, second = np.zeros((K, D)), np.zeros(K if traced else (K, D))
+    kernels = _compiled_kernels(N * D, K, D, moments="traced" if traced else "diagonal")
+    if kernels is not None:  # checks that X is finite as it reads it: 0.0 if so, else NaN
+        kernel = kernels.traced_moments if traced else kernels.diagonal_moments
+        if kernel(np.ascontiguousarray(X), np.ascontiguousarray(weights.T), _origin_if_none(centre, D),
+                  first, second) != 0.0:
+            raise not_finite("X")
+    else:
+        check_finite(X)
+        blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+        squares = np.empty(blocks.rows if traced else (blocks.rows, D))
+        for block, y in blocks:
+            y2 = squares[: len(y)]
+            if traced:
+                np.einsum("ij,ij->i", y, y, out=y2)
+            else:
+                np.square(y, out=y2)
+            w = weights[block].T
+            first += w @ y
+            second += w @ y2
+    centre = _origin_if_none(centre, D)
+    centres = np.repeat(centre[None], K, axis=0)
     active = totals > 0
     safe = np.where(active, totals, 1.0)[:, None]
     offsets = first / safe
-    variances = np.maximum(second / safe - offsets**2, np.finfo(np.float64).tiny)
-    suspect = np.any(offsets**2 > _CANCELLATION_LIMIT * variances, axis=1) & active
+    if traced:
+        squared_offsets = np.sum(offsets**2, axis=1)
+        spread = np.maximum(second / safe[:, 0] - squared_offsets, np.finfo(np.float64).tiny)
+        suspect = (squared_offsets > _CANCELLATION_LIMIT * spread) & active
+    else:
+        variances = np.maximum(second / safe - offsets**2, np.finfo(np.float64).tiny)
+        suspect = np.any(offsets**2 > _CANCELLATION_LIMIT * variances, axis=1) & active
     for k in np.flatnonzero(suspect):
         centres[k] = centre + offsets[k]
-        deviations = X - centres[k]
-        first[k] = weights[:, k] @ deviations
-        second[k] = weights[:, k] @ np.square(deviations)
+        first[k], second[k] = 0.0, 0.0
+        rows = np.flatnonzero(weights[:, k] > 0)
+        for start in range(0, rows.size, _BLOCK_ROWS):
+            chosen = rows[start:start + _BLOCK_ROWS]
+            deviations, w = X[chosen] - centres[k], weights[chosen, k]
+            first[k] += w @ deviations
+            squares = np.square(deviations)
+            second[k] += w @ (squares.sum(axis=1) if traced else squares)
     return centres, first, second
 
 
-class _CentredBlocks:
-    """Iterate over blocks of rows of ``X`` (N, D) as ``(rows, X[rows] - centre)``.
+def _compiled_kernels(entries: int, n_components: int, n_features: int = 0, moments: str | None = None):
+    """The compiled diagonal kernels (importing numba on first use) when a call on ``entries``
+    entries of X repays them, else None (NumPy's turn). ``moments``: None for the log-densities,
+    ``"diagonal"`` or ``"traced"`` for those moments of ``n_components`` components of
+    ``n_features`` features (see _COMPILED_MIN_ENTRIES)."""
+    if entries < _COMPILED_MIN_ENTRIES:
+        return None
+    K, D = n_components, n_features
+    if moments == "diagonal" and not (K <= 2 or (K <= _COMPILED_MOMENTS_COMPONENTS
+                                                 and D >= _COMPILED_MOMENTS_FEATURES)):
+        return None
+    if moments == "traced" and not (K <= _COMPILED_MOMENTS_COMPONENTS or D >= _COMPILED_TRACED_FEATURES):
+        return None
+    from emlib.distributions import _gaussian_kernels
 
-    The centred block is a contiguous (n, D) array, reused from one block to the next. The
-    subtraction runs on flat 1-D views against the centre repeated once per row: NumPy broadcasts
-    over a short row slowly, along a long vector fast.
+    return _gaussian_kernels
+
+
+def _origin_if_none(centre: np.ndarray | None, n_features: int) -> np.ndarray:
+    """The expansion centre as an array: zeros (D,) for None (the origin)."""
+    return np.zeros(n_features) if centre is None else centre
+
+
+def _expansion_centre(means: np.ndarray, variances: np.ndarray) -> np.ndarray | None:
+    """Where the diagonal kernels expand ``(x - mu)^2``: None for the origin, when every mean (K, D)
+    lies within ``sqrt(_ORIGIN_LIMIT)`` standard deviations (``variances`` (K, D)) of it in every
+    feature, so that the data need no shifting; otherwise the mean of the means."""
+    if np.all(means * means <= _ORIGIN_LIMIT * variances):
+        return None
+    return means.mean(axis=0)
+
+
+def _cache_rows(width: int) -> int:
+    """Rows per block for a working array of ``width`` floats per row that should stay in cache."""
+    return int(max(64, min(_BLOCK_ROWS, _CACHE_BYTES // (8 * width))))
+
+
+class _CentredBlocks:
+    """Iterate over blocks of at most ``rows`` rows of ``X`` (N, D) as ``(rows, X[rows] - centre)``.
+
+    The centred block is a contiguous (n, D) array, reused from one block to the next (the
+    caller may overwrite it). The subtraction runs on flat 1-D views against the centre repeated
+    once per row: NumPy broadcasts over a short row slowly, along a long vector fast. With
+    ``centre=None`` the blocks are read-only views of ``X`` itself.
     """
 
-    def __init__(self, X: np.ndarray, centre: np.ndarray):
+    def __init__(self, X: np.ndarray, centre: np.ndarray | None, rows: int):
         self.X = np.ascontiguousarray(X)
-        rows = min(X.shape[0], _BLOCK_ROWS)
-        self.tiled_centre = np.tile(centre, rows)
-        self.buffer = np.empty((rows, X.shape[1]))
+        self.rows = max(1, min(X.shape[0], rows))
+        self.centre = centre
+        if centre is not None:
+            self.tiled_centre = np.tile(centre, self.rows)
+            self.buffer = np.empty((self.rows, X.shape[1]))
 
     def __iter__(self):
         n = self.X.shape[0]
-        for start in range(0, n, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, n)
-            y = self.buffer[: stop - start]
-            np.subtract(self.X[start:stop].reshape(-1), self.tiled_centre[: y.size], out=y.reshape(-1))
+        for start in range(0, n, self.rows):
+            stop = min(start + self.rows, n)
+            if self.centre is None:
+                y = self.X[start:stop]
+                y.flags.writeable = False
+            else:
+                y = self.buffer[: stop - start]
+                np.subtract(self.X[start:stop].reshape(-1), self.tiled_centre[: y.size], out=y.reshape(-1))
             yield slice(start, stop), y
+
+
+class _Whitening:
+    """``y -> y P`` for an upper-triangular ``P`` (D, D), on C-contiguous blocks ``y`` (n, D) of at
+    most ``rows`` rows that it may overwrite.
+
+    From ``_TRIANGULAR_MIN_FEATURES`` features on, BLAS's triangular product works in place
+    (``D^2`` operations per row); below that, a matrix product into a buffer of its own.
+    """
+
+    def __init__(self, P: np.ndarray, rows: int):
+        D = P.shape[0]
+        if D >= _TRIANGULAR_MIN_FEATURES:
+            # Imported here (about 0.2 s, once): only fits with this many features need it.
+            from scipy.linalg import blas
+
+            self._trmm = blas.dtrmm
+            self._lower = np.asfortranarray(P.T)  # L^{-1}, lower triangular, column-major
+        else:
+            self._trmm = None
+            self._P = P
+            self._buffer = np.empty((max(1, rows), D))
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        if self._trmm is None:
+            return np.matmul(y, self._P, out=self._buffer[: len(y)])
+        # The row-major y (n, D) is the column-major y^T (D, n): y^T <- L^{-1} y^T is y <- y P.
+        return self._trmm(1.0, self._lower, y.T, side=0, lower=1, overwrite_b=1).T
 
 
 def _add_flat(block: np.ndarray, tiled: np.ndarray, sign: float = 1.0) -> None:
