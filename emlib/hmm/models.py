@@ -7,9 +7,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from emlib._estimator import user_stacklevel
+from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     check_choice,
+    check_column_ranges,
     check_n_features,
     check_nonnegative_float,
     check_positive_int,
@@ -51,6 +52,12 @@ _COMMON_TRAINING = """
     tol : float, default 1e-5
         Stop when the objective changes by at most ``tol`` per step of the sequences in one
         iteration (a change that does not depend on the data's units).
+    learning_decay : float in (0.5, 1], default 0.7
+        ``kappa`` of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
+        moves the running statistics at update ``t``. Near 0.5 the estimates follow recent
+        sequences; 1 averages everything seen.
+    learning_offset : float >= 0, default 10
+        ``t0`` of the same step: larger values make the first updates smaller.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -127,12 +134,13 @@ class GaussianHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
                  means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
-                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-5, random_state=None,
+                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-5,
+                 learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
                  verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
-                         verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, learning_decay=learning_decay,
+                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
         self.covariances_init = covariances_init
@@ -152,7 +160,10 @@ class GaussianHMM(BaseHMM):
             check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _emission_start(self, X):
+    def _check_survey(self, found) -> None:
+        check_column_ranges(found.minimum, found.maximum)
+
+    def _emission_start(self, X, largest=None):
         K, D = self.n_components, X.shape[1]
         means = covariances = None
         if self.means_init is not None:
@@ -260,11 +271,12 @@ class CategoricalHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, n_features=None, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
-                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5, random_state=None, verbose=False):
+                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5, learning_decay=LEARNING_DECAY,
+                 learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
-                         verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, learning_decay=learning_decay,
+                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
         self.n_features = n_features
         self.emissionprob_init = emissionprob_init
         self.emissionprob_prior = emissionprob_prior
@@ -302,9 +314,19 @@ class CategoricalHMM(BaseHMM):
             _check_inferred_symbols(X, self.n_components)
         return X
 
-    def _emission_start(self, X):
+    _symbols = True
+
+    def _check_chunk(self, X) -> np.ndarray:
+        # A chunk's symbols say little about the alphabet: n_features is inferred from them all.
+        return check_symbols(X, "X", self._known_n_symbols(), parameter="n_features")
+
+    def _check_survey(self, found) -> None:
+        if self._known_n_symbols() is None:
+            _check_table_size(self.n_components, int(found.maximum[0]) + 1, f"X (largest symbol {int(found.maximum[0])})")
+
+    def _emission_start(self, X, largest=None):
         known = self._known_n_symbols()
-        n_symbols = known if known is not None else int(X.max()) + 1
+        n_symbols = known if known is not None else int(X.max() if largest is None else largest[0]) + 1
         probabilities = None
         if self.emissionprob_init is not None:
             probabilities = _checked_categorical(self.emissionprob_init, self.emissionprob_prior).probabilities
@@ -373,11 +395,12 @@ class PoissonHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
                  startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
-                 tol=1e-5, random_state=None, verbose=False):
+                 tol=1e-5, learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
+                 verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
-                         verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, learning_decay=learning_decay,
+                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
         self.rates_init = rates_init
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
@@ -386,7 +409,7 @@ class PoissonHMM(BaseHMM):
             check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _emission_start(self, X):
+    def _emission_start(self, X, largest=None):
         K, D = self.n_components, X.shape[1]
         rates = None
         if self.rates_init is not None:

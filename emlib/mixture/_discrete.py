@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET
 from emlib.distributions.bernoulli import DEFAULT_MIN_PROB, Bernoulli
 from emlib.distributions.poisson import Poisson
 from emlib.initialization import kmeans_start
@@ -145,10 +146,11 @@ class BernoulliMixture(BaseMixture):
 
     def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, probabilities_init=None,
                  n_init=1, min_prob=DEFAULT_MIN_PROB, max_iter=100, tol=1e-5, warm_start=False,
-                 random_state=None, verbose=False):
+                 learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
+                 verbose=False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
-                         max_iter=max_iter, tol=tol, warm_start=warm_start, random_state=random_state,
-                         verbose=verbose)
+                         max_iter=max_iter, tol=tol, warm_start=warm_start, learning_decay=learning_decay,
+                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
         self.probabilities_init = probabilities_init
         self.min_prob = min_prob
 
@@ -257,10 +259,11 @@ class PoissonMixture(BaseMixture):
     """
 
     def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, rates_init=None,
-                 n_init=1, max_iter=100, tol=1e-5, warm_start=False, random_state=None, verbose=False):
+                 n_init=1, max_iter=100, tol=1e-5, warm_start=False, learning_decay=LEARNING_DECAY,
+                 learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
-                         max_iter=max_iter, tol=tol, warm_start=warm_start, random_state=random_state,
-                         verbose=verbose)
+                         max_iter=max_iter, tol=tol, warm_start=warm_start, learning_decay=learning_decay,
+                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
         self.rates_init = rates_init
 
     def _update_tags(self, tags) -> None:

@@ -7,9 +7,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from emlib._estimator import user_stacklevel
+from emlib._chunked import local_part
+from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     check_choice,
+    check_column_ranges,
     check_n_features,
     check_nonnegative_float,
     check_spread,
@@ -68,7 +70,24 @@ class _MissingData(NamedTuple):
     sample_weight: np.ndarray  # (N,), positive
     unit_weights: bool
     patterns: missing.MissingPatterns  # the rows of X grouped by pattern of missingness
-    mean_imputed: np.ndarray  # X with each NaN replaced by its column's weighted mean: for starting
+    mean_imputed: np.ndarray | None  # X with each NaN replaced by its column's weighted mean: for starting
+
+
+def missing_mixture_statistics(data, components: Gaussian, weights: np.ndarray):
+    """The E-step of a Gaussian mixture on rows with missing entries: statistics and objective.
+
+    ``data`` is a ``_MissingData`` (rows grouped once) or a ``MixtureData`` (one chunk of a dask
+    array, grouped here). Diagonal and spherical components get diagonal-only moments, as from
+    complete data, so that statistics of batches with and without missing entries add up.
+    """
+    patterns = data.patterns if isinstance(data, _MissingData) else missing.MissingPatterns(data.X)
+    log_evidence, statistics = missing.expected_statistics(
+        patterns, weights, components.means, missing.ObservedGaussian(components).covariance_stack(),
+        None if data.unit_weights else data.sample_weight, log_penalty=components.log_penalty())
+    if components.covariance_type in ("diag", "spherical"):
+        statistics = statistics.diagonal()
+    loglik = log_evidence.sum() if data.unit_weights else data.sample_weight @ log_evidence
+    return statistics, float(loglik)
 
 
 class _MissingGaussianEM(MixtureEM):
@@ -80,17 +99,12 @@ class _MissingGaussianEM(MixtureEM):
     is the mixture's: the same ``fit_statistics`` as with complete data.
     """
 
+    statistics_function = staticmethod(missing_mixture_statistics)
+
     def initialize(self, data: _MissingData, rng: np.random.Generator) -> None:
         # Any start will do for EM: the shared start on the mean-imputed data.
+        data = local_part(data)
         self.components, self.weights = self.start(data.mean_imputed, data.sample_weight, rng)
-
-    def e_step(self, data: _MissingData):
-        log_evidence, statistics = missing.expected_statistics(
-            data.patterns, self.weights, self.components.means,
-            missing.ObservedGaussian(self.components).covariance_stack(),
-            None if data.unit_weights else data.sample_weight, log_penalty=self.components.log_penalty())
-        loglik = log_evidence.sum() if data.unit_weights else data.sample_weight @ log_evidence
-        return statistics, float(loglik)
 
 
 class GaussianMixture(BaseMixture):
@@ -210,10 +224,11 @@ class GaussianMixture(BaseMixture):
 
     def __init__(self, n_components=1, *, covariance_type="full", init="kmeans++", weights_init=None,
                  means_init=None, covariances_init=None, n_init=1, reg_covar=1e-6, missing="error",
-                 max_iter=100, tol=1e-5, warm_start=False, random_state=None, verbose=False):
+                 max_iter=100, tol=1e-5, warm_start=False, learning_decay=LEARNING_DECAY,
+                 learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
-                         max_iter=max_iter, tol=tol, warm_start=warm_start, random_state=random_state,
-                         verbose=verbose)
+                         max_iter=max_iter, tol=tol, warm_start=warm_start, learning_decay=learning_decay,
+                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
         self.covariances_init = covariances_init
@@ -246,19 +261,35 @@ class GaussianMixture(BaseMixture):
         return GaussianStart(K, self.covariance_type, float(self.reg_covar), self.init, self._initial_weights(),
                              means, covariances)
 
-    def _em_problem(self, X, sample_weight, start):
-        observed = None if self.missing == "error" else ~np.isnan(X)
-        if observed is None or observed.all():  # nothing missing: the ordinary (fast) path
+    def _check_survey(self, found) -> None:
+        check_column_ranges(found.minimum, found.maximum)
+
+    def _em_problem(self, X, sample_weight, start, found=None):
+        if self.missing == "error":
             return super()._em_problem(X, sample_weight, start)
-        counts = sample_weight @ observed
+        observed = ~np.isnan(X)
+        incomplete = found.n_incomplete if found is not None else np.count_nonzero(~observed.all(axis=1))
+        if not incomplete:  # nothing missing: the ordinary (fast) path
+            return super()._em_problem(X, sample_weight, start)
+        unit_weights = bool(np.all(sample_weight == 1.0))
+        if start is None:  # a batch of a stream: no starting values to prepare
+            return _MissingGaussianEM(None), _MissingData(X, sample_weight, unit_weights,
+                                                          missing.MissingPatterns(X), None)
+        if found is None:
+            counts, sums = sample_weight @ observed, sample_weight @ np.where(observed, X, 0.0)
+        else:  # a sample of a dask array: the columns' counts and sums are over all its rows
+            counts, sums = found.observed, found.column_sums
         if not np.all(counts > 0):
             raise ValueError(
                 f"column {int(np.argmin(counts > 0))} of X is observed only in rows of sample_weight 0; "
                 "its mean cannot be estimated"
             )
-        column_means = (sample_weight @ np.where(observed, X, 0.0)) / counts
-        with np.errstate(invalid="ignore"):
-            constant = np.flatnonzero(np.nanmax(X, axis=0) == np.nanmin(X, axis=0))
+        column_means = sums / counts
+        if found is None:
+            with np.errstate(invalid="ignore"):
+                constant = np.flatnonzero(np.nanmax(X, axis=0) == np.nanmin(X, axis=0))
+        else:
+            constant = np.flatnonzero(found.maximum == found.minimum)
         if constant.size:  # e.g. observed once: with complete data the final fit would show a collapse
             warnings.warn(
                 f"column(s) {constant.tolist()} of X take a single observed value, so their variance "
@@ -267,8 +298,8 @@ class GaussianMixture(BaseMixture):
                 DegenerateComponentWarning,
                 stacklevel=user_stacklevel(),
             )
-        data = _MissingData(X, sample_weight, bool(np.all(sample_weight == 1.0)),
-                            missing.MissingPatterns(X), np.where(observed, X, column_means))
+        data = _MissingData(X, sample_weight, unit_weights, missing.MissingPatterns(X),
+                            np.where(observed, X, column_means))
         return _MissingGaussianEM(start), data
 
     def _scoring_components(self, X):
