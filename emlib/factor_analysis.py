@@ -34,13 +34,6 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from scipy.linalg import cholesky, lapack
 
-from emlib._chunked import (
-    ChunkedData,
-    is_dask_array,
-    local_part,
-    sum_over_chunks,
-    survey,
-)
 from emlib._estimator import EMEstimator, user_stacklevel
 from emlib._validation import (
     as_numeric_array,
@@ -53,12 +46,19 @@ from emlib._validation import (
     check_random_state,
     check_spread,
 )
+from emlib.chunked import (
+    ChunkedData,
+    is_dask_array,
+    local_part,
+    sum_over_chunks,
+    survey,
+)
 from emlib.distributions._statistics import _check_factor
 from emlib.exceptions import (
     DegenerateComponentWarning,
 )
 
-__all__ = ["FactorAnalysis", "FactorStatistics", "factor_log_likelihood", "factor_posterior", "factor_statistics",
+__all__ = ["FactorAnalysis", "FactorData", "FactorStatistics", "factor_log_likelihood", "factor_posterior", "factor_statistics",
            "varimax"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -241,20 +241,35 @@ class FactorStatistics:
     __rmul__ = __mul__
 
 
-class _FitData(NamedTuple):
-    X_centred: np.ndarray | None  # (N, D); None for a dask array, whose chunks are centred where they are
-    sum_squares: np.ndarray  # (D,) column sums of X_centred**2
-    noise_floor: np.ndarray | None  # (D,) smallest noise variance allowed per feature
+class FactorData(NamedTuple):
+    """The data factor analysis runs on: centred rows and what does not change between iterations.
+
+    Attributes
+    ----------
+    X_centred : ndarray of shape (N, D) or None
+        The rows minus their mean; None for a dask array, whose chunks are centred where they are.
+    sum_squares : ndarray of shape (D,)
+        Column sums of ``X_centred**2``.
+    noise_floor : ndarray of shape (D,) or None
+        The smallest noise variance allowed per feature.
+    n_samples : int
+    covariance : ndarray of shape (D, D) or None
+        The covariance of the data, when known beforehand (computed from ``X_centred`` otherwise).
+    """
+
+    X_centred: np.ndarray | None
+    sum_squares: np.ndarray
+    noise_floor: np.ndarray | None
     n_samples: int
-    covariance: np.ndarray | None = None  # (D, D) covariance of the data, when known beforehand
+    covariance: np.ndarray | None = None
 
 
-def factor_statistics(data: _FitData, loadings: np.ndarray, noise_variance: np.ndarray):
+def factor_statistics(data: FactorData, loadings: np.ndarray, noise_variance: np.ndarray):
     """The E-step of factor analysis on in-memory data: statistics and log-likelihood.
 
     Parameters
     ----------
-    data : _FitData
+    data : emlib.factor_analysis.FactorData
         The centred rows ``X_centred`` (N, D) and their column sums of squares ``sum_squares`` (D,).
     loadings : ndarray of shape (n_features, n_components)
     noise_variance : ndarray of shape (n_features,)
@@ -276,13 +291,13 @@ def factor_statistics(data: _FitData, loadings: np.ndarray, noise_variance: np.n
     return statistics, float(-0.5 * (quadratic + N * _log_det_plus_const(L, noise_variance)))
 
 
-def _pack_factor_chunk(X: np.ndarray, extra=None, *, mean: np.ndarray) -> _FitData:
+def _pack_factor_chunk(X: np.ndarray, extra=None, *, mean: np.ndarray) -> FactorData:
     """One chunk of a dask array (already validated), centred on the data's mean."""
     R = np.asarray(X, dtype=np.float64) - mean
-    return _FitData(R, np.sum(R**2, axis=0), None, R.shape[0])
+    return FactorData(R, np.sum(R**2, axis=0), None, R.shape[0])
 
 
-def _initial_parameters(data: _FitData, rng: np.random.Generator, *, n_components: int, init: str):
+def _initial_parameters(data: FactorData, rng: np.random.Generator, *, n_components: int, init: str):
     """Starting loadings (D, k) and noise variances (D,): probabilistic PCA's solution, or random."""
     N, D = data.n_samples, data.sum_squares.shape[0]
     k = n_components
@@ -316,15 +331,15 @@ class _FactorEM:
         self.loadings = None  # W, (D, k)
         self.noise_variance = None  # psi, (D,)
 
-    def initialize(self, data: _FitData, rng: np.random.Generator) -> None:
+    def initialize(self, data: FactorData, rng: np.random.Generator) -> None:
         self.loadings, self.noise_variance = self.start(local_part(data), rng)
 
-    def e_step(self, data: _FitData):
+    def e_step(self, data: FactorData):
         """Posterior means ``m`` (N, k) and covariance ``Sigma``, reduced to :class:`FactorStatistics`
         (summed over the chunks of chunked data)."""
         return sum_over_chunks(factor_statistics, data, self.loadings, self.noise_variance)
 
-    def m_step(self, data: _FitData, stats: FactorStatistics) -> None:
+    def m_step(self, data: FactorData, stats: FactorStatistics) -> None:
         data = local_part(data)
         # W = cross @ second_moment^{-1}, through the k x k Cholesky factor of second_moment (SPD).
         factor = cholesky(stats.second_moment, lower=True, check_finite=False)
@@ -424,10 +439,10 @@ class FactorAnalysis(EMEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or a dask array
+        X : array-like of shape (n_samples, n_features), or dask.array.Array
             A ``dask.array`` chunked along its rows is fitted where it lives: one pass first
             validates it and sums its moments (mean and covariance: the start), then each E-step
-            sums the :class:`FactorStatistics` and log-likelihoods of the chunks, and only these
+            sums the :class:`~emlib.factor_analysis.FactorStatistics` and log-likelihoods of the chunks, and only these
             travel. From the same start the iterates are the in-memory fit's, up to round-off.
         y : None
             Ignored; accepted for scikit-learn pipelines.
@@ -464,11 +479,11 @@ class FactorAnalysis(EMEstimator):
         floor = np.maximum(self.min_noise_variance * scale, 1e-300)
 
         if is_dask_array(X):
-            local = _FitData(None, sum_squares, floor, N, covariance)
+            local = FactorData(None, sum_squares, floor, N, covariance)
             data = ChunkedData((found.X,), partial(_pack_factor_chunk, mean=mean), (None,) * len(found.row_chunks),
                                local, found.row_chunks)
         else:
-            data = _FitData(X_centred, sum_squares, floor, N)
+            data = FactorData(X_centred, sum_squares, floor, N)
         start = partial(_initial_parameters, n_components=self.n_components, init=self.init)
         result = self._run_em(_FactorEM(start), data, tol_scale=float(N))
         loadings = result.model.loadings

@@ -146,14 +146,14 @@ def test_factor_analysis_on_a_dask_array():
 
 
 def test_factor_statistics_add_up_and_scale():
-    from emlib.factor_analysis import FactorStatistics, _FitData, factor_statistics
+    from emlib.factor_analysis import FactorData, FactorStatistics, factor_statistics
 
     rng = np.random.default_rng(6)
     R = rng.normal(size=(500, 4))
     W, psi = rng.normal(size=(4, 2)), rng.uniform(0.5, 1.5, 4)
 
     def stats(rows):
-        return factor_statistics(_FitData(rows, np.sum(rows**2, axis=0), None, len(rows)), W, psi)
+        return factor_statistics(FactorData(rows, np.sum(rows**2, axis=0), None, len(rows)), W, psi)
 
     (whole, loglik), (a, la), (b, lb) = stats(R), stats(R[:123]), stats(R[123:])
     total = a + b
@@ -170,10 +170,10 @@ def test_factor_statistics_add_up_and_scale():
 
 # -- starting values on huge data: a random sample -------------------------------------------------
 def test_starting_values_come_from_a_random_sample_of_rows(monkeypatch):
-    import emlib._chunked
+    import emlib.chunked
 
     X = gaussian_data(6000, 7)
-    monkeypatch.setattr(emlib._chunked, "INITIAL_SAMPLE_SIZE", 500)
+    monkeypatch.setattr(emlib.chunked, "INITIAL_SAMPLE_SIZE", 500)
     starts = []
 
     def record(X_start, rng, *args, **kwargs):

@@ -28,7 +28,6 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from emlib import em
-from emlib._chunked import ChunkedData, is_dask_array, local_part, survey
 from emlib._estimator import (
     LEARNING_DECAY,
     LEARNING_OFFSET,
@@ -43,6 +42,7 @@ from emlib._validation import (
     check_random_state,
     check_stochastic_matrix,
 )
+from emlib.chunked import ChunkedData, is_dask_array, local_part, survey
 from emlib.exceptions import DegenerateComponentWarning
 from emlib.hmm import _elbo, _inference, _kernels
 
@@ -118,16 +118,16 @@ def hmm_statistics(data: SequenceData, startprob: np.ndarray, transmat: np.ndarr
 
     Parameters
     ----------
-    data : SequenceData
+    data : emlib.hmm.SequenceData
         Sequences stacked in rows ``X`` (T, ...), with their lengths and any known states.
     startprob : ndarray of shape (K,)
     transmat : ndarray of shape (K, K)
-    emission : distribution
-        ``K`` emission components (:mod:`emlib.distributions`).
+    emission : object
+        ``K`` emission components (a family of ``emlib.distributions``).
     emission_free : bool, default True
         Whether the emission statistics are needed (False when every emission parameter is fixed).
-    buffers : EStepBuffers, optional
-        Output arrays of shape (T, K) to reuse from one iteration to the next.
+    buffers : object, optional
+        Output arrays (posteriors (T, K) and the counts) to reuse from one iteration to the next.
     parameters_fixed : bool, default False
         Only for the error message: whether some parameters are fixed.
 
@@ -180,7 +180,7 @@ def pack_sequences(X: np.ndarray, lengths: np.ndarray, symbols: bool = False) ->
 class HMMEM:
     """A hidden Markov model under :func:`emlib.em.fit`: current parameters plus E- and M-step.
 
-    The data are a :class:`SequenceData`, or chunked data (a dask array whose chunks hold whole
+    The data are a :class:`~emlib.hmm.SequenceData`, or chunked data (a dask array whose chunks hold whole
     sequences) whose E-step is the sum of :func:`hmm_statistics` over its chunks.
 
     Parameters
@@ -339,12 +339,12 @@ class BaseHMM(EMEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples,), or a dask array
+        X : array-like of shape (n_samples, n_features) or (n_samples,), or dask.array.Array
             The observations of all sequences, one after the other. A ``dask.array`` whose row
             chunks each hold whole sequences (spread over the workers of a cluster, say) is fitted
             where it lives: each E-step sums the statistics and log-likelihoods of the chunks,
             and only these travel. The starting values come from a random sample of at most
-            ``emlib._chunked.INITIAL_SAMPLE_SIZE`` (100,000) rows, gathered in one validating
+            ``emlib.chunked.INITIAL_SAMPLE_SIZE`` (100,000) rows, gathered in one validating
             pass before EM starts (all rows, in order, when there are no more: the in-memory
             fit's start). ``states`` cannot be given with a dask array.
         lengths : array-like of int, optional

@@ -52,12 +52,14 @@ _COMMON_TRAINING = """
     tol : float, default 1e-5
         Stop when the objective changes by at most ``tol`` per step of the sequences in one
         iteration (a change that does not depend on the data's units).
-    learning_decay : float in (0.5, 1], default 0.7
-        ``kappa`` of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
-        moves the running statistics at update ``t``. Near 0.5 the estimates follow recent
-        sequences; 1 averages everything seen.
-    learning_offset : float >= 0, default 10
-        ``t0`` of the same step: larger values make the first updates smaller.
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
+        moves the running statistics at update ``t``: near 0.5 the fit follows recent sequences
+        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
+        its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -77,7 +79,14 @@ _COMMON_ATTRIBUTES = """
     n_iter_ : int
         Iterations run by the kept start (0 for supervised fitting).
     restart_logliks_ : ndarray of shape (n_init,)
-        Final objective of every start."""
+        Final objective of every start.
+    statistics_ : emlib.hmm.HMMStatistics
+        The running sufficient statistics per step of the sequences, which :meth:`partial_fit`
+        updates: start counts (K,), transition counts (K, K) and the emission's statistics.
+    n_samples_seen_ : float
+        The steps seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``)."""
 
 
 class GaussianHMM(BaseHMM):

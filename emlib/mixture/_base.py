@@ -16,13 +16,6 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from emlib._chunked import (
-    ChunkedData,
-    is_dask_array,
-    local_part,
-    sum_over_chunks,
-    survey,
-)
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, EMEstimator
 from emlib._math import normalize_log_columns
 from emlib._validation import (
@@ -33,6 +26,13 @@ from emlib._validation import (
     check_probability_vector,
     check_random_state,
     check_sample_weight,
+)
+from emlib.chunked import (
+    ChunkedData,
+    is_dask_array,
+    local_part,
+    sum_over_chunks,
+    survey,
 )
 from emlib.initialization import INIT_METHODS
 
@@ -104,10 +104,10 @@ def mixture_statistics(data: MixtureData, components, weights: np.ndarray):
 
     Parameters
     ----------
-    data : MixtureData
+    data : emlib.mixture.MixtureData
         Rows ``X`` (N, D) and their positive weights (N,).
-    components : distribution
-        ``K`` components of any family of :mod:`emlib.distributions`.
+    components : object
+        ``K`` components of any family of ``emlib.distributions``.
     weights : ndarray of shape (K,)
         Mixing weights.
 
@@ -147,7 +147,7 @@ def pack_mixture_chunk(X: np.ndarray, sample_weight: np.ndarray | None, extra=No
 class MixtureEM:
     """A finite mixture under :func:`emlib.em.fit`: the parameters being fitted and the two steps.
 
-    The data are a :class:`MixtureData`, or chunked data (a dask array) whose E-step is the sum of
+    The data are a :class:`~emlib.mixture.MixtureData`, or chunked data (a dask array) whose E-step is the sum of
     :func:`mixture_statistics` over its chunks.
 
     Parameters
@@ -232,12 +232,12 @@ class BaseMixture(EMEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples,), or a dask array
+        X : array-like of shape (n_samples, n_features) or (n_samples,), or dask.array.Array
             1-D data is one feature. A ``dask.array`` chunked along its rows (data larger than
             memory, or spread over a cluster) is fitted where it lives: each E-step sums the
             statistics and log-likelihoods of the chunks, computed by dask's current scheduler,
             and only these travel; the starting values come from a random sample of at most
-            ``emlib._chunked.INITIAL_SAMPLE_SIZE`` (100,000) rows, gathered in one validating pass
+            ``emlib.chunked.INITIAL_SAMPLE_SIZE`` (100,000) rows, gathered in one validating pass
             before EM starts (all rows, in order, when there are no more: the in-memory fit's
             start). From the same start the iterates are the in-memory fit's, up to round-off.
         y : None
@@ -363,7 +363,7 @@ class BaseMixture(EMEstimator):
         """The model and data that :func:`emlib.em.fit` runs on (subclasses may substitute).
 
         ``start`` is None for a batch of a stream (the model then gets the fitted parameters);
-        ``found`` is the :class:`~emlib._chunked.Survey` of a dask array whose random sample
+        ``found`` is the :class:`~emlib.chunked.Survey` of a dask array whose random sample
         ``X`` is.
         """
         return MixtureEM(start), MixtureData(X, sample_weight, bool(np.all(sample_weight == 1.0)))

@@ -108,6 +108,14 @@ class BernoulliMixture(BaseMixture):
         Stop when the log-likelihood changes by at most ``tol`` per sample in one iteration.
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one.
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
+        moves the running statistics at update ``t``: near 0.5 the fit follows recent batches
+        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
+        its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -130,6 +138,13 @@ class BernoulliMixture(BaseMixture):
         values); never decreases.
     restart_logliks_ : ndarray of shape (n_init,)
         Final log-likelihood of every start.
+    statistics_ : emlib.distributions.WeightedSums
+        The running sufficient statistics per unit of sample weight, which :meth:`partial_fit`
+        updates (totals (K,) and sums (K, D)); O(K D) numbers, whatever was seen.
+    n_samples_seen_ : float
+        The sample weight seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``).
 
     Examples
     --------
@@ -224,6 +239,14 @@ class PoissonMixture(BaseMixture):
         Stop when the log-likelihood changes by at most ``tol`` per sample in one iteration.
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one.
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
+        moves the running statistics at update ``t``: near 0.5 the fit follows recent batches
+        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
+        its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -246,6 +269,13 @@ class PoissonMixture(BaseMixture):
         values); never decreases.
     restart_logliks_ : ndarray of shape (n_init,)
         Final log-likelihood of every start.
+    statistics_ : emlib.distributions.WeightedSums
+        The running sufficient statistics per unit of sample weight, which :meth:`partial_fit`
+        updates (totals (K,) and sums (K, D)); O(K D) numbers, whatever was seen.
+    n_samples_seen_ : float
+        The sample weight seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``).
 
     Examples
     --------

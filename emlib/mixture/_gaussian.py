@@ -7,7 +7,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from emlib._chunked import local_part
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     check_choice,
@@ -16,6 +15,7 @@ from emlib._validation import (
     check_nonnegative_float,
     check_spread,
 )
+from emlib.chunked import local_part
 from emlib.distributions import COVARIANCE_TYPES, Gaussian
 from emlib.exceptions import DegenerateComponentWarning
 from emlib.initialization import kmeans_start, overall_covariance
@@ -150,6 +150,14 @@ class GaussianMixture(BaseMixture):
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one (``n_init`` is then 1
         and the ``*_init`` arguments are not used).
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
+        moves the running statistics at update ``t``: near 0.5 the fit follows recent batches
+        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
+        its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -186,6 +194,13 @@ class GaussianMixture(BaseMixture):
         it lies just below ``score(X) * n_samples``.
     restart_logliks_ : ndarray of shape (n_init,)
         Final objective of every start.
+    statistics_ : emlib.distributions.WeightedMoments
+        The running sufficient statistics per unit of sample weight, which :meth:`partial_fit`
+        updates (totals (K,), first moments (K, D), second moments (K, D, D), or (K, D) for diag and spherical); O(K D^2) numbers, whatever was seen.
+    n_samples_seen_ : float
+        The sample weight seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``).
 
     Notes
     -----

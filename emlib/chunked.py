@@ -15,6 +15,11 @@ data have no more rows than that, the sample is all of them, in order, and the f
 in-memory fit's.
 
 Nothing here imports dask until data arrive as a dask array: ``import emlib`` never does.
+
+The estimators use these pieces through their models' E-steps (``sum_over_chunks(function, data,
+*parameters)`` with a pure function of in-memory data: :func:`emlib.mixture.mixture_statistics`,
+:func:`emlib.hmm.hmm_statistics`, :func:`emlib.factor_analysis.factor_statistics`); a model of
+your own whose E-step is written the same way runs on chunked data too.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ class ChunkedData:
 
     Attributes
     ----------
-    arrays : tuple of dask arrays
+    arrays : tuple of dask.array.Array
         ``X`` (N, ...) and any per-row arrays (sample weights (N,)), chunked alike along the rows
         and not along any other axis.
     pack : callable
@@ -121,9 +126,9 @@ class Survey:
 
     Attributes
     ----------
-    X : dask array (N, ...)
+    X : dask.array.Array of shape (N, ...)
         The data, rechunked so that only the rows are split, without empty chunks.
-    sample_weight : dask array (N,) or None
+    sample_weight : dask.array.Array of shape (N,), or None
         The weights, chunked as ``X``.
     row_chunks : tuple of int
         The number of rows of each chunk.
@@ -170,9 +175,9 @@ def survey(X, sample_weight, check: Callable, rng_source, *, moments: bool = Fal
 
     Parameters
     ----------
-    X : dask array of shape (N,) or (N, D)
+    X : dask.array.Array of shape (N,) or (N, D)
         Chunked along the rows (chunks along the columns are merged).
-    sample_weight : None, array-like of shape (N,) or dask array of shape (N,)
+    sample_weight : None, array-like or dask.array.Array of shape (N,)
     check : callable
         ``check(chunk) -> array``: the estimator's validation of in-memory data (raising a
         ``ValueError`` naming ``X``), applied to every chunk.
