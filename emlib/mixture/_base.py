@@ -38,7 +38,6 @@ from emlib.initialization import INIT_METHODS
 
 __all__ = ["BaseMixture", "MixtureData", "MixtureEM", "mixture_statistics", "responsibilities"]
 
-
 # Rows per block in the E-step: the (K, rows) working arrays stay in cache.
 _E_STEP_ROWS = 2048
 
@@ -147,8 +146,8 @@ def pack_mixture_chunk(X: np.ndarray, sample_weight: np.ndarray | None, extra=No
 class MixtureEM:
     """A finite mixture under :func:`emlib.em.fit`: the parameters being fitted and the two steps.
 
-    The data are a :class:`~emlib.mixture.MixtureData`, or chunked data (a dask array) whose E-step is the sum of
-    :func:`mixture_statistics` over its chunks.
+    The data are a :class:`~emlib.mixture.MixtureData`, or chunked data (a dask array) whose
+    E-step is the sum of :func:`mixture_statistics` over its chunks.
 
     Parameters
     ----------
@@ -245,8 +244,8 @@ class BaseMixture(EMEstimator):
             ``fit(X, y)`` habits work (it is never taken for ``sample_weight``).
         sample_weight : array-like of shape (n_samples,), optional
             Frequency weights: a weight of 2 counts a row exactly as if it appeared twice, a weight
-            of 0 as if it were absent. Non-negative, not all zero. A dask array when ``X`` is one
-            (any chunks; they are matched to ``X``'s).
+            of 0 as if it were absent. Non-negative, not all zero. When ``X`` is a dask array,
+            an array in memory or a dask array of any chunks (they are matched to ``X``'s).
 
         Returns
         -------
