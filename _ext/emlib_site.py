@@ -15,7 +15,8 @@ What it does, for every HTML page of the book:
   notebook for download and says how to run it locally.
 - **A default colour mode** (light), so the theme logs no error on a first visit.
 - **Small style fixes** in ``static/emlib_site.css`` (wide tables and equations scroll instead of
-  breaking the layout on narrow screens).
+  breaking the layout on narrow screens), and ``static/emlib_math_fit.js``, which gives an inline
+  formula too wide for its line a scrolling box of its own.
 
 Enabled from ``_config.yml``: ``sphinx: local_extensions: {emlib_site: _ext}``.
 """
@@ -52,8 +53,10 @@ MATHJAX2_CONFIG = {
         "preferredFont": None,
         "webFont": "STIX-Web",
         "imageFont": None,
-        # Equations wider than the column (or a phone) break at a relation or operator instead of being cut.
-        "linebreaks": {"automatic": True},
+        # No automatic line breaks: MathJax 2 breaks where it can, not where a reader would (between
+        # "log" and its argument). An equation wider than the column scrolls in its own box
+        # (emlib_site.css) unless the chapter splits it by hand (aligned).
+        "linebreaks": {"automatic": False},
         # MathJax times web-font loading against a placeholder font whose source is url('about:blank'),
         # which Chromium rejects with a console error; a local() source that never exists fails silently.
         "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}},
@@ -170,4 +173,5 @@ def setup(app):
     app.connect("html-page-context", drop_thebe_assets, priority=900)
     app.connect("build-finished", copy_mathjax)
     app.add_css_file("emlib_site.css")
+    app.add_js_file("emlib_math_fit.js", defer="defer")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

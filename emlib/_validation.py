@@ -231,24 +231,30 @@ def check_stochastic_matrix(A, name: str, shape: tuple[int, int] | None = None,
 
 
 def check_lengths(lengths, n_samples: int, name: str = "lengths") -> np.ndarray:
-    """Sequence lengths for data of ``n_samples`` rows; None means one sequence."""
+    """Sequence lengths for data of ``n_samples`` rows, as int64 (S,); None means one sequence."""
     if lengths is None:
         return np.array([n_samples], dtype=np.int64)
-    array = np.asarray(lengths)
+    array = as_numeric_array(lengths, name, what="positive integers")
     if array.ndim == 0:
         array = array[None]
     if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of positive integers")
-    if not np.issubdtype(array.dtype, np.integer):
-        if np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array)):
-            array = array.astype(np.int64)
-        else:
-            raise ValueError(f"{name} must contain integers, got dtype {array.dtype}")
-    if np.any(array <= 0):
-        raise ValueError(f"{name} must be positive, but entry {int(np.argmax(array <= 0))} is {array[array <= 0][0]}")
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of positive integers, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.bool_) or np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} must contain integers, got dtype {array.dtype}")
+    if not np.issubdtype(array.dtype, np.integer) and not (
+        np.all(np.isfinite(array)) and np.all(array == np.round(array))
+    ):
+        raise ValueError(f"{name} must contain whole numbers, got dtype {array.dtype} with fractions or NaN")
+    bad = np.flatnonzero((array <= 0) | (array > n_samples))
+    if bad.size:
+        raise ValueError(
+            f"{name} must be positive and at most the number of samples {n_samples}, but entry {int(bad[0])} "
+            f"is {array[bad[0]]}"
+        )
+    array = array.astype(np.int64)
     if array.sum() != n_samples:
         raise ValueError(f"{name} must sum to the number of samples {n_samples}, but sums to {array.sum()}")
-    return array.astype(np.int64)
+    return array
 
 
 def _as_float_array(value, name: str) -> np.ndarray:

@@ -165,8 +165,8 @@ def _check_log_joint(log_joint) -> np.ndarray:
 def _check_distributions(q, shape: tuple[int, int], name: str) -> np.ndarray:
     q = _as_float_2d(q, name)
     if q.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} (one row per sample, one column per label), "
-                         f"got {q.shape}")
+        raise ValueError(f"{name} must have shape {shape} (one row per sample, one column per label, as "
+                         f"log_joint), got {q.shape}")
     if not np.all(np.isfinite(q)):
         raise ValueError(f"{name} contains NaN or infinite values; its rows must be probability vectors")
     if np.any(q < 0):

@@ -21,8 +21,11 @@ from matplotlib.patches import Ellipse
 from emlib import GaussianMixture
 from emlib.datasets import load_faithful
 
-OUTPUT = Path(__file__).resolve().parents[1] / "book" / "images" / "old_faithful_mixture.png"
-COLOURS = ("#1f77b4", "#ff7f0e")
+BOOK = Path(__file__).resolve().parents[1] / "book"
+OUTPUT = BOOK / "images" / "old_faithful_mixture.png"
+COLOURS = ("#0072B2", "#E69F00")  # Okabe-Ito blue and orange, as in the chapters
+# The chapters' style (text >= 11 pt, colour-blind-safe colours); the page shows this figure 560 px wide.
+matplotlib.rc_file(BOOK / "matplotlibrc")
 
 
 def covariance_ellipse(mean, covariance, n_std, colour):
@@ -43,7 +46,7 @@ def draw(path: Path = OUTPUT) -> Path:
     # Each point's colour is its responsibilities' mix of the two component colours.
     point_colours = responsibilities @ np.array([to_rgb(c) for c in COLOURS])
 
-    fig, ax = plt.subplots(figsize=(5.6, 3.4), dpi=150, layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.6, 3.6), dpi=150, layout="constrained")
     ax.scatter(X[:, 0], X[:, 1], s=12, c=point_colours, edgecolors="none", alpha=0.85)
     for colour, k, name in zip(COLOURS, order, ("short", "long")):
         for n_std in (1, 2):
@@ -51,10 +54,9 @@ def draw(path: Path = OUTPUT) -> Path:
         ax.plot(*mixture.means_[k], marker="+", color="black", markersize=9, linestyle="none")
         ax.plot([], [], color=colour, linewidth=1.6,
                 label=f"{name} eruptions: {mixture.weights_[k]:.0%} of all")
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.legend(loc="upper left", frameon=False)
     ax.set_xlabel("eruption length (minutes)")
     ax.set_ylabel("wait until the next (minutes)")
-    ax.spines[["top", "right"]].set_visible(False)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Fixed metadata so that re-running the script on the same code gives the same file.
     fig.savefig(path, metadata={"Software": None})

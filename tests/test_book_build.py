@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import booksite  # scripts/booksite.py: the toc's documents
+
 ROOT = Path(__file__).resolve().parents[1]
 DIRECTIVE = re.compile(r"^\.\. auto(module|class|function|method):: (\S+)\n((?:   :.*\n)*)", re.MULTILINE)
 
@@ -47,3 +50,44 @@ def test_api_reference_documents_every_name(strict_book_build):
     assert len(ids) > 100
     missing = [name for name in ids if f'id="{name}"' not in page]
     assert not missing, f"api.html lacks {len(missing)} documented names, e.g. {missing[:5]}"
+
+
+CHAPTER_NUMBER = re.compile(r'<h1><span class="section-number">(\d+)\. </span>')
+CAPTION_NUMBER = re.compile(r'<span class="caption-number">(\w+) ([\d.]+)')
+EQUATION_NUMBER = re.compile(r'<span class="eqno">\(([\d.]+)\)')
+NUMBERED_REFERENCE = re.compile(
+    r'<span class="std std-numref">(\w+) ([\d.]+)|href="[^"]*#equation-[^"]*">\(([\d.]+)\)')
+
+
+def test_numbers_run_per_chapter(strict_book_build):
+    """Figures, tables, exercises, theorems and equations are numbered per chapter, as in Bishop.
+
+    Chapter 4's third figure is "Figure 4.3" and its first equation "(4.1)"; the count restarts in
+    every chapter, and references to them (``{numref}``, ``{eq}``) say the same. Pages outside the
+    numbered parts (the landing page, the API reference) have no chapter number.
+    """
+    _, html = strict_book_build
+    checked, problems = 0, []
+    for docname in booksite.toc_docnames():
+        page = (html / f"{docname}.html").read_text(encoding="utf-8")
+        chapter = CHAPTER_NUMBER.search(page)
+        if chapter is None:
+            continue
+        prefix = f"{chapter.group(1)}."
+        captions = CAPTION_NUMBER.findall(page)
+        equations = EQUATION_NUMBER.findall(page)
+        for kind, number in [*captions, *[("equation", n) for n in equations]]:
+            checked += 1
+            if not number.startswith(prefix):
+                problems.append(f"{docname}: {kind} {number} is not numbered in chapter {prefix[:-1]}")
+        for kind in {kind for kind, _ in captions}:
+            numbers = [number for k, number in captions if k == kind]
+            counts = [int(number.split(".")[1]) for number in dict.fromkeys(numbers)]
+            if counts != list(range(1, len(counts) + 1)):
+                problems.append(f"{docname}: {kind} numbers {numbers} do not count 1, 2, 3, ...")
+        for match in NUMBERED_REFERENCE.finditer(page):
+            number = match.group(2) or match.group(3)
+            if not re.fullmatch(r"\d+\.\d+", number):
+                problems.append(f"{docname}: a reference reads {match.group(0)!r}")
+    assert checked > 100, f"only {checked} numbered items found: is numbering per chapter on?"
+    assert not problems, "\n".join(problems)

@@ -104,6 +104,47 @@ TOO_WIDE_JS = """
 }
 """
 
+# What a reader cannot see or reach (checked at both widths, with every solution opened). The theme never
+# lets a page scroll sideways, so what sticks out is simply cut off; documentElement.scrollWidth shows
+# nothing. An element is cut off if its own box clips its content (MathJax's output in a theme box with
+# overflow: hidden), or if it reaches past the edge of the nearest box that clips it (or of the window)
+# without a box that scrolls sideways in between: a display equation in a scrolling box is fine.
+CUT_OFF_JS = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const TOLERANCE = 8;  // px: a glyph's italic overhang clipped by its own box is not a cut-off formula
+  const overflowX = el => getComputedStyle(el).overflowX;
+  const scrolls = el => ["auto", "scroll"].includes(overflowX(el));
+  const clips = el => ["hidden", "clip"].includes(overflowX(el));
+  const describe = (el, why) => `<${el.tagName.toLowerCase()} class="${el.className}"> ${why}: `
+      + Array.from(el.textContent.trim()).slice(0, 50).join("");
+  const found = [];
+  const selector = ["span.math.notranslate", "div.math", ".MathJax span.math", "table", "img"]
+      .map(s => "article " + s).join(", ");
+  for (const el of document.querySelectorAll(selector)) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;  // not shown (a closed dropdown)
+    if (clips(el) && el.scrollWidth > el.clientWidth + TOLERANCE) {
+      found.push(describe(el, `shows ${el.clientWidth} of its ${el.scrollWidth} px`));
+      continue;
+    }
+    let boundary = null;  // the nearest ancestor that scrolls or clips sideways
+    for (let p = el.parentElement; p && !boundary; p = p.parentElement) {
+      if (overflowX(p) !== "visible") boundary = p;
+    }
+    if (boundary && scrolls(boundary)) continue;  // the reader can scroll to the rest
+    const room = boundary && boundary !== document.documentElement && boundary !== document.body
+        ? boundary.getBoundingClientRect() : {left: 0, right: width};
+    const left = Math.max(room.left, 0), right = Math.min(room.right, width);
+    if (box.left < left - TOLERANCE || box.right > right + TOLERANCE) {
+      found.push(describe(el, `spans ${Math.round(box.left)}..${Math.round(box.right)} px, `
+          + `visible ${Math.round(left)}..${Math.round(right)}`));
+    }
+  }
+  return found;
+}
+"""
+
 
 @dataclass
 class Visit:
@@ -118,6 +159,7 @@ class Visit:
     downloads: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     run_line: str = ""
     too_wide_on_a_phone: list[str] = field(default_factory=list)
+    cut_off: list[str] = field(default_factory=list)
 
     def remote_requests(self, base_url: str) -> list[str]:
         return [u for u in self.requests if not u.startswith((base_url, "data:", "blob:", "about:"))]
@@ -126,10 +168,16 @@ class Visit:
         return [e for e in self.errors if not any(known in e for known in KNOWN_THEME_ERRORS)]
 
 
-def visit(browser, base_url: str, path: str, *, click_solutions: bool = True) -> Visit:
-    """Open ``base_url + path`` in a fresh browser context and record everything the checks need."""
+def visit(browser, base_url: str, path: str, *, click_solutions: bool = True, phone: bool = False) -> Visit:
+    """Open ``base_url + path`` in a fresh browser context and record everything the checks need.
+
+    ``phone``: a 390 px wide touch screen, and only what the reader sees is recorded (what is cut off,
+    what makes the page too wide); the page is typeset at that width, as on a phone.
+    """
     result = Visit(url=base_url + path)
-    context = browser.new_context(viewport=booksite.DESKTOP, service_workers="block")
+    viewport = booksite.MOBILE if phone else booksite.DESKTOP
+    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone,
+                                  service_workers="block")
     try:
         # Keep the machine offline and fast: anything not on the local server is recorded, then aborted.
         context.route(lambda url: not url.startswith(base_url), lambda route: route.abort())
@@ -144,6 +192,14 @@ def visit(browser, base_url: str, path: str, *, click_solutions: bool = True) ->
         page.on("console", lambda m: result.errors.append(f"console: {m.text}") if m.type == "error" else None)
         page.goto(result.url, wait_until="load", timeout=60000)
         result.settled = booksite.settle(page)
+        if phone:
+            solutions = page.locator("div.solution > .admonition-title")
+            for i in range(solutions.count()):
+                solutions.nth(i).click()
+            page.wait_for_timeout(700)  # the reveal's transition, then emlib_math_fit.js measures
+            result.too_wide_on_a_phone = page.evaluate(TOO_WIDE_JS)
+            result.cut_off = page.evaluate(CUT_OFF_JS)
+            return result
         result.info = page.evaluate(INSPECT_JS)
 
         solutions = page.locator("div.solution")
@@ -168,9 +224,9 @@ def visit(browser, base_url: str, path: str, *, click_solutions: bool = True) ->
                 response = context.request.get(href)
                 result.downloads[name] = (response.status, href, response.text() if response.ok else "")
 
-        page.set_viewport_size(booksite.MOBILE)
-        page.wait_for_timeout(300)
-        result.too_wide_on_a_phone = page.evaluate(TOO_WIDE_JS)
+        if click_solutions:
+            page.wait_for_timeout(400)  # emlib_math_fit.js measures the formulas just revealed
+        result.cut_off = page.evaluate(CUT_OFF_JS)
     finally:
         context.close()
     return result
@@ -219,12 +275,25 @@ def book_url(book_html):
 
 @pytest.fixture(scope="module")
 def visits(browser, book_url):
-    """One visit per page, shared by the per-page tests below."""
+    """One visit per page at desktop width, shared by the per-page tests below."""
     cache: dict[str, Visit] = {}
 
     def get(path: str) -> Visit:
         if path not in cache:
             cache[path] = visit(browser, book_url, path)
+        return cache[path]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def phone_visits(browser, book_url):
+    """One visit per page on a 390 px wide phone screen."""
+    cache: dict[str, Visit] = {}
+
+    def get(path: str) -> Visit:
+        if path not in cache:
+            cache[path] = visit(browser, book_url, path, phone=True)
         return cache[path]
 
     return get
@@ -255,7 +324,9 @@ def test_generated_index_pages_work_offline(browser, book_html, book_url):
         assert not result.remote_requests(book_url) and not result.bad_responses, (path, result.requests)
         assert not result.unexpected_errors(), (path, result.errors)
         assert not result.info["raw"] and not result.info["texErrors"], (path, result.info["raw"])
-        assert not result.too_wide_on_a_phone, (path, result.too_wide_on_a_phone)
+        assert not result.cut_off, (path, result.cut_off)
+        on_a_phone = visit(browser, book_url, path, phone=True)
+        assert not on_a_phone.too_wide_on_a_phone and not on_a_phone.cut_off, (path, on_a_phone)
 
 
 def test_landing_page_lists_every_chapter():
@@ -369,10 +440,24 @@ def test_page_images_load_and_are_described(visits, path):
 
 
 @pytest.mark.parametrize("path", TOC_PAGES)
-def test_page_fits_a_phone_screen(visits, path):
-    assert not visits(path).too_wide_on_a_phone, (
+def test_page_fits_a_phone_screen(phone_visits, path):
+    assert not phone_visits(path).too_wide_on_a_phone, (
         f"{path} is wider than a {booksite.MOBILE['width']}px screen because of: "
-        + "; ".join(visits(path).too_wide_on_a_phone))
+        + "; ".join(phone_visits(path).too_wide_on_a_phone))
+
+
+@pytest.mark.parametrize("path", TOC_PAGES)
+def test_nothing_is_cut_off_on_a_phone(phone_visits, path):
+    assert not phone_visits(path).cut_off, (
+        f"{path} at {booksite.MOBILE['width']}px: cut off, and no way to scroll to the rest:\n"
+        + "\n".join(phone_visits(path).cut_off))
+
+
+@pytest.mark.parametrize("path", TOC_PAGES)
+def test_nothing_is_cut_off_on_a_desktop(visits, path):
+    assert not visits(path).cut_off, (
+        f"{path} at {booksite.DESKTOP['width']}px: cut off, and no way to scroll to the rest:\n"
+        + "\n".join(visits(path).cut_off))
 
 
 @pytest.mark.parametrize("path", TOC_PAGES)
@@ -422,6 +507,17 @@ Inline math $p(x \mid \theta)$ and a numbered equation:
 $$
 \log p(x \mid \theta) = \log \sum_{z} p(x, z \mid \theta) \ge \mathcal{L}(q, \theta)
 $$ (eq-sample-bound)
+
+A formula too long for a phone's line, which emlib_math_fit.js puts in a scrolling box of its own:
+$Q(\theta) = \sum_i \sum_{k \in \{A, B\}} r_{ik} \left[\log \tfrac12 + h_i \log\theta_k
++ t_i \log(1-\theta_k)\right] + \sum_i \sum_k r_{ik} \log r_{ik}$, and a display equation wider than a
+phone, which scrolls in its box:
+
+$$
+\log p(X \mid \theta) = \sum_{n=1}^{N} \log \sum_{k=1}^{K} \pi_k \,
+\mathcal{N}(x_n \mid \mu_k, \Sigma_k) \ge \sum_{n=1}^{N} \sum_{k=1}^{K} r_{nk}
+\log \frac{\pi_k \, \mathcal{N}(x_n \mid \mu_k, \Sigma_k)}{r_{nk}}
+$$
 
 Equation {eq}`eq-sample-bound` again, and an amsmath environment:
 
@@ -514,6 +610,9 @@ def test_sample_pages_pass_every_check(browser, sample_html, sample_url, path):
     assert info["images"] and all(img["complete"] and img["width"] > 0 for img in info["images"])
     assert all(img["alt"] and not img["alt"].endswith(".png") for img in info["images"] if img["inArticle"])
     assert result.solutions_hidden == [True] and result.solutions_open_on_click == [True]
+    assert not result.cut_off, result.cut_off
+    on_a_phone = visit(browser, sample_url, path, phone=True)
+    assert not on_a_phone.cut_off and not on_a_phone.too_wide_on_a_phone, on_a_phone
     if path == "sample.html":
         assert "pip install -r requirements.txt" in result.run_line
         assert {status for status, _, _ in result.downloads.values()} == {200}
@@ -550,6 +649,9 @@ BROKEN_PAGE = r"""<!DOCTYPE html><html><head><title>broken</title></head><body><
 <img src="missing.png" alt="missing">
 <img src="figure.png">
 <div class="solution admonition"><p class="admonition-title">Solution</p><p>visible answer</p></div>
+<table style="width: 3000px"><tr><td>a table wider than any screen</td></tr></table>
+<p style="width: 200px"><span class="math notranslate" style="display: inline-flex; max-width: 100%;
+overflow: hidden; white-space: nowrap">a formula whose end its own box hides from view</span></p>
 <script>undefinedFunctionForTheTest();</script>
 </article></body></html>
 """
@@ -570,6 +672,8 @@ def test_checks_catch_a_broken_page(browser, sample_html, sample_url):
                   if not img["complete"] or img["width"] == 0) == ["missing.png", "remote.png"]
     assert [img["alt"] for img in info["images"] if img["src"].endswith("/figure.png")] == [""]
     assert result.solutions_hidden == [False]
+    cut_off = " ".join(result.cut_off)
+    assert "wider than any screen" in cut_off and "whose end its own box hides" in cut_off, result.cut_off
 
 
 def test_checks_catch_tex_errors(browser, sample_url):

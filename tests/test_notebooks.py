@@ -4,6 +4,7 @@ nbval only compares cells that have stored outputs, so an unexecuted notebook wo
 these checks close that gap.
 """
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -51,3 +52,183 @@ def test_notebook_metadata_and_paths(path):
     assert "language_info" in metadata, f"{path.name} lacks language_info (never executed?)"
     assert metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernel is not python3"
     assert not re.search(r"/(work|tmp|root|home)/", raw), f"{path.name} contains a machine path"
+
+
+# What fits the book's text column without a scroll bar on a desktop screen (1280 px): code cells
+# take 79 characters (PEP 8), plain-text outputs 88.
+MAX_CODE_LINE = 79
+MAX_OUTPUT_LINE = 88
+
+
+def shown_text_outputs(cell):
+    """The outputs a reader sees as plain text: streams, and text/plain with nothing richer."""
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            yield "".join(output["text"])
+        elif output["output_type"] in {"execute_result", "display_data"}:
+            data = output.get("data", {})
+            if "text/plain" in data and not {"text/html", "image/png", "image/svg+xml"} & set(data):
+                yield "".join(data["text/plain"])
+
+
+def too_long(lines, limit):
+    return [f"{len(line)} chars: {line[:60]}..." for line in lines if len(line) > limit]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_and_output_lines_fit_the_page(path):
+    problems = []
+    for i, cell in enumerate(code_cells(path)):
+        problems += [f"code cell {i}, code line of {p}" for p in
+                     too_long("".join(cell["source"]).splitlines(), MAX_CODE_LINE)]
+        for text in shown_text_outputs(cell):
+            problems += [f"code cell {i}, output line of {p}" for p in
+                         too_long(text.splitlines(), MAX_OUTPUT_LINE)]
+    assert not problems, (
+        f"{path.name}: lines longer than {MAX_CODE_LINE} (code) or {MAX_OUTPUT_LINE} (output) "
+        "characters scroll sideways on a desktop screen:\n" + "\n".join(problems))
+
+
+def test_line_length_check_can_fail():
+    cell = {"cell_type": "code", "source": ["x = 1\n", "y = " + "1 + " * 30 + "1\n"],
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": ["a" * 89 + "\n"]},
+                        {"output_type": "execute_result",
+                         "data": {"text/plain": ["b" * 200], "text/html": ["<table/>"]}}]}
+    assert len(too_long("".join(cell["source"]).splitlines(), MAX_CODE_LINE)) == 1
+    assert [len(t) for t in shown_text_outputs(cell)] == [90]
+
+
+# ------------------------------------------------------------------------------------------ figures
+# book/matplotlibrc sets every text of a figure to 11 pt or more, the Okabe-Ito colours and viridis.
+# The desktop text column is 621 px wide: a figure at most 790 px wide (7.9 in at 100 dpi) is shrunk
+# by at most 621/790, so its 11 pt text shows at 9 pt or more.
+MAX_FIGURE_WIDTH = 790
+SMALL_TEXT = re.compile(r"""(?:\b(?:fontsize|labelsize)\s*=\s*|["']size["']\s*:\s*)"""
+                        r"""(\d+(?:\.\d+)?|["'](?:xx-small|x-small|small|smaller)["'])""")
+MIN_FONT_SIZE = 11
+# Matplotlib's default tab10 colours (red beside green): use the Okabe-Ito colours of the style instead.
+NOT_COLOUR_BLIND_SAFE = re.compile(r"""["'](tab:\w+|#1f77b4|#ff7f0e|#2ca02c|#d62728|red|green)["']""",
+                                   re.IGNORECASE)
+# Math written as plain text in a caption: theta_A, alpha_t(k), sigma^2 (outside $...$ and `code`).
+PLAIN_MATH = re.compile(r"\b[A-Za-z]+_[A-Za-z0-9{(]|[A-Za-z0-9)]\^[A-Za-z0-9{]")
+
+
+def png_width(data: str) -> int:
+    return int.from_bytes(base64.b64decode(data[:64])[16:20], "big")
+
+
+def figure_problems(cell) -> list[str]:
+    source = "".join(cell["source"])
+    problems = []
+    for match in SMALL_TEXT.finditer(source):
+        size = match.group(1)
+        if not size[0].isdigit() or float(size) < MIN_FONT_SIZE:
+            problems.append(f"text smaller than {MIN_FONT_SIZE} pt: {match.group(0)}")
+    problems += [f"colour {m.group(1)}: use the Okabe-Ito colours (book/matplotlibrc)"
+                 for m in NOT_COLOUR_BLIND_SAFE.finditer(source)]
+    for output in cell.get("outputs", []):
+        image = output.get("data", {}).get("image/png")
+        if image and png_width(image) > MAX_FIGURE_WIDTH:
+            problems.append(f"figure {png_width(image)} px wide (at most {MAX_FIGURE_WIDTH})")
+    caption = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("caption", "")
+    prose = re.sub(r"\$[^$]*\$|`[^`]*`", "", caption)
+    problems += [f"caption has math as plain text ({m.group(0)}...): write it as $...$"
+                 for m in PLAIN_MATH.finditer(prose)]
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_are_legible_and_colour_blind_safe(path):
+    problems = [f"code cell {i}: {p}" for i, cell in enumerate(code_cells(path)) for p in figure_problems(cell)]
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+def test_figure_checks_can_fail():
+    wide_png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (1190).to_bytes(4, "big")
+                                + (450).to_bytes(4, "big")).decode()
+    cell = {"source": ['ax.legend(fontsize=8.5)\n', 'ax.plot(x, color="tab:red")\n'],
+            "outputs": [{"output_type": "display_data", "data": {"image/png": wide_png}}],
+            "metadata": {"mystnb": {"figure": {"caption": "The bound L(q, theta_A); $\\theta_B$ fixed."}}}}
+    problems = " ".join(figure_problems(cell))
+    assert "fontsize=8.5" in problems and "tab:red" in problems and "1190 px" in problems
+    assert "theta_A" in problems and "theta_B" not in problems
+
+
+OKABE_ITO = {"#000000", "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
+
+
+def test_book_style_sets_large_text_and_safe_colours():
+    """book/matplotlibrc, which matplotlib reads in the kernels' folder, is the one shared style."""
+    import matplotlib
+
+    style = matplotlib.rc_params_from_file(BOOK / "matplotlibrc", use_default_template=False)
+    for key in ["font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize",
+                "legend.fontsize", "legend.title_fontsize", "figure.titlesize"]:
+        assert float(style[key]) >= MIN_FONT_SIZE, f"{key} is {style[key]}"
+    colours = {matplotlib.colors.to_hex(c["color"]) for c in style["axes.prop_cycle"]}
+    assert colours <= OKABE_ITO, colours - OKABE_ITO
+    assert style["image.cmap"] == "viridis" and style["figure.dpi"] == 100
+    assert style["figure.figsize"][0] * style["figure.dpi"] <= MAX_FIGURE_WIDTH
+
+
+# ---------------------------------------------------------------------------- warnings and names
+SILENCED = re.compile(r"""(?:simplefilter|filterwarnings)\(\s*["']ignore["']""")
+RECORDED = re.compile(r"catch_warnings\(record=True\) as (\w+)")
+
+
+def warning_problems(source: str) -> list[str]:
+    """A chapter may not silence warnings blindly: it records them and looks at what it caught.
+
+    A filter that ignores a warning hides it whether or not the code raises it, so a chapter could go on
+    explaining a warning the library no longer issues. Recorded warnings are printed or asserted on,
+    and nbval, which re-runs every chapter, then fails when the warning is no longer raised.
+    """
+    problems = [f"silences warnings ({m.group(0)}...): record them with "
+                "catch_warnings(record=True) and check or print what was caught"
+                for m in SILENCED.finditer(source)]
+    for match in RECORDED.finditer(source):
+        rest = source[match.end():]
+        if not re.search(rf"\b{match.group(1)}\b", rest):
+            problems.append(f"records warnings in {match.group(1)!r} but never looks at them")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_warnings_are_checked_not_silenced(path):
+    problems = [f"code cell {i}: {p}" for i, cell in enumerate(code_cells(path))
+                for p in warning_problems("".join(cell["source"]))]
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+def test_warning_check_can_fail():
+    assert warning_problems('warnings.simplefilter("ignore", ConvergenceWarning)\nfit()')
+    assert warning_problems("with warnings.catch_warnings(record=True) as caught:\n    fit()\n")
+    assert not warning_problems(
+        "with warnings.catch_warnings(record=True) as caught:\n    fit()\nassert caught\n")
+
+
+PRIVATE = re.compile(r"\bfrom emlib[\w.]* import [^\n]*\b_\w|\bemlib(?:\.\w+)*\._\w|\bimport emlib(?:\.\w+)*\._\w")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapters_use_public_names_only(path):
+    private = [m.group(0) for cell in code_cells(path) for m in PRIVATE.finditer("".join(cell["source"]))]
+    assert not private, f"{path.name} uses emlib's private names: {private}"
+    assert PRIVATE.search("from emlib.hmm import _reference as ref")
+
+
+MANY_PANELS = re.compile(r"subplots\((\d+),\s*(\d+)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_with_many_panels_stay_legible_on_a_phone(path):
+    """A figure of four or more panels carries the class that keeps it 560 px wide on a phone."""
+    missing = []
+    for i, cell in enumerate(code_cells(path)):
+        grid = MANY_PANELS.search("".join(cell["source"]))
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        many = grid and int(grid.group(1)) * int(grid.group(2)) >= 4
+        if many and "emlib-many-panels" not in str(figure.get("classes", "")).split():
+            missing.append(i)
+    assert not missing, (f"{path.name}: code cells {missing} draw four or more panels; give them "
+                         "mystnb.figure.classes 'emlib-many-panels' (_ext/static/emlib_site.css)")

@@ -111,7 +111,7 @@ def test_check_lengths():
         ([], "lengths must be a non-empty 1-D sequence"),
         ([[5]], "lengths must be a non-empty 1-D sequence"),
         ([2.5, 2.5], "lengths must contain integers"),
-        ([0, 5], "lengths must be positive, but entry 0 is 0"),
+        ([0, 5], "lengths must be positive and at most the number of samples 5, but entry 0 is 0"),
         ([2, 2], "lengths must sum to the number of samples 5, but sums to 4"),
     ]
     for value, match in cases:

@@ -8,7 +8,12 @@ import warnings
 import numpy as np
 
 from emlib._math import invert_lower_triangular
-from emlib._validation import check_choice, check_data, check_nonnegative_float
+from emlib._validation import (
+    as_numeric_array,
+    check_choice,
+    check_data,
+    check_nonnegative_float,
+)
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedMoments,
@@ -86,8 +91,8 @@ class Gaussian:
             means = np.array(means, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (K, D)") from None
-        if means.ndim != 2 or not np.all(np.isfinite(means)):
-            raise ValueError(f"means must be a finite array of shape (K, D), got shape {means.shape}")
+        if means.ndim != 2 or 0 in means.shape or not np.all(np.isfinite(means)):
+            raise ValueError(f"means must be a finite, non-empty array of shape (K, D), got shape {means.shape}")
         self._means = means
         self.covariances = covariances  # validates and factorises
 
@@ -125,27 +130,26 @@ class Gaussian:
     @covariances.setter
     def covariances(self, value) -> None:
         value = self.check_covariances(
-            value, self.covariance_type, self.n_components, self.n_features, name="covariances"
+            value, self.covariance_type, self.n_components, self.n_features, name="covariances",
+            context=f" to match means of shape {self._means.shape}",
         )
         self._set_covariances(value, fitting=False)
 
     @staticmethod
     def check_covariances(value, covariance_type: str, n_components: int, n_features: int,
-                          name: str = "covariances") -> np.ndarray:
+                          name: str = "covariances", context: str = "") -> np.ndarray:
         """Validate covariances given by a user; errors name ``name``.
 
         Returns the covariances as a float array of the shape :func:`covariance_shape` gives.
         Raises ``ValueError`` for a wrong shape, non-finite entries, non-positive variances and
-        matrices that are not symmetric or not positive definite.
+        matrices that are not symmetric or not positive definite. ``context`` is added to the shape
+        message (what the shape follows from).
         """
         expected = covariance_shape(covariance_type, n_components, n_features)
-        try:
-            value = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be an array of numbers of shape {expected}") from None
+        value = as_numeric_array(value, name).astype(np.float64)
         if value.shape != expected:
             raise ValueError(
-                f"{name} for covariance_type={covariance_type!r} must have shape {expected}, "
+                f"{name} for covariance_type={covariance_type!r} must have shape {expected}{context}, "
                 f"got {value.shape}"
             )
         if not np.all(np.isfinite(value)):

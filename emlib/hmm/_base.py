@@ -48,7 +48,7 @@ from emlib.hmm import _elbo, _inference, _kernels
 
 __all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData", "hmm_statistics"]
 
-ALGORITHMS = ("viterbi", "map")
+ALGORITHMS = ("viterbi", "posterior", "map")
 _TINY = 1e3 * np.finfo(np.float64).tiny
 
 
@@ -315,7 +315,7 @@ class BaseHMM(EMEstimator):
     _init_choices: tuple[str, ...] = ("random",)
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, startprob_prior=0.0,
-                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5,
+                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6,
                  learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
                  verbose=False):
         self.n_components = n_components
@@ -682,11 +682,11 @@ class BaseHMM(EMEstimator):
         ----------
         X : array-like
         lengths : array-like of int, optional
-        algorithm : {"viterbi", "map"}, default "viterbi"
-            ``"viterbi"``: the jointly most probable path. ``"map"``: posterior (marginal)
+        algorithm : {"viterbi", "posterior", "map"}, default "viterbi"
+            ``"viterbi"``: the jointly most probable path. ``"posterior"``: posterior (marginal)
             decoding, the most probable state of each step on its own (argmax of
             :meth:`predict_proba`); it makes more steps right on average but may chain states
-            through impossible transitions.
+            through impossible transitions. ``"map"`` is the same, under hmmlearn's name.
         states : array-like of int, optional
             Known states, ``-1`` where unknown: those steps keep their state, and the others are
             decoded given them.

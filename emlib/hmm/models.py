@@ -49,14 +49,14 @@ _COMMON_TRAINING = """
         Number of EM runs from different starting values; the best is kept.
     max_iter : int, default 100
         Largest number of EM iterations per run.
-    tol : float, default 1e-5
+    tol : float, default 1e-6
         Stop when the objective changes by at most ``tol`` per step of the sequences in one
         iteration (a change that does not depend on the data's units).
     learning_decay : float, default 0.7
-        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
-        moves the running statistics at update ``t``: near 0.5 the fit follows recent sequences
-        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
-        its online LDA.)
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent sequences closely, 1 averages every batch alike. (0.7 and 10 are also
+        scikit-learn's defaults for its online LDA.)
     learning_offset : float, default 10
         ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
         batches need so as not to overwrite what the first fit learnt.
@@ -143,7 +143,7 @@ class GaussianHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
                  means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
-                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-5,
+                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6,
                  learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
                  verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
@@ -280,7 +280,7 @@ class CategoricalHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, n_features=None, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
-                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-5, learning_decay=LEARNING_DECAY,
+                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, learning_decay=LEARNING_DECAY,
                  learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
@@ -404,7 +404,7 @@ class PoissonHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
                  startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
-                 tol=1e-5, learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
+                 tol=1e-6, learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
                  verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,

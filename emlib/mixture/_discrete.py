@@ -109,10 +109,10 @@ class BernoulliMixture(BaseMixture):
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one.
     learning_decay : float, default 0.7
-        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
-        moves the running statistics at update ``t``: near 0.5 the fit follows recent batches
-        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
-        its online LDA.)
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent batches closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's
+        defaults for its online LDA.)
     learning_offset : float, default 10
         ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
         batches need so as not to overwrite what the first fit learnt.
@@ -240,10 +240,10 @@ class PoissonMixture(BaseMixture):
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one.
     learning_decay : float, default 0.7
-        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
-        moves the running statistics at update ``t``: near 0.5 the fit follows recent batches
-        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
-        its online LDA.)
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent batches closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's
+        defaults for its online LDA.)
     learning_offset : float, default 10
         ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
         batches need so as not to overwrite what the first fit learnt.

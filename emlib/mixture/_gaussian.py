@@ -151,10 +151,10 @@ class GaussianMixture(BaseMixture):
         Start ``fit`` from the parameters of the previous fit, if there is one (``n_init`` is then 1
         and the ``*_init`` arguments are not used).
     learning_decay : float, default 0.7
-        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which :meth:`partial_fit`
-        moves the running statistics at update ``t``: near 0.5 the fit follows recent batches
-        closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's defaults for
-        its online LDA.)
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent batches closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's
+        defaults for its online LDA.)
     learning_offset : float, default 10
         ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
         batches need so as not to overwrite what the first fit learnt.
