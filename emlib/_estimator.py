@@ -182,6 +182,7 @@ class EMEstimator:
                 raise ValueError(f"learning_offset must be a finite number >= 0, got {offset!r}")
         check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_float(self.tol, "tol")
+        em.check_accelerate(self.accelerate)
         check_random_state(self.random_state)
         if not isinstance(self.verbose, (bool, int, np.integer)):
             raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
@@ -197,7 +198,8 @@ class EMEstimator:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = em.fit(model, data, max_iter=self.max_iter, tol=self.tol, tol_scale=tol_scale,
-                            n_init=n_init, random_state=self.random_state, verbose=bool(self.verbose))
+                            n_init=n_init, random_state=self.random_state, verbose=bool(self.verbose),
+                            accelerate=self.accelerate)
         seen = set()
         decreases = [r.message for r in caught if issubclass(r.category, LikelihoodDecreaseWarning)]
         for record in caught:

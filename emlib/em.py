@@ -46,6 +46,36 @@ Example: a mixture of two biased coins (Do & Batzoglou, 2008)::
     data = np.array([[5, 5], [9, 1], [8, 2], [4, 6], [7, 3]])
     result = em.fit(TwoCoins(0.6, 0.5), data, max_iter=10)
     result.model.theta          # array([0.797..., 0.519...])
+
+EM converges slowly when much information is missing (overlapping clusters, say): each iteration
+closes only a fixed fraction of the remaining gap. ``fit(..., accelerate="squarem")`` runs SQUAREM
+(Varadhan & Roland, 2008, *Scandinavian Journal of Statistics* 35, 335-353, with their step length
+SqS3): each iteration takes two EM steps and extrapolates along them, often many EM steps' worth at
+once. It needs two more methods (:class:`emlib.protocols.ParameterVector`), since it moves the
+parameters along straight lines:
+
+``get_vector() -> ndarray``
+    The parameters as one 1-D array, always of the same length, in *unconstrained* coordinates:
+    coordinates in which every vector of finite numbers describes valid parameters. Logarithms for
+    scales (variances), logits for a probability, for a covariance matrix its Cholesky factor with
+    the diagonal by its logarithm, unconstrained parameters (means) as they are. emlib writes
+    parameters whose maximum may be at or near zero (probabilities that sum to one, Poisson rates,
+    the noise variances of factor analysis) by their square roots (squared, and divided by their
+    sum, to map back), so that one that tends to zero converges to a finite coordinate instead of
+    running off to -inf as its logarithm would (``emlib._unconstrained``).
+``set_vector(vector)``
+    Set the parameters from such an array. Raise ``ValueError`` for one that describes no valid
+    parameters (values that overflow, say); the loop then falls back to the plain EM step, as it
+    does when the extrapolated point gives a NaN or infinite objective or a lower one than EM
+    reached. So the objective recorded after each iteration still never decreases.
+
+Every model in emlib has them. For the two coins above, the logits will do::
+
+    def get_vector(self):
+        return np.log(self.theta) - np.log1p(-self.theta)
+
+    def set_vector(self, logits):
+        self.theta = 1 / (1 + np.exp(-logits))
 """
 
 from __future__ import annotations
@@ -62,7 +92,7 @@ import numpy as np
 from emlib._validation import check_random_state
 from emlib.exceptions import LikelihoodDecreaseWarning
 
-__all__ = ["EMResult", "fit"]
+__all__ = ["ACCELERATIONS", "EMResult", "check_accelerate", "fit"]
 
 # A fall of the log-likelihood smaller than this (relative to its size) is round-off, not a bug.
 _DECREASE_SLACK = 1e-9
@@ -77,17 +107,22 @@ class EMResult:
     model : object
         The fitted model (the same object that was passed in, holding the best restart's parameters).
     loglik_history : numpy.ndarray of shape (n_iter + 1,)
-        Log-likelihood at the starting values (entry 0) and after each iteration (entry ``i``).
+        Log-likelihood at the starting values (entry 0) and after each iteration (entry ``i``;
+        with acceleration, after each accepted step).
     converged : bool
         Whether the change in log-likelihood fell below the tolerance before ``max_iter`` iterations.
     n_iter : int
-        Number of iterations (M-steps) run by the best restart.
+        Number of iterations run by the best restart: M-steps for plain EM; with
+        ``accelerate="squarem"``, accelerated steps (see ``n_e_steps`` for their cost).
     expected_statistics : object
         The E-step's output for the final parameters (for mixtures, the responsibilities).
     restart_logliks : numpy.ndarray of shape (n_init,)
         Final log-likelihood of every restart, in the order they were run.
     best_restart : int
         Index of the restart whose parameters were kept.
+    n_e_steps : int
+        Number of E-steps run by the best restart, the starting values' included: ``n_iter + 1``
+        for plain EM; with ``accelerate="squarem"``, what its iterations cost (two or three each).
     """
 
     model: Any
@@ -97,6 +132,7 @@ class EMResult:
     expected_statistics: Any = None
     restart_logliks: np.ndarray = field(default_factory=lambda: np.empty(0))
     best_restart: int = 0
+    n_e_steps: int = 0
 
     @property
     def loglik(self) -> float:
@@ -115,6 +151,7 @@ def fit(
     random_state=None,
     callback: Callable[[Any, int, float], Any] | None = None,
     verbose: bool = False,
+    accelerate: str | None = None,
 ) -> EMResult:
     """Fit ``model`` to ``data`` by expectation–maximization.
 
@@ -148,6 +185,14 @@ def fit(
         every iteration, e.g. to record snapshots of the parameters.
     verbose : bool, default False
         Print one line per iteration: iteration, log-likelihood, change.
+    accelerate : {None, "squarem"}, default None
+        ``None``: plain EM. ``"squarem"``: EM accelerated by SQUAREM (Varadhan & Roland, 2008,
+        step length SqS3) for a model that also has ``get_vector()`` and ``set_vector(vector)``
+        (:class:`emlib.protocols.ParameterVector`); see the module docstring. Each iteration then
+        runs two EM steps and extrapolates along them, keeping the extrapolated point only if it is
+        valid and no lower than the first EM step reached, so the objective still never decreases.
+        ``tol`` applies to the first EM step of each iteration, so a run stops by the same rule as
+        plain EM, usually after far fewer E-steps (``EMResult.n_e_steps``).
 
     Returns
     -------
@@ -164,8 +209,9 @@ def fit(
     ------
     TypeError
         If ``model`` does not follow the protocol: a class instead of an instance, a missing or
-        non-callable method, an ``e_step`` that does not return a pair, or (with ``n_init > 1``) a
-        model that cannot be copied.
+        non-callable method, an ``e_step`` that does not return a pair, (with ``n_init > 1``) a
+        model that cannot be copied, or (with ``accelerate``) no ``get_vector``/``set_vector``, or
+        a ``get_vector`` that does not return one 1-D array of a fixed length.
     FloatingPointError
         If the log-likelihood becomes NaN or +inf.
     ValueError
@@ -182,10 +228,11 @@ def fit(
         raise ValueError(f"tol_scale must be None or a positive number, got {tol_scale!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable as callback(model, iteration, loglik), got {callback!r}")
-    _check_model(model)
+    accelerate = check_accelerate(accelerate)
+    _check_model(model, accelerate)
     rng = check_random_state(random_state)
     settings = _Settings(max_iter, float(tol), None if tol_scale is None else float(tol_scale), callback,
-                         bool(verbose))
+                         bool(verbose), accelerate)
 
     if n_init == 1:
         best = _run_one(model, data, rng, settings)
@@ -223,6 +270,7 @@ class _Settings:
     tol_scale: float | None
     callback: Callable | None
     verbose: bool
+    accelerate: str | None = None
 
 
 _PROTOCOL = (
@@ -231,7 +279,22 @@ _PROTOCOL = (
 )
 
 
-def _check_model(model) -> None:
+ACCELERATIONS = (None, "squarem")
+
+_VECTOR_PROTOCOL = (
+    "accelerated EM needs get_vector() returning the parameters as one 1-D array of unconstrained "
+    "coordinates, always of the same length, and set_vector(vector) setting them from such an array"
+)
+
+
+def check_accelerate(accelerate) -> str | None:
+    """``accelerate`` if it is one of :data:`ACCELERATIONS`, else a ``ValueError`` naming it."""
+    if accelerate is None or (isinstance(accelerate, str) and accelerate in ACCELERATIONS):
+        return accelerate
+    raise ValueError(f"accelerate must be None (plain EM) or 'squarem', got {accelerate!r}")
+
+
+def _check_model(model, accelerate: str | None = None) -> None:
     if isinstance(model, type):
         raise TypeError(
             f"model must be an instance, got the class {model.__name__}; create one first, e.g. "
@@ -245,6 +308,13 @@ def _check_model(model) -> None:
             raise TypeError(
                 f"model.{name} must be a method, got a {type(method).__name__}; an EM model needs {_PROTOCOL}"
             )
+    if accelerate is not None:
+        for name in ("get_vector", "set_vector"):
+            if not callable(getattr(model, name, None)):
+                raise TypeError(
+                    f"accelerate={accelerate!r}, but model ({type(model).__name__}) has no method {name}; "
+                    f"{_VECTOR_PROTOCOL} (emlib.protocols.ParameterVector)"
+                )
 
 
 def _copy_model(model):
@@ -260,23 +330,23 @@ def _copy_model(model):
 def _e_step(model, data, iteration: int):
     result = model.e_step(data)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
-        raise TypeError(
-            f"e_step must return a pair (expected_statistics, loglik); at iteration {iteration} it "
-            f"returned {got}"
-        )
+        _e_step_shape_error(result, f"iteration {iteration}")
     stats, loglik = result
     return stats, _check_loglik(loglik, iteration)
 
 
+def _e_step_shape_error(result, where: str):
+    got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+    raise TypeError(f"e_step must return a pair (expected_statistics, loglik); at {where} it returned {got}")
+
+
 def _run_one(model, data, rng, settings: _Settings) -> EMResult:
+    if settings.accelerate == "squarem":
+        return _run_squarem(model, data, rng, settings)
     model.initialize(data, rng)
     stats, loglik = _e_step(model, data, 0)
     history = [loglik]
-    if settings.verbose:
-        print(f"iteration {0:4d}  log-likelihood {loglik: .8g}")
-    if settings.callback is not None:
-        settings.callback(model, 0, loglik)
+    _report(model, 0, loglik, None, settings)
 
     converged = False
     iteration = 0
@@ -285,25 +355,9 @@ def _run_one(model, data, rng, settings: _Settings) -> EMResult:
         stats, loglik = _e_step(model, data, iteration)
         previous = history[-1]
         history.append(loglik)
-        change = loglik - previous
-        if settings.verbose:
-            print(f"iteration {iteration:4d}  log-likelihood {loglik: .8g}  change {change: .3e}")
-        if change < -_DECREASE_SLACK * max(1.0, abs(previous)):
-            warnings.warn(
-                LikelihoodDecreaseWarning(
-                    f"log-likelihood decreased at iteration {iteration}, from {previous:.10g} to "
-                    f"{loglik:.10g}. EM cannot decrease it: for a model of your own this nearly always "
-                    "means a bug in the M-step (it does not maximise the expected complete-data "
-                    "log-likelihood), or an E-step that returns the log-likelihood of other parameters "
-                    "than the current ones.",
-                    iteration, previous, loglik,
-                ),
-                stacklevel=3,
-            )
-        if settings.callback is not None:
-            settings.callback(model, iteration, loglik)
-        scale = settings.tol_scale if settings.tol_scale is not None else max(1.0, abs(loglik))
-        if settings.tol > 0 and abs(change) <= settings.tol * scale:
+        _warn_if_decreased(previous, loglik, iteration)
+        _report(model, iteration, loglik, loglik - previous, settings)
+        if _converged(loglik - previous, loglik, settings):
             converged = True
             break
 
@@ -313,7 +367,179 @@ def _run_one(model, data, rng, settings: _Settings) -> EMResult:
         converged=converged,
         n_iter=iteration,
         expected_statistics=stats,
+        n_e_steps=iteration + 1,
     )
+
+
+def _run_squarem(model, data, rng, settings: _Settings) -> EMResult:
+    """EM accelerated by SQUAREM (Varadhan & Roland, 2008, scheme SqS3), never descending.
+
+    One iteration from ``theta0`` (vector ``x0``): two EM steps give ``x1`` and ``x2``; with
+    ``r = x1 - x0``, ``v = x2 - 2 x1 + x0`` and the step ``s = |r| / |v|`` (kept in
+    ``[1, step_max]``), the extrapolated point is ``x0 + 2 s r + s^2 v`` (``s = 1`` gives ``x2``).
+    It is kept if the model accepts it and its objective is at least that of ``x1``; otherwise the
+    iteration ends at ``x2``, the plain EM step. ``step_max`` starts at 1 and grows fourfold each
+    time a step that long is accepted, shrinks fourfold each time one is refused (the R package
+    SQUAREM's rule). The stopping rule is plain EM's, applied to the first EM step of every
+    iteration: stop when one EM step changes the objective by at most the tolerance.
+    """
+    model.initialize(data, rng)
+    stats, loglik = _e_step(model, data, 0)
+    n_e_steps = 1
+    history = [loglik]
+    _report(model, 0, loglik, None, settings)
+    base = _get_vector(model, None, 0)
+    step_max = 1.0
+
+    converged = False
+    iteration = 0
+    for iteration in range(1, settings.max_iter + 1):
+        model.m_step(data, stats)
+        stats_first, loglik_first = _e_step(model, data, iteration)
+        n_e_steps += 1
+        _warn_if_decreased(loglik, loglik_first, iteration)
+        if _converged(loglik_first - loglik, loglik_first, settings):
+            history.append(loglik_first)
+            _report(model, iteration, loglik_first, loglik_first - loglik, settings)
+            stats, loglik, converged = stats_first, loglik_first, True
+            break
+        first = _get_vector(model, base.size, iteration)
+        model.m_step(data, stats_first)
+        second = _get_vector(model, base.size, iteration)
+        r = first - base
+        v = second - first - r
+        step = _squarem_step(r, v, step_max)
+        point = None
+        if step > 1.0:
+            point, evaluated = _try_point(model, data, base + (2.0 * step) * r + (step * step) * v)
+            n_e_steps += evaluated
+            if point is not None and point[1] < loglik_first:
+                point = None
+            if point is None:  # back to the plain EM step
+                _restore(model, second)
+        if point is None:
+            stats, new_loglik = _e_step(model, data, iteration)
+            n_e_steps += 1
+            _warn_if_decreased(loglik_first, new_loglik, iteration)
+            base = second
+        else:
+            stats, new_loglik, caught = point
+            for record in caught:  # warnings raised at the accepted point are the run's own
+                warnings.warn_explicit(record.message, record.category, record.filename, record.lineno,
+                                       source=record.source)
+            base = _get_vector(model, base.size, iteration)
+        if step == step_max:  # a step as long as allowed: allow longer ones if it was kept
+            step_max = step_max * 4.0 if step == 1.0 or point is not None else max(1.0, step_max / 4.0)
+        history.append(new_loglik)
+        _report(model, iteration, new_loglik, new_loglik - loglik, settings,
+                f"  extrapolated, step {step:.3g}" if point is not None else "  EM steps")
+        loglik = new_loglik
+
+    return EMResult(
+        model=model,
+        loglik_history=np.array(history),
+        converged=converged,
+        n_iter=iteration,
+        expected_statistics=stats,
+        n_e_steps=n_e_steps,
+    )
+
+
+def _restore(model, vector: np.ndarray) -> None:
+    try:
+        model.set_vector(vector)
+    except ValueError as error:
+        raise TypeError(
+            f"model.set_vector refused a vector that model.get_vector returned ({error}); {_VECTOR_PROTOCOL}"
+        ) from error
+
+
+def _squarem_step(r: np.ndarray, v: np.ndarray, step_max: float) -> float:
+    """SqS3's step length ``|r| / |v|``, kept in ``[1, step_max]``."""
+    rr, vv = float(r @ r), float(v @ v)
+    if rr == 0.0:
+        return 1.0
+    if not vv > 0.0:  # the two EM steps were equal: as far as allowed
+        return step_max
+    return min(max(math.sqrt(rr / vv), 1.0), step_max)
+
+
+def _try_point(model, data, vector: np.ndarray):
+    """``((statistics, objective, warnings), evaluated)`` at the extrapolated ``vector``.
+
+    The first item is None if the point is invalid: ``set_vector`` refuses it, the E-step finds
+    the data impossible there, or the objective is NaN or infinite. ``evaluated`` says whether an
+    E-step ran (it counts, kept or not). Warnings are held back, to be shown only if the point is
+    kept.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.set_vector(vector)
+        except ValueError:  # refused: no valid parameters there
+            return None, False
+        try:
+            result = model.e_step(data)
+        except (ValueError, ArithmeticError):  # impossible data there (LinAlgError is a ValueError)
+            return None, True
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        _e_step_shape_error(result, "an extrapolated point")
+    stats, loglik = result
+    try:
+        value = float(loglik)
+    except (TypeError, ValueError):
+        return None, True
+    if not math.isfinite(value):
+        return None, True
+    return (stats, value, caught), True
+
+
+def _get_vector(model, size: int | None, iteration: int) -> np.ndarray:
+    try:  # a copy: a model may hand out a view of parameters that its M-step changes in place
+        vector = np.array(model.get_vector(), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"model.get_vector() must return a 1-D array of numbers; {_VECTOR_PROTOCOL}") from None
+    if vector.ndim != 1 or (size is not None and vector.shape[0] != size):
+        raise TypeError(
+            f"model.get_vector() returned shape {vector.shape} at iteration {iteration}"
+            + ("" if size is None else f", but shape ({size},) before")
+            + f"; {_VECTOR_PROTOCOL}"
+        )
+    if not np.isfinite(vector).all():
+        raise ValueError(
+            f"model.get_vector() returned NaN or infinite values at iteration {iteration}: its coordinates "
+            "must be finite (a probability that may be zero, say, by its square root, not its logarithm)"
+        )
+    return vector
+
+
+def _converged(change: float, loglik: float, settings: _Settings) -> bool:
+    scale = settings.tol_scale if settings.tol_scale is not None else max(1.0, abs(loglik))
+    return settings.tol > 0 and abs(change) <= settings.tol * scale
+
+
+def _report(model, iteration: int, loglik: float, change: float | None, settings: _Settings,
+            note: str = "") -> None:
+    if settings.verbose:
+        changed = "" if change is None else f"  change {change: .3e}"
+        print(f"iteration {iteration:4d}  log-likelihood {loglik: .8g}{changed}{note}")
+    if settings.callback is not None:
+        settings.callback(model, iteration, loglik)
+
+
+def _warn_if_decreased(previous: float, loglik: float, iteration: int) -> None:
+    if loglik - previous < -_DECREASE_SLACK * max(1.0, abs(previous)):
+        warnings.warn(
+            LikelihoodDecreaseWarning(
+                f"log-likelihood decreased at iteration {iteration}, from {previous:.10g} to "
+                f"{loglik:.10g}. EM cannot decrease it: for a model of your own this nearly always "
+                "means a bug in the M-step (it does not maximise the expected complete-data "
+                "log-likelihood), or an E-step that returns the log-likelihood of other parameters "
+                "than the current ones.",
+                iteration, previous, loglik,
+            ),
+            stacklevel=4,
+        )
 
 
 def _check_loglik(loglik, iteration: int) -> float:

@@ -5,6 +5,8 @@ They say in code what the loop (:func:`emlib.em.fit`), the estimators and the co
 expect of each other, and a type checker can hold your own model to them.
 
 - :class:`EMModel`: what :func:`emlib.em.fit` drives (your homework model, or an estimator's).
+- :class:`ParameterVector`: what ``em.fit(..., accelerate="squarem")`` needs besides: the parameters
+  as one vector of unconstrained coordinates.
 - :class:`SufficientStatistics`: what an E-step hands to an M-step; sums over the data, so they
   add up across chunks and scale for running averages.
 - :class:`Distribution`: a family of ``K`` components (:mod:`emlib.distributions`): scores data,
@@ -18,7 +20,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Distribution", "EMModel", "SufficientStatistics"]
+__all__ = ["Distribution", "EMModel", "ParameterVector", "SufficientStatistics"]
 
 Data_contra = TypeVar("Data_contra", contravariant=True)
 Statistics = TypeVar("Statistics")
@@ -42,6 +44,26 @@ class EMModel(Protocol[Data_contra, Statistics]):
 
     def m_step(self, data: Data_contra, statistics: Statistics) -> None:
         """Set the parameters to the maximiser given the statistics."""
+        ...
+
+
+@runtime_checkable
+class ParameterVector(Protocol):
+    """A model whose parameters can be read and set as one vector: what acceleration extrapolates.
+
+    The coordinates are *unconstrained*: every finite vector of the right length describes valid
+    parameters (logarithms of variances, square roots of probabilities and rates, logits,
+    Cholesky factors with log-diagonals for covariance matrices), so that the accelerated loop can
+    move along straight lines. emlib's mixture, HMM and factor-analysis models have these methods, and
+    its distributions too (with an optional ``fixed``, the parameter names to leave out).
+    """
+
+    def get_vector(self) -> np.ndarray:
+        """The parameters as a 1-D array of finite numbers, always of the same length."""
+        ...
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Set the parameters from such an array; ``ValueError`` if it describes no valid ones."""
         ...
 
 

@@ -1,4 +1,7 @@
+import fcntl
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,11 +31,25 @@ import booksite  # scripts/booksite.py: build, serve and drive Chromium
 
 
 @pytest.fixture(scope="session")
-def strict_book_build(tmp_path_factory):
+def strict_book_build(tmp_path_factory, worker_id):
     """The book built once, strictly (``-n -W --keep-going``), into a fresh folder.
 
     Returns ``(completed_process, html_folder)``; tests/test_book_build.py judges the build, the
-    browser tests read its pages.
+    browser tests read its pages. With pytest-xdist the workers share one build: the first to need
+    it builds it under a lock, the others wait for it and read the same folder.
     """
-    output = tmp_path_factory.mktemp("book")
-    return booksite.run_build(output, strict=True), output / "_build" / "html"
+    if worker_id == "master":  # no xdist
+        output = tmp_path_factory.mktemp("book")
+        return booksite.run_build(output, strict=True), output / "_build" / "html"
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of this run
+    output, record = shared / "book", shared / "book-build.json"
+    with open(shared / "book-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            output.mkdir()
+            result = booksite.run_build(output, strict=True)
+            record.write_text(json.dumps({"args": result.args, "returncode": result.returncode,
+                                          "stdout": result.stdout, "stderr": result.stderr}))
+        saved = json.loads(record.read_text())
+    result = subprocess.CompletedProcess(saved["args"], saved["returncode"], saved["stdout"], saved["stderr"])
+    return result, output / "_build" / "html"

@@ -203,7 +203,7 @@ def test_n_parameters(covariance_type, expected):
         ("tied", -np.eye(4), "covariances is not positive definite"),
         ("diag", np.zeros((3, 4)), "covariances must be positive"),
         ("spherical", [1.0, 1.0, -1.0], "covariances must be positive"),
-        ("spherical", "abc", "covariances must be an array of numbers"),
+        ("spherical", "abc", "covariances must contain numbers"),
     ],
 )
 def test_bad_covariances(covariance_type, covariances, match):
@@ -214,7 +214,7 @@ def test_bad_covariances(covariance_type, covariances, match):
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="covariance_type must be one of"):
         Gaussian(np.zeros((1, 1)), [[[1.0]]], "banded")
-    with pytest.raises(ValueError, match="means must be a finite array"):
+    with pytest.raises(ValueError, match="means must be a finite, non-empty array"):
         Gaussian([[np.nan]], [[[1.0]]])
     with pytest.raises(ValueError, match="reg_covar must be a non-negative"):
         Gaussian([[0.0]], [[[1.0]]], reg_covar=-1.0)

@@ -71,7 +71,8 @@ if SKLEARN_VERSION >= (1, 6):
         # BaseEstimator; these checks are what says they behave as if they did.
         warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn.base.BaseEstimator`")
         sklearn_checks = parametrize_with_checks(
-            [GaussianMixture(), BernoulliMixture(), PoissonMixture(), FactorAnalysis()],
+            [GaussianMixture(), BernoulliMixture(), PoissonMixture(), FactorAnalysis(),
+             GaussianMixture(accelerate="squarem"), FactorAnalysis(accelerate="squarem")],
             expected_failed_checks=expected_failed_checks,
         )
 

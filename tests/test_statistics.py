@@ -224,12 +224,14 @@ def _cases():
     return cases
 
 
+@pytest.mark.parametrize("accelerate", [None, "squarem"])
 @pytest.mark.parametrize(("label", "estimator", "X", "fit_kwargs"), _cases(), ids=[c[0] for c in _cases()])
-def test_no_emlib_estimator_reports_a_decrease(label, estimator, X, fit_kwargs):
+def test_no_emlib_estimator_reports_a_decrease(label, estimator, X, fit_kwargs, accelerate):
+    """Plain or accelerated (whose extrapolated points are kept only when they do not lower it)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for seed in range(3):
-            estimator.set_params(random_state=seed, max_iter=60, tol=0)
+            estimator.set_params(random_state=seed, max_iter=60, tol=0, accelerate=accelerate)
             estimator.fit(X, **fit_kwargs)
             history = estimator.loglik_history_
             assert np.all(np.diff(history) >= -1e-9 * np.maximum(1.0, np.abs(history[1:]))), label

@@ -9,6 +9,7 @@ it is stochastic approximation, the reference is batch EM on the same data.
 import itertools
 import pickle
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -329,6 +330,32 @@ def test_a_stream_continues_from_fit_and_from_set_parameters():
     assert by_hand.n_steps_ == 0 and by_hand.n_samples_seen_ == len(X)
     np.testing.assert_allclose(by_hand.means_, reference.means_, rtol=1e-11)
     np.testing.assert_allclose(by_hand.transmat_, reference.transmat_, rtol=1e-11)
+
+
+@pytest.mark.parametrize("kind", ["mixture", "hmm"])
+def test_accelerate_acts_on_the_fit_that_starts_the_stream_alone(kind):
+    """The first call is ``fit`` on its batch, accelerated as ``fit`` is; an update is one E-step
+    and one M-step, with nothing to extrapolate: the same with or without acceleration."""
+    if kind == "mixture":
+        X = gaussian_data(3000, 31)
+        batches = [(X[:600],), (X[600:1400],), (X[1400:],)]
+        make = partial(GaussianMixture, 3, random_state=0)
+    else:
+        X, lengths = sequences(12, 32)
+        ends = np.cumsum(lengths)
+        batches = [(X[:ends[3]], lengths[:4]), (X[ends[3]:ends[7]], lengths[4:8]), (X[ends[7]:], lengths[8:])]
+        make = partial(GaussianHMM, 2, random_state=0)
+    accelerated = make(accelerate="squarem").partial_fit(*batches[0])
+    fitted = quiet_fit(make(accelerate="squarem"), *batches[0])
+    assert accelerated.n_e_steps_ == fitted.n_e_steps_ > fitted.n_iter_ + 1  # SQUAREM ran
+    np.testing.assert_array_equal(accelerated.means_, fitted.means_)
+    plain = pickle.loads(pickle.dumps(accelerated)).set_params(accelerate=None)
+    for batch in batches[1:]:
+        accelerated.partial_fit(*batch)
+        plain.partial_fit(*batch)
+    assert accelerated.n_steps_ == plain.n_steps_ == 2
+    np.testing.assert_array_equal(accelerated.means_, plain.means_)
+    np.testing.assert_array_equal(accelerated.covariances_, plain.covariances_)
 
 
 # -- the issue's target -----------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_check_lengths():
     cases = [
         ([], "lengths must be a non-empty 1-D sequence"),
         ([[5]], "lengths must be a non-empty 1-D sequence"),
-        ([2.5, 2.5], "lengths must contain integers"),
+        ([2.5, 2.5], "lengths must contain whole numbers"),
         ([0, 5], "lengths must be positive and at most the number of samples 5, but entry 0 is 0"),
         ([2, 2], "lengths must sum to the number of samples 5, but sums to 4"),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emlib._unconstrained import check_vector
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
@@ -109,6 +110,32 @@ class Bernoulli:
     def n_parameters(self) -> int:
         """Number of free parameters, ``K * D``."""
         return self.n_components * self.n_features
+
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The probabilities as one vector of unconstrained coordinates, their logits, shape (K D,).
+
+        Empty if ``"probabilities"`` is in ``fixed``. :meth:`set_vector` maps it back.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return np.empty(0)
+        return self._logit.ravel().copy()
+
+    def set_vector(self, vector, fixed=()) -> Bernoulli:
+        """Set the probabilities from their logits (:meth:`get_vector`), in place.
+
+        The probabilities are kept in ``[min_prob, 1 - min_prob]`` as everywhere else. Raises
+        ``ValueError`` (and changes nothing) for a vector of the wrong length or with non-finite
+        entries.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            check_vector(vector, 0, "vector")
+            return self
+        logits = check_vector(vector, self.n_components * self.n_features, "vector")
+        # Beyond +-700 the probability is 0 or 1 to double precision (and then min_prob's bound).
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
+        self._set_clipped(probabilities.reshape(self._shape))
+        return self
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -154,6 +155,31 @@ class Categorical:
     def n_parameters(self) -> int:
         """Number of free parameters (the allowed symbols of each component, minus one for the sum)."""
         return int(np.sum(np.maximum(self._support.sum(axis=1) - 1, 0)))
+
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The probabilities as one vector of unconstrained coordinates, shape (P,).
+
+        The square roots of the probabilities on the support (row by row; structural zeros are
+        left out), mapped back by squaring and dividing each row by its sum (:meth:`set_vector`).
+        Empty if ``"probabilities"`` is in ``fixed``.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            return np.empty(0)
+        return simplex_to_vector(self._probabilities, self._support)
+
+    def set_vector(self, vector, fixed=()) -> Categorical:
+        """Set the probabilities from :meth:`get_vector`'s coordinates, in place.
+
+        Raises ``ValueError`` (and changes nothing) for a vector of the wrong length or with
+        non-finite entries.
+        """
+        if "probabilities" in _check_fixed(fixed, self.parameter_names):
+            check_vector(vector, 0, "vector")
+            return self
+        vector = check_vector(vector, int(self._support.sum()), "vector")
+        self.probabilities = simplex_from_vector(vector, self._support, "vector")
+        return self
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod

@@ -8,6 +8,12 @@ import warnings
 import numpy as np
 
 from emlib._math import invert_lower_triangular
+from emlib._unconstrained import (
+    check_vector,
+    cholesky_from_vector,
+    cholesky_to_vector,
+    exp_scales,
+)
 from emlib._validation import (
     as_numeric_array,
     check_choice,
@@ -241,6 +247,61 @@ class Gaussian:
             "tied": D * (D + 1) // 2,
         }[self.covariance_type]
         return K * D + n_cov
+
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The parameters not in ``fixed`` as one vector of unconstrained coordinates, shape (P,).
+
+        The means as they are (K D), then the covariances: for full and tied ones each lower
+        Cholesky factor, its strictly lower entries as they are and its diagonal by the logarithm
+        (D (D + 1) / 2 per matrix); for diag and spherical ones the logarithms of the variances.
+        Any finite vector of that length describes valid parameters (unless they overflow), so an
+        accelerated EM loop can extrapolate along it; :meth:`set_vector` maps it back.
+        """
+        fixed = self._check_fixed(fixed)
+        parts = []
+        if "means" not in fixed:
+            parts.append(self._means.ravel())
+        if "covariances" not in fixed:
+            if self.covariance_type == "full":
+                parts.append(cholesky_to_vector(self._cholesky))
+            elif self.covariance_type == "tied":
+                parts.append(cholesky_to_vector(self._cholesky[None]))
+            else:
+                parts.append(np.log(self._covariances).ravel())
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def set_vector(self, vector, fixed=()) -> Gaussian:
+        """Set the parameters not in ``fixed`` from :meth:`get_vector`'s coordinates, in place.
+
+        Raises ``ValueError`` (and changes nothing) for a vector of the wrong length, with
+        non-finite entries, or describing covariances that overflow or are numerically singular.
+        """
+        fixed = self._check_fixed(fixed)
+        K, D = self.n_components, self.n_features
+        n_means = 0 if "means" in fixed else K * D
+        n_covariances = 0 if "covariances" in fixed else self.n_parameters - K * D
+        vector = check_vector(vector, n_means + n_covariances, "vector")
+        rest = vector[n_means:]
+        if n_covariances and self.covariance_type in ("full", "tied"):
+            n = K if self.covariance_type == "full" else 1
+            matrices, factors, precision_factors = cholesky_from_vector(rest, n, D, "vector")
+        elif n_covariances:
+            variances = exp_scales(rest, "vector")
+        if n_means:
+            self._means = vector[:n_means].reshape(K, D).copy()
+        if not n_covariances:
+            return self
+        if self.covariance_type == "full":
+            self._store_covariances(matrices)
+            self._cholesky, self._precision_cholesky = factors, precision_factors
+        elif self.covariance_type == "tied":
+            self._store_covariances(matrices[0])
+            self._cholesky, self._precision_cholesky = factors[0], precision_factors
+        else:
+            self._store_covariances(variances.reshape(covariance_shape(self.covariance_type, K, D)))
+            self._cholesky = self._precision_cholesky = None
+        return self
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod

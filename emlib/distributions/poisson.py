@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from emlib._unconstrained import (
+    check_vector,
+    nonnegative_from_vector,
+    nonnegative_to_vector,
+)
 from emlib._validation import check_data
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
@@ -100,6 +105,31 @@ class Poisson:
     def n_parameters(self) -> int:
         """Number of free parameters (one rate per component and feature)."""
         return self._rates.size
+
+    # -- one vector of unconstrained parameters (accelerated EM) ---------------------------------
+    def get_vector(self, fixed=()) -> np.ndarray:
+        """The rates as one vector of unconstrained coordinates, their square roots, shape (K D,).
+
+        Squaring maps any real vector back to valid rates (:meth:`set_vector`); a rate that goes
+        to zero at the maximum converges to a finite coordinate. Empty if ``"rates"`` is in
+        ``fixed``.
+        """
+        if "rates" in _check_fixed(fixed, self.parameter_names):
+            return np.empty(0)
+        return nonnegative_to_vector(self._rates)
+
+    def set_vector(self, vector, fixed=()) -> Poisson:
+        """Set the rates from their square roots (:meth:`get_vector`), in place.
+
+        Raises ``ValueError`` (and changes nothing) for a vector of the wrong length, with
+        non-finite entries, or whose rates overflow.
+        """
+        if "rates" in _check_fixed(fixed, self.parameter_names):
+            check_vector(vector, 0, "vector")
+            return self
+        vector = check_vector(vector, self._rates.size, "vector")
+        self._rates = nonnegative_from_vector(vector, "vector").reshape(self._rates.shape)
+        return self
 
     # -- E-step side ------------------------------------------------------------------------------
     @staticmethod

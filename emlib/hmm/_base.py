@@ -34,6 +34,7 @@ from emlib._estimator import (
     EMEstimator,
     user_stacklevel,
 )
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
     check_choice,
     check_lengths,
@@ -244,6 +245,40 @@ class HMMEM:
         if statistics.emission is not None:
             self.emission.fit_statistics(statistics.emission, fixed=settings.emission_fixed)
 
+    def get_vector(self) -> np.ndarray:
+        """The free parameters as one vector of unconstrained coordinates, for accelerated EM.
+
+        The square roots of the start probabilities and of each row of transition probabilities
+        (mapped back by squaring and dividing each row by its sum; structural zeros left out),
+        then the emission's own ``get_vector``; fixed parameters are left out. Shape (P,).
+        """
+        fixed = self.settings.fixed
+        parts = [np.empty(0)]
+        if "startprob" not in fixed:
+            parts.append(simplex_to_vector(self.startprob, self.allowed_start))
+        if "transmat" not in fixed:
+            parts.append(simplex_to_vector(self.transmat, self.allowed_transitions))
+        if self._emission_free():
+            parts.append(self.emission.get_vector(self.settings.emission_fixed))
+        return np.concatenate(parts)
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Set the free parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are
+        invalid (the parameters are then unchanged)."""
+        fixed = self.settings.fixed
+        n_start = 0 if "startprob" in fixed else int(self.allowed_start.sum())
+        n_transitions = 0 if "transmat" in fixed else int(self.allowed_transitions.sum())
+        free = self._emission_free()
+        n_emission = self.emission.get_vector(self.settings.emission_fixed).size if free else 0
+        vector = check_vector(vector, n_start + n_transitions + n_emission, "vector")
+        head, rest = vector[:n_start], vector[n_start:]
+        body, tail = rest[:n_transitions], rest[n_transitions:]
+        startprob = simplex_from_vector(head, self.allowed_start, "vector") if n_start else self.startprob
+        transmat = simplex_from_vector(body, self.allowed_transitions, "vector") if n_transitions else self.transmat
+        if free:
+            self.emission.set_vector(tail, self.settings.emission_fixed)
+        self.startprob, self.transmat = startprob, transmat
+
     def log_prior(self) -> float:
         """Log-density of the Dirichlet priors at the current parameters, up to a constant."""
         settings = self.settings
@@ -315,7 +350,7 @@ class BaseHMM(EMEstimator):
     _init_choices: tuple[str, ...] = ("random",)
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, startprob_prior=0.0,
-                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6,
+                 transmat_prior=0.0, fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, accelerate=None,
                  learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
                  verbose=False):
         self.n_components = n_components
@@ -328,6 +363,7 @@ class BaseHMM(EMEstimator):
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.accelerate = accelerate
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.random_state = random_state
@@ -401,6 +437,7 @@ class BaseHMM(EMEstimator):
         self.restart_logliks_ = result.restart_logliks
         self.converged_ = True if fully else result.converged
         self.n_iter_ = result.n_iter
+        self.n_e_steps_ = result.n_e_steps
         self._begin_stream(result.expected_statistics, float(n))
         model._buffers = None
         self.emission_ = model.emission  # last: its presence means "fitted"
@@ -438,8 +475,10 @@ class BaseHMM(EMEstimator):
         The M-step sees the running statistics scaled to the number of steps seen so far, so
         Dirichlet pseudo-counts weigh as in a batch fit of everything seen. ``statistics_``,
         ``n_steps_`` (updates since the last :meth:`fit`) and ``n_samples_seen_`` (steps seen
-        since) describe the stream; ``converged_``, ``n_iter_``, ``loglik_history_`` and
-        ``restart_logliks_`` still describe the fit that started it.
+        since) describe the stream; ``converged_``, ``n_iter_``, ``n_e_steps_``,
+        ``loglik_history_`` and ``restart_logliks_`` still describe the fit that started it.
+        ``accelerate`` acts on that fit alone: an update is one forward–backward pass and one
+        M-step, the same with or without it.
         """
         if not self.__sklearn_is_fitted__():
             return self.fit(X, lengths, states)

@@ -52,6 +52,14 @@ _COMMON_TRAINING = """
     tol : float, default 1e-6
         Stop when the objective changes by at most ``tol`` per step of the sequences in one
         iteration (a change that does not depend on the data's units).
+    accelerate : {None, "squarem"}, default None
+        ``"squarem"``: EM accelerated by SQUAREM (see :func:`emlib.em.fit`), which extrapolates
+        along pairs of EM steps and keeps a point only if the objective does not go down: the same
+        maximum, in far fewer E-steps when EM is slow (states that are hard to tell apart). ``n_iter_`` then counts
+        accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+        It applies to ``fit`` (on a dask array too) and so to the first :meth:`partial_fit` call,
+        which is ``fit`` on its batch; a later ``partial_fit`` update is one E-step and one M-step,
+        with nothing to extrapolate, and is the same either way.
     learning_decay : float, default 0.7
         ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
         :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
@@ -78,6 +86,9 @@ _COMMON_ATTRIBUTES = """
         Whether EM converged (always True for supervised fitting).
     n_iter_ : int
         Iterations run by the kept start (0 for supervised fitting).
+    n_e_steps_ : int
+        E-steps run by the kept start: ``n_iter_ + 1`` for plain EM, fewer iterations' worth with
+        ``accelerate="squarem"``.
     restart_logliks_ : ndarray of shape (n_init,)
         Final objective of every start.
     statistics_ : emlib.hmm.HMMStatistics
@@ -143,13 +154,14 @@ class GaussianHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, covariance_type="full", startprob_init=None, transmat_init=None,
                  means_init=None, covariances_init=None, startprob_prior=0.0, transmat_prior=0.0, fixed=(),
-                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6,
+                 init="kmeans++", reg_covar=1e-6, n_init=1, max_iter=100, tol=1e-6, accelerate=None,
                  learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
                  verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, learning_decay=learning_decay,
-                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
+                         random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
         self.covariances_init = covariances_init
@@ -280,12 +292,14 @@ class CategoricalHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, n_features=None, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, startprob_prior=0.0, transmat_prior=0.0, emissionprob_prior=0.0,
-                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, learning_decay=LEARNING_DECAY,
-                 learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
+                 fixed=(), init="random", n_init=1, max_iter=100, tol=1e-6, accelerate=None,
+                 learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
+                 verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, learning_decay=learning_decay,
-                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
+                         random_state=random_state, verbose=verbose)
         self.n_features = n_features
         self.emissionprob_init = emissionprob_init
         self.emissionprob_prior = emissionprob_prior
@@ -367,8 +381,7 @@ class CategoricalHMM(BaseHMM):
         return self._fitted_emission().probabilities
 
     @property
-    def n_features_(self) -> int:
-        """Number of symbols ``M``."""
+    def n_features_(self) -> int:  # documented in the class's Attributes
         return self._fitted_emission().n_symbols
 
 
@@ -404,12 +417,13 @@ class PoissonHMM(BaseHMM):
 
     def __init__(self, n_components=1, *, startprob_init=None, transmat_init=None, rates_init=None,
                  startprob_prior=0.0, transmat_prior=0.0, fixed=(), init="kmeans++", n_init=1, max_iter=100,
-                 tol=1e-6, learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None,
-                 verbose=False):
+                 tol=1e-6, accelerate=None, learning_decay=LEARNING_DECAY,
+                 learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
-                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, learning_decay=learning_decay,
-                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
+                         init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
+                         random_state=random_state, verbose=verbose)
         self.rates_init = rates_init
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:

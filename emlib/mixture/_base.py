@@ -18,6 +18,7 @@ import numpy as np
 
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, EMEstimator
 from emlib._math import normalize_log_columns
+from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
     as_numeric_array,
     check_choice,
@@ -179,6 +180,23 @@ class MixtureEM:
         self.weights = statistics.totals / statistics.totals.sum()
         self.components.fit_statistics(statistics)
 
+    def get_vector(self) -> np.ndarray:
+        """The parameters as one vector of unconstrained coordinates, for accelerated EM, shape (P,).
+
+        The square roots of the mixing weights (K; mapped back by squaring and dividing by the
+        sum), then the components' own ``get_vector()`` (see ``emlib._unconstrained``).
+        """
+        return np.concatenate([simplex_to_vector(self.weights), self.components.get_vector()])
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Set the parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are invalid
+        (the parameters are then unchanged)."""
+        K = self.weights.shape[0]
+        vector = check_vector(vector, K + self.components.get_vector().size, "vector")
+        weights = simplex_from_vector(vector[:K], np.ones(K, dtype=bool), "vector")
+        self.components.set_vector(vector[K:])
+        self.weights = weights
+
 
 def _pack_unweighted(X: np.ndarray, extra=None) -> MixtureData:
     return pack_mixture_chunk(X, None)
@@ -211,7 +229,7 @@ class BaseMixture(EMEstimator):
     _init_choices: tuple[str, ...] = INIT_METHODS
 
     def __init__(self, n_components=1, *, init="kmeans++", weights_init=None, n_init=1,
-                 max_iter=100, tol=1e-5, warm_start=False, learning_decay=LEARNING_DECAY,
+                 max_iter=100, tol=1e-5, accelerate=None, warm_start=False, learning_decay=LEARNING_DECAY,
                  learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
         self.n_components = n_components
         self.init = init
@@ -219,6 +237,7 @@ class BaseMixture(EMEstimator):
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.accelerate = accelerate
         self.warm_start = warm_start
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
@@ -286,6 +305,7 @@ class BaseMixture(EMEstimator):
         self.n_features_in_ = n_features
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
+        self.n_e_steps_ = result.n_e_steps
         self.loglik_history_ = result.loglik_history
         self.restart_logliks_ = result.restart_logliks
         self._begin_stream(result.expected_statistics, weight)
@@ -324,8 +344,9 @@ class BaseMixture(EMEstimator):
         -----
         After an update, ``statistics_`` holds the running statistics, ``n_steps_`` the number
         of updates since the last :meth:`fit` and ``n_samples_seen_`` the total sample weight
-        seen since; ``converged_``, ``n_iter_``, ``loglik_history_`` and ``restart_logliks_``
-        still describe the fit that started the stream.
+        seen since; ``converged_``, ``n_iter_``, ``n_e_steps_``, ``loglik_history_`` and
+        ``restart_logliks_`` still describe the fit that started the stream. ``accelerate`` acts on
+        that fit alone: an update is one E-step and one M-step, the same with or without it.
         """
         if not self.__sklearn_is_fitted__():
             return self.fit(X, sample_weight=sample_weight)

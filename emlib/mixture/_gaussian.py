@@ -147,6 +147,14 @@ class GaussianMixture(BaseMixture):
         Convergence threshold: a run stops when the objective changes by at most ``tol`` per sample
         (per unit of sample weight) in one iteration. The change does not depend on the data's units.
         scikit-learn's ``tol`` means the same (on its lower bound), with a default of 1e-3.
+    accelerate : {None, "squarem"}, default None
+        ``"squarem"``: EM accelerated by SQUAREM (see :func:`emlib.em.fit`), which extrapolates
+        along pairs of EM steps and keeps a point only if the objective does not go down: the same
+        maximum, in far fewer E-steps when EM is slow (overlapping components). ``n_iter_`` then counts
+        accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+        It applies to ``fit`` (on a dask array too) and so to the first :meth:`partial_fit` call,
+        which is ``fit`` on its batch; a later ``partial_fit`` update is one E-step and one M-step,
+        with nothing to extrapolate, and is the same either way.
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one (``n_init`` is then 1
         and the ``*_init`` arguments are not used).
@@ -185,6 +193,9 @@ class GaussianMixture(BaseMixture):
         Whether EM converged within ``max_iter`` iterations.
     n_iter_ : int
         Iterations run by the kept start.
+    n_e_steps_ : int
+        E-steps run by the kept start: ``n_iter_ + 1`` for plain EM, fewer iterations' worth with
+        ``accelerate="squarem"``.
     loglik_history_ : ndarray
         The objective EM climbs, at the starting values (entry 0) and after each iteration:
         ``n_iter_ + 1`` values, sample weights included. It never decreases. It is the
@@ -196,7 +207,8 @@ class GaussianMixture(BaseMixture):
         Final objective of every start.
     statistics_ : emlib.distributions.WeightedMoments
         The running sufficient statistics per unit of sample weight, which :meth:`partial_fit`
-        updates (totals (K,), first moments (K, D), second moments (K, D, D), or (K, D) for diag and spherical); O(K D^2) numbers, whatever was seen.
+        updates (totals (K,), first moments (K, D), second moments (K, D, D), or (K, D) for diag
+        and spherical); O(K D^2) numbers, whatever was seen.
     n_samples_seen_ : float
         The sample weight seen by the last ``fit`` and the ``partial_fit`` calls since.
     n_steps_ : int
@@ -239,11 +251,12 @@ class GaussianMixture(BaseMixture):
 
     def __init__(self, n_components=1, *, covariance_type="full", init="kmeans++", weights_init=None,
                  means_init=None, covariances_init=None, n_init=1, reg_covar=1e-6, missing="error",
-                 max_iter=100, tol=1e-5, warm_start=False, learning_decay=LEARNING_DECAY,
-                 learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
+                 max_iter=100, tol=1e-5, accelerate=None, warm_start=False,
+                 learning_decay=LEARNING_DECAY, learning_offset=LEARNING_OFFSET, random_state=None, verbose=False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
-                         max_iter=max_iter, tol=tol, warm_start=warm_start, learning_decay=learning_decay,
-                         learning_offset=learning_offset, random_state=random_state, verbose=verbose)
+                         max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
+                         random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
         self.covariances_init = covariances_init
