@@ -19,7 +19,9 @@ Both fits must stay under 4 GiB. The last line is ``throughput ratio X``: out-of
 second over in-memory points per second (both with one BLAS thread per process).
 
 Disk: N * D * 8 bytes (6.4 GB at the default size) in a temporary folder (``--dir``, by default the
-system's), checked before writing and removed at the end, also after an error or Ctrl-C.
+system's), checked before writing and removed at the end, also after an error, Ctrl-C, SIGTERM or
+SIGHUP. A run killed outright (SIGKILL, a power cut) cannot clean up: the folder holds the pid of
+the run that made it, and the next run removes any such folder whose process is gone.
 Run time on the 2-core development machine (shared): about 8 minutes at the default size, of which
 writing the data takes about 2. With ``--n 4000000 --n-memory 1000000 --chunk 250000`` it runs in
 well under a minute (for development).
@@ -40,6 +42,7 @@ import argparse
 import contextlib
 import io
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -205,15 +208,42 @@ def in_memory(files, start, n: int) -> dict:
     return timed_fit(X, start, n)
 
 
+# -- cleaning up ------------------------------------------------------------------------------------
+WORKDIR_PREFIX = "emlib-out-of-core-"
+OWNER_FILE = "owner.pid"
+
+
+def interrupt_on_signal(signum, frame):
+    """SIGTERM and SIGHUP end the run as Ctrl-C does, through the ``finally`` that removes the data."""
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def remove_abandoned(parent: Path) -> None:
+    """Remove the data of earlier runs that were killed outright: folders whose owner process is gone
+    (a folder without an owner file, being made right now, is left alone)."""
+    import psutil
+
+    for old in parent.glob(WORKDIR_PREFIX + "*"):
+        try:
+            pid = int((old / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not psutil.pid_exists(pid):
+            shutil.rmtree(old, ignore_errors=True)
+            print(f"removed {old}, left by an earlier run (process {pid}) that was killed", flush=True)
+
+
 def main(n: int, n_memory: int, chunk: int, folder: str | None) -> float:
     need = n * D * 8
     parent = Path(folder or tempfile.gettempdir())
+    remove_abandoned(parent)
     free = shutil.disk_usage(parent).free
     if free < 1.1 * need:
         sys.exit(f"not enough disk in {parent}: {need / 1e9:.1f} GB needed, {free / 1e9:.1f} GB free")
     n_memory = min(n_memory, n)
-    workdir = Path(tempfile.mkdtemp(prefix="emlib-out-of-core-", dir=parent))
+    workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=parent))
     try:
+        (workdir / OWNER_FILE).write_text(str(os.getpid()))
         begin = time.perf_counter()
         files = write_chunks(workdir, n, chunk, mixture_truth())
         print(f"wrote {n:,} x {D} points ({need / 1e9:.1f} GB) as {len(files)} files of up to {chunk:,} rows in "
@@ -242,4 +272,7 @@ if __name__ == "__main__":
     parser.add_argument("--chunk", type=int, default=1_000_000, help="rows per file (and per dask chunk)")
     parser.add_argument("--dir", default=None, help="where to write the data (a temporary folder inside it)")
     arguments = parser.parse_args()
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt_on_signal)
     main(arguments.n, arguments.n_memory, arguments.chunk, arguments.dir)
