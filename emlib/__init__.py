@@ -29,7 +29,7 @@ _LAZY = {
 }
 _SUBMODULES = {
     "em", "mixture", "distributions", "datasets", "plotting", "elbo", "exceptions", "hmm", "reporting",
-    "factor_analysis", "initialization", "protocols",
+    "factor_analysis", "initialization", "protocols", "chunked",
 }
 
 __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
@@ -44,6 +44,7 @@ __all__ = [  # noqa: RUF022 (grouped: estimators and warnings, then submodules)
     "DegenerateComponentWarning",
     "LikelihoodDecreaseWarning",
     "NotFittedError",
+    "chunked",
     "datasets",
     "distributions",
     "elbo",

@@ -10,7 +10,9 @@ estimator checks) need from an estimator, written once:
 - estimator tags for scikit-learn 1.6+ (``__sklearn_tags__``) and for 1.4–1.5 (``_get_tags``),
   built only when scikit-learn asks, so that ``import emlib`` never imports it;
 - running :func:`emlib.em.fit` with the estimator's settings: its warnings passed on once each, one
-  convergence warning, decreases of the objective explained by type (never by their text).
+  convergence warning, decreases of the objective explained by type (never by their text);
+- stepwise (online) EM for ``partial_fit``: the running statistics, their step sizes and the
+  update, written once for mixtures and HMMs alike.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ from emlib.exceptions import (
     not_fitted_error,
 )
 
-__all__ = ["EMEstimator", "user_stacklevel"]
+__all__ = ["LEARNING_DECAY", "LEARNING_OFFSET", "EMEstimator", "user_stacklevel"]
+
+#: The default learning schedule of ``partial_fit`` (every mixture and HMM): the running
+#: statistics move by ``(t + LEARNING_OFFSET) ** -LEARNING_DECAY`` at update ``t``.
+LEARNING_DECAY = 0.7
+LEARNING_OFFSET = 10.0
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -160,9 +167,19 @@ class EMEstimator:
 
     # -- running EM -------------------------------------------------------------------------------
     def _check_run_parameters(self) -> None:
-        """Check the settings every estimator shares (``n_init`` only where there is one)."""
-        if "n_init" in self._get_param_names():
+        """Check the settings every estimator shares (``n_init`` and the learning schedule only where
+        there are some)."""
+        names = self._get_param_names()
+        if "n_init" in names:
             check_positive_int(self.n_init, "n_init")
+        if "learning_decay" in names:
+            decay = self.learning_decay
+            if isinstance(decay, bool) or not isinstance(decay, (int, float, np.integer, np.floating)) or not (
+                    0.5 < decay <= 1):
+                raise ValueError(f"learning_decay must be a number in (0.5, 1], got {decay!r}")
+            offset = check_nonnegative_float(self.learning_offset, "learning_offset")
+            if not np.isfinite(offset):
+                raise ValueError(f"learning_offset must be a finite number >= 0, got {offset!r}")
         check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_float(self.tol, "tol")
         em.check_accelerate(self.accelerate)
@@ -205,6 +222,48 @@ class EMEstimator:
                 stacklevel=user_stacklevel(),
             )
         return result
+
+    # -- stepwise EM for streams (partial_fit) ----------------------------------------------------
+    def _has_stream(self) -> bool:
+        """Whether the running statistics of a stream exist (set by ``fit`` and ``partial_fit``)."""
+        return "statistics_" in self.__dict__
+
+    def _begin_stream(self, statistics, weight: float) -> None:
+        """Start the running statistics from a fit's: ``statistics`` summed over a batch of total
+        weight ``weight``, stored per unit of weight."""
+        self.statistics_ = (1.0 / weight) * statistics
+        self.n_samples_seen_ = float(weight)
+        self.n_steps_ = 0
+
+    def _stream_step(self, model, data, weight: float) -> None:
+        """One step of stepwise EM (Cappé & Moulines, 2009; Liang & Klein, 2009) on a batch.
+
+        The E-step on the batch (total weight ``weight``) at the current parameters gives the
+        batch's statistics; the running statistics, kept per unit of weight, move towards them,
+        ``s <- (1 - g) s + g * batch / weight`` with ``g = (t + learning_offset) ** -learning_decay``
+        at step ``t`` (1, 2, ...), and the M-step sets ``model``'s parameters from them. The M-step
+        sees them multiplied by the weight seen so far, so that a prior (pseudo-counts) weighs as
+        in a batch fit of everything seen; without one the scale does not matter. Memory: the
+        statistics alone, whatever the length of the stream. With ``g = 1`` this is one EM
+        iteration on the batch. Warnings are passed on once each, pointing at the caller.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            statistics, _ = model.e_step(data)
+            if self._has_stream():
+                step = (self.n_steps_ + 1 + float(self.learning_offset)) ** -float(self.learning_decay)
+                running = (1.0 - step) * self.statistics_ + (step / weight) * statistics
+                seen, steps = self.n_samples_seen_ + weight, self.n_steps_ + 1
+            else:  # fitted without a stream (parameters set by hand): this batch starts one
+                running, seen, steps = (1.0 / weight) * statistics, float(weight), 0
+            model.m_step(data, seen * running)
+        self.statistics_, self.n_samples_seen_, self.n_steps_ = running, seen, steps
+        seen_messages = set()
+        for record in caught:
+            key = (record.category, str(record.message))
+            if key not in seen_messages:
+                seen_messages.add(key)
+                warnings.warn(record.message, stacklevel=user_stacklevel())
 
     def _explain_decreases(self, decreases: list[LikelihoodDecreaseWarning], degenerate: bool) -> None:
         first = decreases[0]

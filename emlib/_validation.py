@@ -76,7 +76,13 @@ def check_spread(X: np.ndarray, name: str = "X") -> None:
     """A ValueError naming the scale when the features of continuous data vary by less than
     :data:`MIN_SPREAD` (their variances would underflow), unless they do not vary at all."""
     with np.errstate(invalid="ignore"):
-        spread = np.nanmax(X, axis=0) - np.nanmin(X, axis=0)
+        check_column_ranges(np.nanmin(X, axis=0), np.nanmax(X, axis=0), name)
+
+
+def check_column_ranges(minimum: np.ndarray, maximum: np.ndarray, name: str = "X") -> None:
+    """:func:`check_spread` from the columns' smallest and largest values, (D,) each."""
+    with np.errstate(invalid="ignore"):
+        spread = np.asarray(maximum) - np.asarray(minimum)
     tiny = np.flatnonzero((spread > 0) & (spread < MIN_SPREAD))
     if tiny.size:
         column = int(tiny[0])
@@ -139,6 +145,21 @@ def check_sample_weight(sample_weight, n_samples: int, name: str = "sample_weigh
         raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
     if not np.any(weight > 0):
         raise ValueError(f"{name} is zero everywhere; at least one sample needs positive weight")
+    return weight
+
+
+def check_chunk_weights(sample_weight, n_samples: int, name: str = "sample_weight") -> np.ndarray:
+    """The frequency weights of one chunk of a larger data set: as :func:`check_sample_weight`, but
+    a chunk may weigh zero (only the whole data may not)."""
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weight = np.asarray(as_numeric_array(sample_weight, name), dtype=np.float64)
+    if weight.shape != (n_samples,):
+        raise ValueError(f"{name} must have shape ({n_samples},) to match X, got {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if np.any(weight < 0):
+        raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
     return weight
 
 

@@ -17,12 +17,17 @@ M-step: weighted least squares of the features on the (uncertain) factors,
 Every step works with ``k x k`` matrices and products of the ``N x D`` data with ``D x k`` matrices
 (the Woodbury identity and the matrix determinant lemma), so an iteration costs ``O(N D k)``; the
 ``D x D`` covariance is never formed or inverted.
+
+The E-step's statistics (:class:`FactorStatistics`) are sums over the samples, so ``fit`` also takes
+a dask array chunked along its rows: each chunk computes its own (:func:`factor_statistics`), and
+only these travel.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
@@ -38,6 +43,7 @@ from emlib._unconstrained import (
 from emlib._validation import (
     as_numeric_array,
     check_choice,
+    check_column_ranges,
     check_data,
     check_n_features,
     check_nonnegative_float,
@@ -45,6 +51,14 @@ from emlib._validation import (
     check_random_state,
     check_spread,
 )
+from emlib.chunked import (
+    ChunkedData,
+    is_dask_array,
+    local_part,
+    sum_over_chunks,
+    survey,
+)
+from emlib.distributions._statistics import _check_factor
 from emlib.exceptions import (
     DegenerateComponentWarning,
 )
@@ -52,7 +66,8 @@ from emlib.exceptions import (
 if TYPE_CHECKING:
     from emlib._typing import ArrayLike, RandomState
 
-__all__ = ["FactorAnalysis", "factor_log_likelihood", "factor_posterior", "varimax"]
+__all__ = ["FactorAnalysis", "FactorData", "FactorStatistics", "factor_log_likelihood", "factor_posterior", "factor_statistics",
+           "varimax"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -196,16 +211,105 @@ def varimax(loadings: ArrayLike, *, max_iter: int = 500, tol: float = 1e-10) -> 
 
 
 # -- EM model ---------------------------------------------------------------------------------------
-class _FitData(NamedTuple):
-    X_centred: np.ndarray  # (N, D)
-    sum_squares: np.ndarray  # (D,) column sums of X_centred**2
-    noise_floor: np.ndarray  # (D,) smallest noise variance allowed per feature
+@dataclass(frozen=True, eq=False)
+class FactorStatistics:
+    """Expected sufficient statistics of factor analysis: sums over the samples.
+
+    With ``r_n = x_n - mu`` and the posterior of the factors ``z_n`` given ``x_n``, they are all the
+    M-step needs besides the column sums of ``r_n**2`` (which do not change from one iteration to
+    the next). Statistics of disjoint sets of samples add up (``a + b``); ``factor * a`` rescales.
+
+    Attributes
+    ----------
+    n_samples : float
+        The number of samples summed.
+    cross : ndarray of shape (n_features, n_components)
+        ``sum_n r_n E[z_n | x_n]^T``.
+    second_moment : ndarray of shape (n_components, n_components)
+        ``sum_n E[z_n z_n^T | x_n]``.
+    """
+
+    n_samples: float
+    cross: np.ndarray
+    second_moment: np.ndarray
+
+    def __add__(self, other: FactorStatistics) -> FactorStatistics:
+        if not isinstance(other, FactorStatistics):
+            return NotImplemented
+        if self.cross.shape != other.cross.shape:
+            raise ValueError(f"cannot add statistics of different shapes: {self.cross.shape} and {other.cross.shape}")
+        return FactorStatistics(self.n_samples + other.n_samples, self.cross + other.cross,
+                                self.second_moment + other.second_moment)
+
+    def __mul__(self, factor) -> FactorStatistics:
+        factor = _check_factor(factor)
+        if factor is NotImplemented:
+            return NotImplemented
+        return FactorStatistics(self.n_samples * factor, self.cross * factor, self.second_moment * factor)
+
+    __rmul__ = __mul__
 
 
-def _initial_parameters(data: _FitData, rng: np.random.Generator, *, n_components: int, init: str):
-    """Starting loadings (D, k) and noise variances (D,): probabilistic PCA's solution, or random."""
+class FactorData(NamedTuple):
+    """The data factor analysis runs on: centred rows and what does not change between iterations.
+
+    Attributes
+    ----------
+    X_centred : ndarray of shape (N, D) or None
+        The rows minus their mean; None for a dask array, whose chunks are centred where they are.
+    sum_squares : ndarray of shape (D,)
+        Column sums of ``X_centred**2``.
+    noise_floor : ndarray of shape (D,) or None
+        The smallest noise variance allowed per feature.
+    n_samples : int
+    covariance : ndarray of shape (D, D) or None
+        The covariance of the data, when known beforehand (computed from ``X_centred`` otherwise).
+    """
+
+    X_centred: np.ndarray | None
+    sum_squares: np.ndarray
+    noise_floor: np.ndarray | None
+    n_samples: int
+    covariance: np.ndarray | None = None
+
+
+def factor_statistics(data: FactorData, loadings: np.ndarray,
+                      noise_variance: np.ndarray) -> tuple[FactorStatistics, float]:
+    """The E-step of factor analysis on in-memory data: statistics and log-likelihood.
+
+    Parameters
+    ----------
+    data : emlib.factor_analysis.FactorData
+        The centred rows ``X_centred`` (N, D) and their column sums of squares ``sum_squares`` (D,).
+    loadings : ndarray of shape (n_features, n_components)
+    noise_variance : ndarray of shape (n_features,)
+
+    Returns
+    -------
+    statistics : FactorStatistics
+    loglik : float
+        ``sum_n log N(x_n | mu, W W^T + Psi)``.
+    """
     R = data.X_centred
-    N, D = R.shape
+    N = R.shape[0]
+    scaled, L, L_inv = _posterior_system(loadings, noise_variance)
+    whitened = R @ scaled @ L_inv.T  # rows L^{-1} W^T Psi^{-1} r_n, (N, k)
+    means = whitened @ L_inv  # rows M^{-1} W^T Psi^{-1} r_n = E[z_n | x_n]
+    covariance = L_inv.T @ L_inv  # M^{-1} = Cov[z_n | x_n]
+    statistics = FactorStatistics(float(N), R.T @ means, means.T @ means + N * covariance)
+    quadratic = data.sum_squares @ (1.0 / noise_variance) - np.sum(whitened**2)
+    return statistics, float(-0.5 * (quadratic + N * _log_det_plus_const(L, noise_variance)))
+
+
+def _pack_factor_chunk(X: np.ndarray, extra=None, *, mean: np.ndarray) -> FactorData:
+    """One chunk of a dask array (already validated), centred on the data's mean."""
+    R = np.asarray(X, dtype=np.float64) - mean
+    return FactorData(R, np.sum(R**2, axis=0), None, R.shape[0])
+
+
+def _initial_parameters(data: FactorData, rng: np.random.Generator, *, n_components: int, init: str):
+    """Starting loadings (D, k) and noise variances (D,): probabilistic PCA's solution, or random."""
+    N, D = data.n_samples, data.sum_squares.shape[0]
     k = n_components
     variance = data.sum_squares / N
     if init == "random":
@@ -215,7 +319,8 @@ def _initial_parameters(data: _FitData, rng: np.random.Generator, *, n_component
     # eigenvectors of the covariance, scaled by sqrt(eigenvalue - sigma^2), sigma^2 the mean of the
     # discarded eigenvalues. A small share of every eigenvalue is kept so no column starts at zero
     # (W = 0 is a fixed point of EM).
-    eigenvalues, eigenvectors = np.linalg.eigh(R.T @ R / N)
+    covariance = data.covariance if data.covariance is not None else data.X_centred.T @ data.X_centred / N
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
     sigma2 = eigenvalues[k:].mean() if k < D else 0.5 * eigenvalues[-1]
     sigma2 = max(sigma2, 0.0)
@@ -237,9 +342,10 @@ class _FactorEM:
         self.noise_variance = None  # psi, (D,)
         self.noise_floor = None  # (D,), from the data
 
-    def initialize(self, data: _FitData, rng: np.random.Generator) -> None:
-        self.loadings, self.noise_variance = self.start(data, rng)
-        self.noise_floor = data.noise_floor
+    def initialize(self, data: FactorData, rng: np.random.Generator) -> None:
+        local = local_part(data)
+        self.loadings, self.noise_variance = self.start(local, rng)
+        self.noise_floor = local.noise_floor
 
     def get_vector(self) -> np.ndarray:
         """The parameters as one vector of unconstrained coordinates, for accelerated EM.
@@ -259,32 +365,19 @@ class _FactorEM:
         self.loadings = vector[: D * k].reshape(D, k).copy()
         self.noise_variance = np.maximum(noise, self.noise_floor)
 
-    def e_step(self, data: _FitData):
-        """Posterior means ``m`` (N, k) and covariance ``Sigma``, reduced to what the M-step needs."""
-        R = data.X_centred
-        N = R.shape[0]
-        scaled, L, L_inv = _posterior_system(self.loadings, self.noise_variance)
-        whitened = R @ scaled @ L_inv.T  # rows L^{-1} W^T Psi^{-1} r_n, (N, k)
-        means = whitened @ L_inv  # rows M^{-1} W^T Psi^{-1} r_n = E[z_n | x_n]
-        covariance = L_inv.T @ L_inv  # M^{-1} = Cov[z_n | x_n]
+    def e_step(self, data: FactorData):
+        """Posterior means ``m`` (N, k) and covariance ``Sigma``, reduced to :class:`FactorStatistics`
+        (summed over the chunks of chunked data)."""
+        return sum_over_chunks(factor_statistics, data, self.loadings, self.noise_variance)
 
-        stats = (
-            R.T @ means,  # sum_n r_n m_n^T, (D, k)
-            means.T @ means + N * covariance,  # sum_n E[z_n z_n^T | x_n], (k, k)
-        )
-        quadratic = data.sum_squares @ (1.0 / self.noise_variance) - np.sum(whitened**2)
-        loglik = -0.5 * (quadratic + N * _log_det_plus_const(L, self.noise_variance))
-        return stats, loglik
-
-    def m_step(self, data: _FitData, stats) -> None:
-        cross, second_moment = stats
-        N = data.X_centred.shape[0]
+    def m_step(self, data: FactorData, stats: FactorStatistics) -> None:
+        data = local_part(data)
         # W = cross @ second_moment^{-1}, through the k x k Cholesky factor of second_moment (SPD).
-        factor = cholesky(second_moment, lower=True, check_finite=False)
+        factor = cholesky(stats.second_moment, lower=True, check_finite=False)
         factor_inv = _triangular_inverse(factor)
-        self.loadings = (cross @ factor_inv.T) @ factor_inv
+        self.loadings = (stats.cross @ factor_inv.T) @ factor_inv
         # Expected residual variance; the clip is the exact M-step under the constraint psi >= floor.
-        noise = (data.sum_squares - np.sum(self.loadings * cross, axis=1)) / N
+        noise = (data.sum_squares - np.sum(self.loadings * stats.cross, axis=1)) / stats.n_samples
         self.noise_variance = np.maximum(noise, data.noise_floor)
 
 
@@ -387,7 +480,11 @@ class FactorAnalysis(EMEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or dask.array.Array
+            A ``dask.array`` chunked along its rows is fitted where it lives: one pass first
+            validates it and sums its moments (mean and covariance: the start), then each E-step
+            sums the :class:`~emlib.factor_analysis.FactorStatistics` and log-likelihoods of the chunks, and only these
+            travel. From the same start the iterates are the in-memory fit's, up to round-off.
         y : None
             Ignored; accepted for scikit-learn pipelines.
 
@@ -396,17 +493,25 @@ class FactorAnalysis(EMEstimator):
         self
         """
         self._check_parameters()
-        X = _check_X(X)
-        N, D = X.shape
+        if is_dask_array(X):
+            found = survey(X, None, _check_X, self.random_state, moments=True)
+            check_column_ranges(found.minimum, found.maximum)
+            N, D = found.n_rows, found.moments.centres.shape[1]
+            mean = found.moments.means[0]
+            covariance = found.moments.scatter()[0] / N
+            sum_squares = np.diagonal(covariance) * N
+        else:
+            X = _check_X(X)
+            N, D = X.shape
+            mean = X.mean(axis=0)
+            X_centred = X - mean
+            sum_squares = np.sum(X_centred**2, axis=0)
         if N < 2:
             raise ValueError(f"X has {N} sample; factor analysis needs at least 2 samples to estimate a covariance")
         if self.n_components > D:
             raise ValueError(
                 f"n_components={self.n_components} must be at most the number of features, {D}"
             )
-        mean = X.mean(axis=0)
-        X_centred = X - mean
-        sum_squares = np.sum(X_centred**2, axis=0)
         variance = sum_squares / N
         if not np.any(variance > 0):
             raise ValueError("X has the same value in every row; there is no variation to explain")
@@ -414,8 +519,14 @@ class FactorAnalysis(EMEstimator):
         scale = np.where(variance > 0, variance, np.mean(variance[variance > 0]))
         floor = np.maximum(self.min_noise_variance * scale, 1e-300)
 
+        if is_dask_array(X):
+            local = FactorData(None, sum_squares, floor, N, covariance)
+            data = ChunkedData((found.X,), partial(_pack_factor_chunk, mean=mean), (None,) * len(found.row_chunks),
+                               local, found.row_chunks)
+        else:
+            data = FactorData(X_centred, sum_squares, floor, N)
         start = partial(_initial_parameters, n_components=self.n_components, init=self.init)
-        result = self._run_em(_FactorEM(start), _FitData(X_centred, sum_squares, floor), tol_scale=float(N))
+        result = self._run_em(_FactorEM(start), data, tol_scale=float(N))
         loadings = result.model.loadings
         if self.rotation == "varimax":
             loadings = varimax(loadings)[0]

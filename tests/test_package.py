@@ -14,7 +14,7 @@ import yaml
 import emlib
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("scipy", "numba", "matplotlib", "sklearn")
+HEAVY = ("scipy", "numba", "matplotlib", "sklearn", "dask", "distributed")
 
 
 def modules_after(statement: str) -> set[str]:

@@ -8,7 +8,7 @@ import pytest
 PUBLIC_MODULES = [
     "emlib.em", "emlib.protocols", "emlib.initialization", "emlib.exceptions", "emlib.elbo", "emlib.datasets",
     "emlib.reporting", "emlib.plotting", "emlib.distributions", "emlib.mixture", "emlib.mixture.missing",
-    "emlib.factor_analysis", "emlib.hmm", "emlib.hmm.reference",
+    "emlib.factor_analysis", "emlib.hmm", "emlib.hmm.reference", "emlib.chunked",
 ]
 
 

@@ -142,6 +142,14 @@ class WeightedMoments:
                       + self.totals[:, None, None] * d[:, :, None] * d[:, None, :])
         return WeightedMoments(self.totals, centres.copy(), first, second, self.pooled)
 
+    def diagonal(self) -> WeightedMoments:
+        """The same moments with only the diagonals of the second moments, (K, D): all that
+        diagonal and spherical covariances need."""
+        if self.diagonal_only:
+            return self
+        return WeightedMoments(self.totals, self.centres, self.first,
+                               np.diagonal(self.second, axis1=1, axis2=2).copy())
+
     def scatter(self) -> np.ndarray:
         """``sum_n w[n, k] (x_n - m_k)(x_n - m_k)^T`` about the weighted means ``m_k``.
 

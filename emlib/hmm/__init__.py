@@ -14,7 +14,9 @@ Inference functions take the log-emission probabilities ``log_emission[t, k] = l
 Estimators: :class:`GaussianHMM`, :class:`CategoricalHMM`, :class:`PoissonHMM`, all run on
 :func:`emlib.em.fit` through :class:`HMMEM` (E-step: forward–backward reduced to
 :class:`HMMStatistics`; M-step: normalised expected counts and the emission's ``fit_statistics``);
-``fit(X, lengths, states)`` does supervised, semi-supervised or unsupervised (Baum–Welch) training.
+``fit(X, lengths, states)`` does supervised, semi-supervised or unsupervised (Baum–Welch) training;
+``partial_fit(X, lengths)`` updates a fit with whole sequences of a stream (stepwise EM), and ``fit``
+takes a dask array whose chunks hold whole sequences (:func:`hmm_statistics` runs on each).
 
 The readable NumPy recursions the compiled kernels are tested against are in
 :mod:`emlib.hmm.reference`.
@@ -30,7 +32,14 @@ Example: the recursions on a two-state model::
     path, logprob = hmm.viterbi(log_emission, startprob, transmat)
 """
 
-from emlib.hmm._base import HMMEM, BaseHMM, HMMSettings, HMMStatistics, SequenceData
+from emlib.hmm._base import (
+    HMMEM,
+    BaseHMM,
+    HMMSettings,
+    HMMStatistics,
+    SequenceData,
+    hmm_statistics,
+)
 from emlib.hmm._elbo import evidence_lower_bound
 from emlib.hmm._inference import (
     backward,
@@ -61,6 +70,7 @@ __all__ = [
     "forward_backward",
     "forward_log",
     "forward_unscaled",
+    "hmm_statistics",
     "log_likelihood",
     "pairwise_posteriors",
     "viterbi",

@@ -10,19 +10,30 @@ emission sets its parameters from its statistics (``emission.fit_statistics``).
 Labels: ``fit(X, states=...)`` with every state known counts (supervised maximum likelihood); with
 some known, the E-step conditions on them (the posterior of a labelled step is its label), which is
 EM for the likelihood of the data *and* the known states; with none known it is Baum–Welch.
+
+The statistics are sums over the sequences: ``fit`` takes a dask array whose chunks hold whole
+sequences (the E-step sums :func:`hmm_statistics` over the chunks), and ``partial_fit`` averages
+them over a stream of sequences.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from emlib import em
-from emlib._estimator import EMEstimator, user_stacklevel
+from emlib._estimator import (
+    LEARNING_DECAY,
+    LEARNING_OFFSET,
+    EMEstimator,
+    user_stacklevel,
+)
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
     check_choice,
@@ -32,14 +43,16 @@ from emlib._validation import (
     check_random_state,
     check_stochastic_matrix,
 )
+from emlib.chunked import ChunkedData, is_dask_array, local_part, survey
 from emlib.exceptions import DegenerateComponentWarning
 from emlib.hmm import _elbo, _inference, _kernels
 
 if TYPE_CHECKING:
     from emlib._typing import ArrayLike, FixedNames, RandomState
     from emlib.elbo import Decomposition
+    from emlib.protocols import Distribution
 
-__all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData"]
+__all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData", "hmm_statistics"]
 
 ALGORITHMS = ("viterbi", "posterior", "map")
 _TINY = 1e3 * np.finfo(np.float64).tiny
@@ -104,8 +117,79 @@ class HMMStatistics:
     __rmul__ = __mul__
 
 
+def hmm_statistics(data: SequenceData, startprob: np.ndarray, transmat: np.ndarray, emission: Distribution,
+                   emission_free: bool = True, buffers: _inference.EStepBuffers | None = None,
+                   parameters_fixed: bool = False) -> tuple[HMMStatistics, float]:
+    """The E-step of an HMM on in-memory sequences: forward–backward reduced to statistics.
+
+    Parameters
+    ----------
+    data : emlib.hmm.SequenceData
+        Sequences stacked in rows ``X`` (T, ...), with their lengths and any known states.
+    startprob : ndarray of shape (K,)
+    transmat : ndarray of shape (K, K)
+    emission : object
+        ``K`` emission components (a family of ``emlib.distributions``).
+    emission_free : bool, default True
+        Whether the emission statistics are needed (False when every emission parameter is fixed).
+    buffers : object, optional
+        Output arrays (posteriors (T, K) and the counts) to reuse from one iteration to the next.
+    parameters_fixed : bool, default False
+        Only for the error message: whether some parameters are fixed.
+
+    Returns
+    -------
+    statistics : HMMStatistics
+        Expected start counts (K,), transition counts (K, K) and the emission's statistics.
+    objective : float
+        The log-likelihood (of the data and the known states) with the emission's
+        ``log_penalty`` in every step's log-density; a sum over the sequences.
+    """
+    if buffers is None:
+        buffers = _inference.EStepBuffers(data.X.shape[0], emission.n_components)
+    penalty = emission.log_penalty()
+
+    def fresh_log_emission():
+        work = own_float_array(emission.log_prob(data.X))
+        if np.any(penalty):
+            work += penalty
+        if data.labelled_rows is not None:
+            clamp_to_labels(work, data.labelled_rows, data.labels)
+        return work
+
+    loglik, bad = _inference.run_e_step(fresh_log_emission, startprob, transmat, data.starts, data.lengths,
+                                        buffers)
+    if bad >= 0:
+        labelled = data.labelled_rows is not None and data.labelled_rows.size > 0
+        raise ValueError(
+            f"X: {_inference.impossible_message(int(bad), data.starts, 'X', labelled)} under the "
+            + ("fixed" if parameters_fixed else "current")
+            + " parameters"
+            + (NO_STATE_EMITS if emitted_by_no_state(emission, data.X, int(bad)) else "")
+            + ". Check transmat_init zeros, fixed parameters, emission starting values"
+            + (" and the given states." if labelled else ".")
+        )
+    b = buffers
+    emission_statistics = emission.statistics(data.X, b.posteriors) if emission_free else None
+    return HMMStatistics(b.start_counts.copy(), b.pairwise.copy(), emission_statistics), loglik
+
+
+def pack_sequences(X: np.ndarray, lengths: np.ndarray, symbols: bool = False) -> SequenceData:
+    """One chunk of a dask array (already validated), holding whole sequences, as
+    :class:`SequenceData`: symbols as a 1-D int64 array, other data as (T, D) floats."""
+    if symbols:
+        X = np.asarray(X).reshape(-1).astype(np.int64)
+    else:
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = X[:, None] if X.ndim == 1 else X
+    return SequenceData(X, lengths, _inference.sequence_starts(lengths), None, None, False)
+
+
 class HMMEM:
     """A hidden Markov model under :func:`emlib.em.fit`: current parameters plus E- and M-step.
+
+    The data are a :class:`~emlib.hmm.SequenceData`, or chunked data (a dask array whose chunks hold whole
+    sequences) whose E-step is the sum of :func:`hmm_statistics` over its chunks.
 
     Parameters
     ----------
@@ -123,6 +207,7 @@ class HMMEM:
         self._buffers = None
 
     def initialize(self, data: SequenceData, rng: np.random.Generator) -> None:
+        data = local_part(data)  # for a dask array, a random sample of its rows
         self.startprob, self.transmat, self.emission = self.start(data, rng)
         # Zeros of the starting values are structural: counts and pseudo-counts never revive them.
         self.allowed_start = self.startprob > 0
@@ -138,36 +223,16 @@ class HMMEM:
 
         The objective is the log-likelihood (of the data and the known states) with the emission's
         ``log_penalty`` in every step's log-density, plus the log-density of the Dirichlet priors:
-        exactly what the M-step maximises.
+        exactly what the M-step maximises. For chunked data both are summed over the chunks (the
+        prior added once).
         """
-        if self._buffers is None:
-            self._buffers = _inference.EStepBuffers(data.X.shape[0], self.emission.n_components)
-        penalty = self.emission.log_penalty()
-
-        def fresh_log_emission():
-            work = own_float_array(self.emission.log_prob(data.X))
-            if np.any(penalty):
-                work += penalty
-            if data.labelled_rows is not None:
-                clamp_to_labels(work, data.labelled_rows, data.labels)
-            return work
-
-        loglik, bad = _inference.run_e_step(
-            fresh_log_emission, self.startprob, self.transmat, data.starts, data.lengths, self._buffers
-        )
-        if bad >= 0:
-            labelled = data.labelled_rows is not None and data.labelled_rows.size > 0
-            raise ValueError(
-                f"X: {_inference.impossible_message(int(bad), data.starts, 'X', labelled)} under the "
-                + ("fixed" if self.settings.fixed else "starting")
-                + " parameters"
-                + (NO_STATE_EMITS if emitted_by_no_state(self.emission, data.X, int(bad)) else "")
-                + ". Check transmat_init zeros, fixed parameters, emission starting values"
-                + (" and the given states." if labelled else ".")
-            )
-        b = self._buffers
-        emission = self.emission.statistics(data.X, b.posteriors) if self._emission_free() else None
-        statistics = HMMStatistics(b.start_counts.copy(), b.pairwise.copy(), emission)
+        parameters = (self.startprob, self.transmat, self.emission, self._emission_free())
+        if isinstance(data, ChunkedData):
+            statistics, loglik = data.map_sum(hmm_statistics, *parameters, None, bool(self.settings.fixed))
+        else:
+            if self._buffers is None:
+                self._buffers = _inference.EStepBuffers(data.X.shape[0], self.emission.n_components)
+            statistics, loglik = hmm_statistics(data, *parameters, self._buffers, bool(self.settings.fixed))
         return statistics, loglik + self.log_prior()
 
     def m_step(self, data: SequenceData, statistics: HMMStatistics) -> None:
@@ -304,6 +369,7 @@ class BaseHMM(EMEstimator):
                  transmat_init: ArrayLike | None = None, startprob_prior: float | ArrayLike = 0.0,
                  transmat_prior: float | ArrayLike = 0.0, fixed: FixedNames = (), init: str = "random",
                  n_init: int = 1, max_iter: int = 100, tol: float = 1e-6, accelerate: str | None = None,
+                 learning_decay: float = LEARNING_DECAY, learning_offset: float = LEARNING_OFFSET,
                  random_state: RandomState = None, verbose: bool = False):
         self.n_components = n_components
         self.startprob_init = startprob_init
@@ -316,6 +382,8 @@ class BaseHMM(EMEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.accelerate = accelerate
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
         self.random_state = random_state
         self.verbose = verbose
 
@@ -325,8 +393,14 @@ class BaseHMM(EMEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples,)
-            The observations of all sequences, one after the other.
+        X : array-like of shape (n_samples, n_features) or (n_samples,), or dask.array.Array
+            The observations of all sequences, one after the other. A ``dask.array`` whose row
+            chunks each hold whole sequences (spread over the workers of a cluster, say) is fitted
+            where it lives: each E-step sums the statistics and log-likelihoods of the chunks,
+            and only these travel. The starting values come from a random sample of at most
+            ``emlib.chunked.INITIAL_SAMPLE_SIZE`` (100,000) rows, gathered in one validating
+            pass before EM starts (all rows, in order, when there are no more: the in-memory
+            fit's start). ``states`` cannot be given with a dask array.
         lengths : array-like of int, optional
             Lengths of the sequences in ``X`` (summing to ``n_samples``); ``None`` means one sequence.
         states : array-like of int of shape (n_samples,), optional
@@ -344,20 +418,29 @@ class BaseHMM(EMEstimator):
         and the known states, when some are given), plus the log-density of the Dirichlet priors
         when pseudo-counts are used (and, for Gaussian emissions, the ``reg_covar`` penalty of
         :meth:`emlib.distributions.Gaussian.log_penalty`). It never decreases.
+
+        ``fit`` also sets the running statistics that :meth:`partial_fit` continues from
+        (``statistics_``, ``n_samples_seen_``, ``n_steps_ = 0``).
         """
         settings = self._check_parameters()
-        X = self._check_X(X, fitting=True)
-        n = X.shape[0]
-        lengths = check_lengths(lengths, n)
-        labelled_rows, labels = self._check_states(states, n)
-        fully = labelled_rows is not None and labelled_rows.shape[0] == n
+        if is_dask_array(X):
+            data, X, largest = self._chunked_sequences(X, lengths, states)
+            n, fully = int(sum(data.row_chunks)), False
+            emission_start = self._emission_start(X, largest=largest)
+        else:
+            X = self._check_X(X, fitting=True)
+            n = X.shape[0]
+            lengths = check_lengths(lengths, n)
+            labelled_rows, labels = self._check_states(states, n)
+            fully = labelled_rows is not None and labelled_rows.shape[0] == n
+            data = SequenceData(X, lengths, _inference.sequence_starts(lengths), labelled_rows, labels, fully)
+            emission_start = self._emission_start(X)
         if n < self.n_components and not fully:
             raise ValueError(
                 f"n_components={self.n_components} needs at least as many samples, got {n}"
             )
-        data = SequenceData(X, lengths, _inference.sequence_starts(lengths), labelled_rows, labels, fully)
         startprob, transmat = self._initial_start_and_transitions()
-        start = _HMMStart(startprob, transmat, self._emission_start(X))
+        start = _HMMStart(startprob, transmat, emission_start)
         if fully:  # supervised: no iterations, the counts of the known states
             result = self._count(HMMEM(settings, start), data)
         else:
@@ -373,10 +456,97 @@ class BaseHMM(EMEstimator):
         self.converged_ = True if fully else result.converged
         self.n_iter_ = result.n_iter
         self.n_e_steps_ = result.n_e_steps
+        self._begin_stream(result.expected_statistics, float(n))
         model._buffers = None
         self.emission_ = model.emission  # last: its presence means "fitted"
         self._warn_if_degenerate()
         return self
+
+    def partial_fit(self, X: ArrayLike, lengths: ArrayLike | None = None,
+                    states: ArrayLike | None = None) -> BaseHMM:
+        """Update the fit with whole sequences of a stream: one step of stepwise (online) EM.
+
+        The first call (on an unfitted model) is :meth:`fit` on its sequences, ``n_init``
+        restarts included. Every later call runs forward–backward on its sequences at the
+        current parameters, moves the running statistics (kept per step of the sequences)
+        towards theirs, ``s <- (1 - g_t) s + g_t * batch / n_steps_in_batch`` with
+        ``g_t = (t + learning_offset) ** -learning_decay`` at update ``t = 1, 2, ...``, and sets
+        the parameters by the M-step from them (Cappé & Moulines, 2009; Liang & Klein, 2009).
+        Memory holds the statistics alone (``O(K^2)`` plus the emission's), whatever the length of
+        the stream. With a step of 1 (``learning_offset=0`` at ``t = 1``) and no priors an update
+        is exactly one Baum–Welch iteration on the batch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples,)
+            One or more whole sequences, one after the other (in memory).
+        lengths : array-like of int, optional
+            Their lengths; ``None`` means one sequence.
+        states : array-like of int of shape (n_samples,), optional
+            Known states, ``-1`` where unknown, as in :meth:`fit`.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        The M-step sees the running statistics scaled to the number of steps seen so far, so
+        Dirichlet pseudo-counts weigh as in a batch fit of everything seen. ``statistics_``,
+        ``n_steps_`` (updates since the last :meth:`fit`) and ``n_samples_seen_`` (steps seen
+        since) describe the stream; ``converged_``, ``n_iter_``, ``n_e_steps_``,
+        ``loglik_history_`` and ``restart_logliks_`` still describe the fit that started it.
+        ``accelerate`` acts on that fit alone: an update is one forward–backward pass and one
+        M-step, the same with or without it.
+        """
+        if not self.__sklearn_is_fitted__():
+            return self.fit(X, lengths, states)
+        if is_dask_array(X):
+            raise TypeError("partial_fit takes sequences in memory; fit takes a dask array (or pass X.compute())")
+        settings = self._check_parameters()
+        X = self._check_X(X, fitting=False)
+        n = X.shape[0]
+        lengths = check_lengths(lengths, n)
+        labelled_rows, labels = self._check_states(states, n)
+        fully = labelled_rows is not None and labelled_rows.shape[0] == n
+        data = SequenceData(X, lengths, _inference.sequence_starts(lengths), labelled_rows, labels, fully)
+        model = HMMEM(settings, None)
+        model.startprob, model.transmat = self.startprob_.copy(), self.transmat_.copy()
+        model.emission = copy.deepcopy(self.emission_)
+        model.allowed_start, model.allowed_transitions = self._allowed_start, self._allowed_transitions
+        self._stream_step(model, data, float(n))
+        self.startprob_, self.transmat_ = model.startprob, model.transmat
+        self._settings = settings
+        self.emission_ = model.emission
+        return self
+
+    def _chunked_sequences(self, X, lengths, states):
+        """Chunked data for a dask array whose chunks hold whole sequences, the random sample of its
+        rows that the starting values come from, and the columns' largest values."""
+        if states is not None:
+            raise ValueError("states cannot be given with a dask array X; fit known states in memory")
+        found = survey(X, None, self._check_chunk, self.random_state)
+        lengths = check_lengths(lengths, found.n_rows)
+        ends = np.cumsum(lengths)
+        chunk_ends = np.cumsum(found.row_chunks)
+        inside = np.flatnonzero(~np.isin(chunk_ends, ends))
+        if inside.size:
+            row = int(chunk_ends[inside[0]])
+            sequence = int(np.searchsorted(ends, row, side="right"))
+            raise ValueError(
+                f"the chunks of X must hold whole sequences, but a chunk ends at row {row}, inside "
+                f"sequence {sequence} (rows {int(ends[sequence] - lengths[sequence])} to {int(ends[sequence]) - 1}). "
+                "Rechunk X along the sequences, e.g. X.rechunk({0: tuple(lengths)}) for one sequence per chunk"
+            )
+        self._check_survey(found)
+        first = np.searchsorted(ends, np.concatenate([[0], chunk_ends[:-1]]), side="right")
+        last = np.searchsorted(ends, chunk_ends, side="right")
+        extras = tuple(lengths[a:b] for a, b in zip(first, last))
+        sample = found.sample
+        local = SequenceData(sample, np.array([len(sample)], dtype=np.int64), np.zeros(1, dtype=np.int64),
+                             None, None, False)
+        pack = partial(pack_sequences, symbols=self._symbols)
+        return ChunkedData((found.X,), pack, extras, local, found.row_chunks), sample, found.maximum
 
     def _count(self, model: HMMEM, data: SequenceData):
         """Supervised training: the counts of the known states, with one warning per kind of gap."""
@@ -690,6 +860,15 @@ class BaseHMM(EMEstimator):
         self.emission_ = emission
 
     # -- subclass hooks ---------------------------------------------------------------------------
+    _symbols: ClassVar[bool] = False  # whether X holds symbols (1-D integers) rather than rows of numbers
+
+    def _check_chunk(self, X) -> np.ndarray:
+        """Validation of one chunk of a dask array (as of in-memory data, without data-wide checks)."""
+        return self._check_X(X, fitting=True)
+
+    def _check_survey(self, found) -> None:
+        """Data-wide checks of a dask array from its survey (subclasses extend)."""
+
     def _warn_if_degenerate(self) -> None:
         """Warn about a degenerate final fit (emissions that can collapse say how)."""
 
@@ -699,7 +878,9 @@ class BaseHMM(EMEstimator):
     def _check_X(self, X, fitting: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _emission_start(self, X):  # pragma: no cover - abstract
+    def _emission_start(self, X, largest=None):  # pragma: no cover - abstract
+        """The emission's start, ``(X, rng, labelled_rows, labels) -> emission``; ``largest`` is the
+        columns' largest values over all the data when ``X`` is a sample of it."""
         raise NotImplementedError
 
     def _n_free_emission_parameters(self) -> int:  # pragma: no cover - abstract

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from emlib._estimator import user_stacklevel
+from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     check_choice,
+    check_column_ranges,
     check_n_features,
     check_nonnegative_float,
     check_positive_int,
@@ -59,6 +60,17 @@ _COMMON_TRAINING = """
         along pairs of EM steps and keeps a point only if the objective does not go down: the same
         maximum, in far fewer E-steps when EM is slow (states that are hard to tell apart). ``n_iter_`` then counts
         accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+        It applies to ``fit`` (on a dask array too) and so to the first :meth:`partial_fit` call,
+        which is ``fit`` on its batch; a later ``partial_fit`` update is one E-step and one M-step,
+        with nothing to extrapolate, and is the same either way.
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent sequences closely, 1 averages every batch alike. (0.7 and 10 are also
+        scikit-learn's defaults for its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -81,7 +93,14 @@ _COMMON_ATTRIBUTES = """
         E-steps run by the kept start: ``n_iter_ + 1`` for plain EM, fewer iterations' worth with
         ``accelerate="squarem"``.
     restart_logliks_ : ndarray of shape (n_init,)
-        Final objective of every start."""
+        Final objective of every start.
+    statistics_ : emlib.hmm.HMMStatistics
+        The running sufficient statistics per step of the sequences, which :meth:`partial_fit`
+        updates: start counts (K,), transition counts (K, K) and the emission's statistics.
+    n_samples_seen_ : float
+        The steps seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``)."""
 
 
 class GaussianHMM(BaseHMM):
@@ -142,10 +161,12 @@ class GaussianHMM(BaseHMM):
                  startprob_prior: float | ArrayLike = 0.0, transmat_prior: float | ArrayLike = 0.0,
                  fixed: FixedNames = (), init: str = "kmeans++", reg_covar: float = 1e-6, n_init: int = 1,
                  max_iter: int = 100, tol: float = 1e-6, accelerate: str | None = None,
+                 learning_decay: float = LEARNING_DECAY, learning_offset: float = LEARNING_OFFSET,
                  random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
                          random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
@@ -166,7 +187,10 @@ class GaussianHMM(BaseHMM):
             check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _emission_start(self, X):
+    def _check_survey(self, found) -> None:
+        check_column_ranges(found.minimum, found.maximum)
+
+    def _emission_start(self, X, largest=None):
         K, D = self.n_components, X.shape[1]
         means = covariances = None
         if self.means_init is not None:
@@ -278,11 +302,12 @@ class CategoricalHMM(BaseHMM):
                  emissionprob_init: ArrayLike | None = None, startprob_prior: float | ArrayLike = 0.0,
                  transmat_prior: float | ArrayLike = 0.0, emissionprob_prior: float | ArrayLike = 0.0,
                  fixed: FixedNames = (), init: str = "random", n_init: int = 1, max_iter: int = 100,
-                 tol: float = 1e-6, accelerate: str | None = None, random_state: RandomState = None,
-                 verbose: bool = False):
+                 tol: float = 1e-6, accelerate: str | None = None, learning_decay: float = LEARNING_DECAY,
+                 learning_offset: float = LEARNING_OFFSET, random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
                          random_state=random_state, verbose=verbose)
         self.n_features = n_features
         self.emissionprob_init = emissionprob_init
@@ -321,9 +346,19 @@ class CategoricalHMM(BaseHMM):
             _check_inferred_symbols(X, self.n_components)
         return X
 
-    def _emission_start(self, X):
+    _symbols = True
+
+    def _check_chunk(self, X) -> np.ndarray:
+        # A chunk's symbols say little about the alphabet: n_features is inferred from them all.
+        return check_symbols(X, "X", self._known_n_symbols(), parameter="n_features")
+
+    def _check_survey(self, found) -> None:
+        if self._known_n_symbols() is None:
+            _check_table_size(self.n_components, int(found.maximum[0]) + 1, f"X (largest symbol {int(found.maximum[0])})")
+
+    def _emission_start(self, X, largest=None):
         known = self._known_n_symbols()
-        n_symbols = known if known is not None else int(X.max()) + 1
+        n_symbols = known if known is not None else int(X.max() if largest is None else largest[0]) + 1
         probabilities = None
         if self.emissionprob_init is not None:
             probabilities = _checked_categorical(self.emissionprob_init, self.emissionprob_prior).probabilities
@@ -401,11 +436,12 @@ class PoissonHMM(BaseHMM):
                  transmat_init: ArrayLike | None = None, rates_init: ArrayLike | None = None,
                  startprob_prior: float | ArrayLike = 0.0, transmat_prior: float | ArrayLike = 0.0,
                  fixed: FixedNames = (), init: str = "kmeans++", n_init: int = 1, max_iter: int = 100,
-                 tol: float = 1e-6, accelerate: str | None = None, random_state: RandomState = None,
-                 verbose: bool = False):
+                 tol: float = 1e-6, accelerate: str | None = None, learning_decay: float = LEARNING_DECAY,
+                 learning_offset: float = LEARNING_OFFSET, random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, startprob_init=startprob_init, transmat_init=transmat_init,
                          startprob_prior=startprob_prior, transmat_prior=transmat_prior, fixed=fixed,
                          init=init, n_init=n_init, max_iter=max_iter, tol=tol, accelerate=accelerate,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
                          random_state=random_state, verbose=verbose)
         self.rates_init = rates_init
 
@@ -415,7 +451,7 @@ class PoissonHMM(BaseHMM):
             check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
 
-    def _emission_start(self, X):
+    def _emission_start(self, X, largest=None):
         K, D = self.n_components, X.shape[1]
         rates = None
         if self.rates_init is not None:

@@ -8,13 +8,18 @@ statistics. M-step: ``weights = totals / N`` and each component family's ``fit_s
 - :class:`GaussianMixture` (also with missing entries, ``missing="em"``; see
   :mod:`emlib.mixture.missing`);
 - :class:`BernoulliMixture` for binary vectors, :class:`PoissonMixture` for counts;
-- :class:`BaseMixture` and :class:`MixtureEM`, what they share, to build a mixture of another family.
+- :class:`BaseMixture` and :class:`MixtureEM`, what they share, to build a mixture of another family;
+  :func:`mixture_statistics`, the E-step as a pure function (what each chunk of a dask array runs).
+
+Every mixture fits a stream batch by batch (``partial_fit``, stepwise EM) and a ``dask.array``
+chunk by chunk (``fit``).
 """
 
 from emlib.mixture._base import (
     BaseMixture,
     MixtureData,
     MixtureEM,
+    mixture_statistics,
     posterior_from_log_prob,
     responsibilities,
 )
@@ -28,6 +33,7 @@ __all__ = [
     "MixtureData",
     "MixtureEM",
     "PoissonMixture",
+    "mixture_statistics",
     "posterior_from_log_prob",
     "responsibilities",
 ]

@@ -2,9 +2,10 @@
 
 E-step: responsibilities ``r[n, k] = p(z_n = k | x_n)`` from the components' ``log_prob`` and the
 mixing weights (:func:`responsibilities`), reduced at once to the components' weighted sufficient
-statistics (``components.statistics(X, r)``). M-step: ``weights = totals / sum(totals)`` and
-``components.fit_statistics(statistics)``. The statistics are sums over the samples, so the same
-M-step would take them summed over chunks of data, or averaged over a stream.
+statistics (``components.statistics(X, r)``, :func:`mixture_statistics`). M-step:
+``weights = totals / sum(totals)`` and ``components.fit_statistics(statistics)``. The statistics
+are sums over the samples, so the same M-step takes them summed over the chunks of a dask array
+(``fit``) or averaged over a stream (``partial_fit``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from emlib._estimator import EMEstimator
+from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, EMEstimator
 from emlib._math import normalize_log_columns
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
@@ -27,6 +28,13 @@ from emlib._validation import (
     check_random_state,
     check_sample_weight,
 )
+from emlib.chunked import (
+    ChunkedData,
+    is_dask_array,
+    local_part,
+    sum_over_chunks,
+    survey,
+)
 from emlib.initialization import INIT_METHODS
 
 if TYPE_CHECKING:
@@ -34,7 +42,7 @@ if TYPE_CHECKING:
     from emlib.elbo import Decomposition
     from emlib.protocols import Distribution, SufficientStatistics
 
-__all__ = ["BaseMixture", "MixtureData", "MixtureEM", "responsibilities"]
+__all__ = ["BaseMixture", "MixtureData", "MixtureEM", "mixture_statistics", "responsibilities"]
 
 # Rows per block in the E-step: the (K, rows) working arrays stay in cache.
 _E_STEP_ROWS = 2048
@@ -96,8 +104,57 @@ class MixtureData(NamedTuple):
     unit_weights: bool  # every sample weight is 1: skip the multiplications
 
 
+def mixture_statistics(data: MixtureData, components: Distribution,
+                       weights: np.ndarray) -> tuple[SufficientStatistics, float]:
+    """The E-step of a mixture on in-memory data: expected sufficient statistics and the objective.
+
+    Parameters
+    ----------
+    data : emlib.mixture.MixtureData
+        Rows ``X`` (N, D) and their positive weights (N,).
+    components : object
+        ``K`` components of any family of ``emlib.distributions``.
+    weights : ndarray of shape (K,)
+        Mixing weights.
+
+    Returns
+    -------
+    statistics
+        ``components.statistics(X, r * sample_weight)`` for the responsibilities ``r`` (N, K).
+    objective : float
+        The (weighted) log-likelihood with each component's log-density shifted by its
+        ``log_penalty()`` (zero but for a Gaussian with ``reg_covar``): exactly what the M-step
+        maximises, so it never decreases. Both are sums over the rows.
+    """
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights) + components.log_penalty()
+    resp, log_evidence = posterior_from_log_prob(components.log_prob(data.X), log_weights)
+    if data.unit_weights:
+        return components.statistics(data.X, resp), float(log_evidence.sum())
+    weighted = (resp.T * data.sample_weight).T
+    return components.statistics(data.X, weighted), float(data.sample_weight @ log_evidence)
+
+
+def pack_mixture_chunk(X: np.ndarray, sample_weight: np.ndarray | None, extra=None) -> MixtureData:
+    """One chunk of a dask array (already validated) as :class:`MixtureData`: rows of weight zero
+    dropped, as ``fit`` drops them from in-memory data."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if sample_weight is None:
+        return MixtureData(X, np.ones(X.shape[0]), True)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    keep = sample_weight > 0
+    if not keep.all():
+        X, sample_weight = X[keep], sample_weight[keep]
+    return MixtureData(X, sample_weight, bool(np.all(sample_weight == 1.0)))
+
+
 class MixtureEM:
     """A finite mixture under :func:`emlib.em.fit`: the parameters being fitted and the two steps.
+
+    The data are a :class:`~emlib.mixture.MixtureData`, or chunked data (a dask array) whose
+    E-step is the sum of :func:`mixture_statistics` over its chunks.
 
     Parameters
     ----------
@@ -107,28 +164,22 @@ class MixtureEM:
         The estimator hands it over with its settings bound; the model reads nothing else.
     """
 
+    #: The E-step on in-memory data, ``(data, components, weights) -> (statistics, objective)``.
+    statistics_function = staticmethod(mixture_statistics)
+
     def __init__(self, start: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[Any, np.ndarray]]):
         self.start = start
         self.components = None
         self.weights = None
 
     def initialize(self, data: MixtureData, rng: np.random.Generator) -> None:
+        data = local_part(data)  # for a dask array, a random sample of its rows
         self.components, self.weights = self.start(data.X, data.sample_weight, rng)
 
     def e_step(self, data: MixtureData) -> tuple[SufficientStatistics, float]:
-        """Expected sufficient statistics under the responsibilities, and the objective.
-
-        The objective is the log-likelihood with each component's log-density shifted by its
-        ``log_penalty()`` (zero but for a Gaussian with ``reg_covar``): exactly what the M-step
-        maximises, so it never decreases.
-        """
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(self.weights) + self.components.log_penalty()
-        resp, log_evidence = posterior_from_log_prob(self.components.log_prob(data.X), log_weights)
-        if data.unit_weights:
-            return self.components.statistics(data.X, resp), float(log_evidence.sum())
-        weighted = (resp.T * data.sample_weight).T
-        return self.components.statistics(data.X, weighted), float(data.sample_weight @ log_evidence)
+        """Expected sufficient statistics under the responsibilities, and the objective
+        (see :func:`mixture_statistics`); summed over the chunks of chunked data."""
+        return sum_over_chunks(self.statistics_function, data, self.components, self.weights)
 
     def m_step(self, data: MixtureData, statistics: SufficientStatistics) -> None:
         """Mixing weights from the totals; the components from their statistics."""
@@ -151,6 +202,10 @@ class MixtureEM:
         weights = simplex_from_vector(vector[:K], np.ones(K, dtype=bool), "vector")
         self.components.set_vector(vector[K:])
         self.weights = weights
+
+
+def _pack_unweighted(X: np.ndarray, extra=None) -> MixtureData:
+    return pack_mixture_chunk(X, None)
 
 
 class _FittedStart:
@@ -181,7 +236,8 @@ class BaseMixture(EMEstimator):
 
     def __init__(self, n_components: int = 1, *, init: str = "kmeans++", weights_init: ArrayLike | None = None,
                  n_init: int = 1, max_iter: int = 100, tol: float = 1e-5, accelerate: str | None = None,
-                 warm_start: bool = False, random_state: RandomState = None, verbose: bool = False):
+                 warm_start: bool = False, learning_decay: float = LEARNING_DECAY,
+                 learning_offset: float = LEARNING_OFFSET, random_state: RandomState = None, verbose: bool = False):
         self.n_components = n_components
         self.init = init
         self.weights_init = weights_init
@@ -190,6 +246,8 @@ class BaseMixture(EMEstimator):
         self.tol = tol
         self.accelerate = accelerate
         self.warm_start = warm_start
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
         self.random_state = random_state
         self.verbose = verbose
 
@@ -199,14 +257,21 @@ class BaseMixture(EMEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples,)
-            1-D data is one feature.
+        X : array-like of shape (n_samples, n_features) or (n_samples,), or dask.array.Array
+            1-D data is one feature. A ``dask.array`` chunked along its rows (data larger than
+            memory, or spread over a cluster) is fitted where it lives: each E-step sums the
+            statistics and log-likelihoods of the chunks, computed by dask's current scheduler,
+            and only these travel; the starting values come from a random sample of at most
+            ``emlib.chunked.INITIAL_SAMPLE_SIZE`` (100,000) rows, gathered in one validating pass
+            before EM starts (all rows, in order, when there are no more: the in-memory fit's
+            start). From the same start the iterates are the in-memory fit's, up to round-off.
         y : None
             Ignored: mixtures are unsupervised. Accepted so that scikit-learn's pipelines and
             ``fit(X, y)`` habits work (it is never taken for ``sample_weight``).
         sample_weight : array-like of shape (n_samples,), optional
             Frequency weights: a weight of 2 counts a row exactly as if it appeared twice, a weight
-            of 0 as if it were absent. Non-negative, not all zero.
+            of 0 as if it were absent. Non-negative, not all zero. When ``X`` is a dask array,
+            an array in memory or a dask array of any chunks (they are matched to ``X``'s).
 
         Returns
         -------
@@ -218,45 +283,143 @@ class BaseMixture(EMEstimator):
             If EM stopped at ``max_iter`` before the objective settled.
         emlib.exceptions.DegenerateComponentWarning
             If a component collapsed onto a point or received no weight.
+
+        Notes
+        -----
+        ``fit`` also sets the running statistics that :meth:`partial_fit` continues from
+        (``statistics_``, ``n_samples_seen_``, ``n_steps_ = 0``).
         """
         self._check_parameters()
-        X = self._check_X(X, fitting=True)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        keep = sample_weight > 0
-        if np.count_nonzero(keep) < self.n_components:
-            raise ValueError(
-                f"X has {np.count_nonzero(keep)} sample(s) (with positive weight), fewer than "
-                f"n_components={self.n_components}"
-            )
         warm = bool(self.warm_start) and self.__sklearn_is_fitted__()
-        if warm:
-            check_n_features(X, self.n_features_in_, type(self).__name__)
+        if is_dask_array(X):
+            model, data, n_features, weight = self._chunked_em_problem(X, sample_weight, warm)
         else:
-            self._check_initial_values(X)
-        if not keep.all():  # a zero weight is an absent row
-            X, sample_weight = X[keep], sample_weight[keep]
-        start = _FittedStart(self.components_, self.weights_) if warm else self._start(X)
-        model, data = self._em_problem(X, sample_weight, start)
-        result = self._run_em(model, data, tol_scale=float(sample_weight.sum()),
-                              n_init=1 if warm else self.n_init)
+            X = self._check_X(X, fitting=True)
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+            keep = sample_weight > 0
+            self._check_enough_samples(np.count_nonzero(keep))
+            if warm:
+                check_n_features(X, self.n_features_in_, type(self).__name__)
+            else:
+                self._check_initial_values(X)
+            if not keep.all():  # a zero weight is an absent row
+                X, sample_weight = X[keep], sample_weight[keep]
+            start = self._fitted_start() if warm else self._start(X)
+            model, data = self._em_problem(X, sample_weight, start)
+            n_features, weight = X.shape[1], float(sample_weight.sum())
+        result = self._run_em(model, data, tol_scale=weight, n_init=1 if warm else self.n_init)
         self.weights_ = result.model.weights
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_features
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
         self.n_e_steps_ = result.n_e_steps
         self.loglik_history_ = result.loglik_history
         self.restart_logliks_ = result.restart_logliks
+        self._begin_stream(result.expected_statistics, weight)
         self.components_ = result.model.components  # last: its presence means "fitted"
         self._warn_if_degenerate()
+        return self
+
+    def partial_fit(self, X: ArrayLike, y: object = None, *,
+                    sample_weight: ArrayLike | None = None) -> BaseMixture:
+        """Update the fit with one batch of a stream: one step of stepwise (online) EM.
+
+        The first call (on an unfitted estimator) is :meth:`fit` on its batch, ``n_init``
+        restarts included; it needs at least ``n_components`` samples. Every later call runs the
+        E-step on its batch at the current parameters, moves the running statistics (kept per
+        unit of sample weight) towards the batch's, ``s <- (1 - g_t) s + g_t * batch / weight``
+        with step ``g_t = (t + learning_offset) ** -learning_decay`` at update ``t = 1, 2, ...``,
+        and sets the parameters by the M-step from them (Cappé & Moulines, 2009; Liang & Klein,
+        2009). Batches may have any size (one sample, even). Memory holds the statistics alone,
+        ``O(K D^2)`` for Gaussians, whatever the length of the stream. With a step of 1
+        (``learning_offset=0`` at ``t = 1``) an update is exactly one EM iteration on the batch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples,)
+            One batch of the stream (in memory).
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), optional
+            Frequency weights, as in :meth:`fit`: a batch with weights counts as the batch with
+            each row repeated that many times.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        After an update, ``statistics_`` holds the running statistics, ``n_steps_`` the number
+        of updates since the last :meth:`fit` and ``n_samples_seen_`` the total sample weight
+        seen since; ``converged_``, ``n_iter_``, ``n_e_steps_``, ``loglik_history_`` and
+        ``restart_logliks_`` still describe the fit that started the stream. ``accelerate`` acts on
+        that fit alone: an update is one E-step and one M-step, the same with or without it.
+        """
+        if not self.__sklearn_is_fitted__():
+            return self.fit(X, sample_weight=sample_weight)
+        if is_dask_array(X):
+            raise TypeError("partial_fit takes a batch in memory; fit takes a dask array (or pass X.compute())")
+        self._check_parameters()
+        X = self._checked_fitted_X(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        keep = sample_weight > 0
+        if not keep.all():
+            X, sample_weight = X[keep], sample_weight[keep]
+        model, data = self._em_problem(X, sample_weight, None)
+        model.components, model.weights = copy.deepcopy(self.components_), self.weights_.copy()
+        self._stream_step(model, data, float(sample_weight.sum()))
+        self.weights_ = model.weights
+        self.components_ = model.components
         return self
 
     def fit_predict(self, X: ArrayLike, y: object = None, *, sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the most probable component of each sample, shape (n_samples,)."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def _em_problem(self, X, sample_weight, start):
-        """The model and data that :func:`emlib.em.fit` runs on (subclasses may substitute)."""
+    def _check_enough_samples(self, n_positive: int) -> None:
+        if n_positive < self.n_components:
+            raise ValueError(
+                f"X has {n_positive} sample(s) (with positive weight), fewer than "
+                f"n_components={self.n_components}"
+            )
+
+    def _fitted_start(self) -> _FittedStart:
+        return _FittedStart(self.components_, self.weights_)
+
+    def _em_problem(self, X, sample_weight, start, found=None):
+        """The model and data that :func:`emlib.em.fit` runs on (subclasses may substitute).
+
+        ``start`` is None for a batch of a stream (the model then gets the fitted parameters);
+        ``found`` is the :class:`~emlib.chunked.Survey` of a dask array whose random sample
+        ``X`` is.
+        """
         return MixtureEM(start), MixtureData(X, sample_weight, bool(np.all(sample_weight == 1.0)))
+
+    def _check_chunk(self, X) -> np.ndarray:
+        """Validation of one chunk of a dask array (as of in-memory data, without data-wide checks)."""
+        return self._check_X(X, fitting=False)
+
+    def _check_survey(self, found) -> None:
+        """Data-wide checks of a dask array from its survey (subclasses extend)."""
+
+    def _chunked_em_problem(self, X, sample_weight, warm: bool):
+        """The model and chunked data for a dask array: one pass to validate and sample, then the
+        in-memory problem on the sample, whose E-step maps over the chunks."""
+        found = survey(X, sample_weight, self._check_chunk, self.random_state)
+        self._check_enough_samples(found.n_positive)
+        self._check_survey(found)
+        sample = found.sample if found.sample.ndim == 2 else found.sample[:, None]
+        if warm:
+            check_n_features(sample, self.n_features_in_, type(self).__name__)
+        else:
+            self._check_initial_values(sample)
+        start = self._fitted_start() if warm else self._start(sample)
+        model, local = self._em_problem(sample, found.sample_weight_local, start, found)
+        arrays = (found.X,) if found.sample_weight is None else (found.X, found.sample_weight)
+        pack = pack_mixture_chunk if found.sample_weight is not None else _pack_unweighted
+        data = ChunkedData(arrays, pack, (None,) * len(found.row_chunks), local, found.row_chunks)
+        return model, data, sample.shape[1], found.weight_total
 
     def _warn_if_degenerate(self) -> None:
         """Warn about a degenerate final fit (subclasses whose components can collapse say how)."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET
 from emlib.distributions.bernoulli import DEFAULT_MIN_PROB, Bernoulli
 from emlib.distributions.poisson import Poisson
 from emlib.initialization import kmeans_start
@@ -115,8 +116,19 @@ class BernoulliMixture(BaseMixture):
         along pairs of EM steps and keeps a point only if the objective does not go down: the same
         maximum, in far fewer E-steps when EM is slow (overlapping components). ``n_iter_`` then counts
         accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+        It applies to ``fit`` (on a dask array too) and so to the first :meth:`partial_fit` call,
+        which is ``fit`` on its batch; a later ``partial_fit`` update is one E-step and one M-step,
+        with nothing to extrapolate, and is the same either way.
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one.
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent batches closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's
+        defaults for its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -142,6 +154,13 @@ class BernoulliMixture(BaseMixture):
         values); never decreases.
     restart_logliks_ : ndarray of shape (n_init,)
         Final log-likelihood of every start.
+    statistics_ : emlib.distributions.WeightedSums
+        The running sufficient statistics per unit of sample weight, which :meth:`partial_fit`
+        updates (totals (K,) and sums (K, D)); O(K D) numbers, whatever was seen.
+    n_samples_seen_ : float
+        The sample weight seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``).
 
     Examples
     --------
@@ -159,9 +178,11 @@ class BernoulliMixture(BaseMixture):
     def __init__(self, n_components: int = 1, *, init: str = "kmeans++", weights_init: ArrayLike | None = None,
                  probabilities_init: ArrayLike | None = None, n_init: int = 1, min_prob: float = DEFAULT_MIN_PROB,
                  max_iter: int = 100, tol: float = 1e-5, accelerate: str | None = None, warm_start: bool = False,
+                 learning_decay: float = LEARNING_DECAY, learning_offset: float = LEARNING_OFFSET,
                  random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
                          max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
                          random_state=random_state, verbose=verbose)
         self.probabilities_init = probabilities_init
         self.min_prob = min_prob
@@ -239,8 +260,19 @@ class PoissonMixture(BaseMixture):
         along pairs of EM steps and keeps a point only if the objective does not go down: the same
         maximum, in far fewer E-steps when EM is slow (overlapping components). ``n_iter_`` then counts
         accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+        It applies to ``fit`` (on a dask array too) and so to the first :meth:`partial_fit` call,
+        which is ``fit`` on its batch; a later ``partial_fit`` update is one E-step and one M-step,
+        with nothing to extrapolate, and is the same either way.
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one.
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent batches closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's
+        defaults for its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -266,6 +298,13 @@ class PoissonMixture(BaseMixture):
         values); never decreases.
     restart_logliks_ : ndarray of shape (n_init,)
         Final log-likelihood of every start.
+    statistics_ : emlib.distributions.WeightedSums
+        The running sufficient statistics per unit of sample weight, which :meth:`partial_fit`
+        updates (totals (K,) and sums (K, D)); O(K D) numbers, whatever was seen.
+    n_samples_seen_ : float
+        The sample weight seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``).
 
     Examples
     --------
@@ -280,10 +319,11 @@ class PoissonMixture(BaseMixture):
 
     def __init__(self, n_components: int = 1, *, init: str = "kmeans++", weights_init: ArrayLike | None = None,
                  rates_init: ArrayLike | None = None, n_init: int = 1, max_iter: int = 100, tol: float = 1e-5,
-                 accelerate: str | None = None, warm_start: bool = False, random_state: RandomState = None,
-                 verbose: bool = False):
+                 accelerate: str | None = None, warm_start: bool = False, learning_decay: float = LEARNING_DECAY,
+                 learning_offset: float = LEARNING_OFFSET, random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
                          max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
                          random_state=random_state, verbose=verbose)
         self.rates_init = rates_init
 

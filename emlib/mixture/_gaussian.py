@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from emlib._estimator import user_stacklevel
+from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     check_choice,
+    check_column_ranges,
     check_n_features,
     check_nonnegative_float,
     check_spread,
 )
+from emlib.chunked import local_part
 from emlib.distributions import COVARIANCE_TYPES, Gaussian
 from emlib.exceptions import DegenerateComponentWarning
 from emlib.initialization import kmeans_start, overall_covariance
@@ -74,7 +76,24 @@ class _MissingData(NamedTuple):
     sample_weight: np.ndarray  # (N,), positive
     unit_weights: bool
     patterns: missing.MissingPatterns  # the rows of X grouped by pattern of missingness
-    mean_imputed: np.ndarray  # X with each NaN replaced by its column's weighted mean: for starting
+    mean_imputed: np.ndarray | None  # X with each NaN replaced by its column's weighted mean: for starting
+
+
+def missing_mixture_statistics(data: Any, components: Gaussian, weights: np.ndarray):
+    """The E-step of a Gaussian mixture on rows with missing entries: statistics and objective.
+
+    ``data`` is a ``_MissingData`` (rows grouped once) or a ``MixtureData`` (one chunk of a dask
+    array, grouped here). Diagonal and spherical components get diagonal-only moments, as from
+    complete data, so that statistics of batches with and without missing entries add up.
+    """
+    patterns = data.patterns if isinstance(data, _MissingData) else missing.MissingPatterns(data.X)
+    log_evidence, statistics = missing.expected_statistics(
+        patterns, weights, components.means, missing.ObservedGaussian(components).covariance_stack(),
+        None if data.unit_weights else data.sample_weight, log_penalty=components.log_penalty())
+    if components.covariance_type in ("diag", "spherical"):
+        statistics = statistics.diagonal()
+    loglik = log_evidence.sum() if data.unit_weights else data.sample_weight @ log_evidence
+    return statistics, float(loglik)
 
 
 class _MissingGaussianEM(MixtureEM):
@@ -86,17 +105,12 @@ class _MissingGaussianEM(MixtureEM):
     is the mixture's: the same ``fit_statistics`` as with complete data.
     """
 
+    statistics_function = staticmethod(missing_mixture_statistics)
+
     def initialize(self, data: _MissingData, rng: np.random.Generator) -> None:
         # Any start will do for EM: the shared start on the mean-imputed data.
+        data = local_part(data)
         self.components, self.weights = self.start(data.mean_imputed, data.sample_weight, rng)
-
-    def e_step(self, data: _MissingData):
-        log_evidence, statistics = missing.expected_statistics(
-            data.patterns, self.weights, self.components.means,
-            missing.ObservedGaussian(self.components).covariance_stack(),
-            None if data.unit_weights else data.sample_weight, log_penalty=self.components.log_penalty())
-        loglik = log_evidence.sum() if data.unit_weights else data.sample_weight @ log_evidence
-        return statistics, float(loglik)
 
 
 class GaussianMixture(BaseMixture):
@@ -144,9 +158,20 @@ class GaussianMixture(BaseMixture):
         along pairs of EM steps and keeps a point only if the objective does not go down: the same
         maximum, in far fewer E-steps when EM is slow (overlapping components). ``n_iter_`` then counts
         accelerated iterations and ``n_e_steps_`` the E-steps they cost. ``None``: plain EM.
+        It applies to ``fit`` (on a dask array too) and so to the first :meth:`partial_fit` call,
+        which is ``fit`` on its batch; a later ``partial_fit`` update is one E-step and one M-step,
+        with nothing to extrapolate, and is the same either way.
     warm_start : bool, default False
         Start ``fit`` from the parameters of the previous fit, if there is one (``n_init`` is then 1
         and the ``*_init`` arguments are not used).
+    learning_decay : float, default 0.7
+        ``kappa``, in (0.5, 1], of the step ``(t + learning_offset) ** -kappa`` by which
+        :meth:`partial_fit` moves the running statistics at update ``t``: near 0.5 the fit follows
+        recent batches closely, 1 averages every batch alike. (0.7 and 10 are also scikit-learn's
+        defaults for its online LDA.)
+    learning_offset : float, default 10
+        ``t0`` >= 0 of the same step: larger values make the first updates smaller, which small
+        batches need so as not to overwrite what the first fit learnt.
     random_state : None, int or numpy.random.Generator
         Seed for the starting values.
     verbose : bool, default False
@@ -186,6 +211,14 @@ class GaussianMixture(BaseMixture):
         it lies just below ``score(X) * n_samples``.
     restart_logliks_ : ndarray of shape (n_init,)
         Final objective of every start.
+    statistics_ : emlib.distributions.WeightedMoments
+        The running sufficient statistics per unit of sample weight, which :meth:`partial_fit`
+        updates (totals (K,), first moments (K, D), second moments (K, D, D), or (K, D) for diag
+        and spherical); O(K D^2) numbers, whatever was seen.
+    n_samples_seen_ : float
+        The sample weight seen by the last ``fit`` and the ``partial_fit`` calls since.
+    n_steps_ : int
+        The number of ``partial_fit`` updates since the last ``fit`` (0 after ``fit``).
 
     Notes
     -----
@@ -226,9 +259,11 @@ class GaussianMixture(BaseMixture):
                  weights_init: ArrayLike | None = None, means_init: ArrayLike | None = None,
                  covariances_init: ArrayLike | None = None, n_init: int = 1, reg_covar: float = 1e-6,
                  missing: str = "error", max_iter: int = 100, tol: float = 1e-5, accelerate: str | None = None,
-                 warm_start: bool = False, random_state: RandomState = None, verbose: bool = False):
+                 warm_start: bool = False, learning_decay: float = LEARNING_DECAY,
+                 learning_offset: float = LEARNING_OFFSET, random_state: RandomState = None, verbose: bool = False):
         super().__init__(n_components, init=init, weights_init=weights_init, n_init=n_init,
                          max_iter=max_iter, tol=tol, accelerate=accelerate, warm_start=warm_start,
+                         learning_decay=learning_decay, learning_offset=learning_offset,
                          random_state=random_state, verbose=verbose)
         self.covariance_type = covariance_type
         self.means_init = means_init
@@ -262,19 +297,35 @@ class GaussianMixture(BaseMixture):
         return GaussianStart(K, self.covariance_type, float(self.reg_covar), self.init, self._initial_weights(),
                              means, covariances)
 
-    def _em_problem(self, X, sample_weight, start):
-        observed = None if self.missing == "error" else ~np.isnan(X)
-        if observed is None or observed.all():  # nothing missing: the ordinary (fast) path
+    def _check_survey(self, found) -> None:
+        check_column_ranges(found.minimum, found.maximum)
+
+    def _em_problem(self, X, sample_weight, start, found=None):
+        if self.missing == "error":
             return super()._em_problem(X, sample_weight, start)
-        counts = sample_weight @ observed
+        observed = ~np.isnan(X)
+        incomplete = found.n_incomplete if found is not None else np.count_nonzero(~observed.all(axis=1))
+        if not incomplete:  # nothing missing: the ordinary (fast) path
+            return super()._em_problem(X, sample_weight, start)
+        unit_weights = bool(np.all(sample_weight == 1.0))
+        if start is None:  # a batch of a stream: no starting values to prepare
+            return _MissingGaussianEM(None), _MissingData(X, sample_weight, unit_weights,
+                                                          missing.MissingPatterns(X), None)
+        if found is None:
+            counts, sums = sample_weight @ observed, sample_weight @ np.where(observed, X, 0.0)
+        else:  # a sample of a dask array: the columns' counts and sums are over all its rows
+            counts, sums = found.observed, found.column_sums
         if not np.all(counts > 0):
             raise ValueError(
                 f"column {int(np.argmin(counts > 0))} of X is observed only in rows of sample_weight 0; "
                 "its mean cannot be estimated"
             )
-        column_means = (sample_weight @ np.where(observed, X, 0.0)) / counts
-        with np.errstate(invalid="ignore"):
-            constant = np.flatnonzero(np.nanmax(X, axis=0) == np.nanmin(X, axis=0))
+        column_means = sums / counts
+        if found is None:
+            with np.errstate(invalid="ignore"):
+                constant = np.flatnonzero(np.nanmax(X, axis=0) == np.nanmin(X, axis=0))
+        else:
+            constant = np.flatnonzero(found.maximum == found.minimum)
         if constant.size:  # e.g. observed once: with complete data the final fit would show a collapse
             warnings.warn(
                 f"column(s) {constant.tolist()} of X take a single observed value, so their variance "
@@ -283,8 +334,8 @@ class GaussianMixture(BaseMixture):
                 DegenerateComponentWarning,
                 stacklevel=user_stacklevel(),
             )
-        data = _MissingData(X, sample_weight, bool(np.all(sample_weight == 1.0)),
-                            missing.MissingPatterns(X), np.where(observed, X, column_means))
+        data = _MissingData(X, sample_weight, unit_weights, missing.MissingPatterns(X),
+                            np.where(observed, X, column_means))
         return _MissingGaussianEM(start), data
 
     def _scoring_components(self, X):
