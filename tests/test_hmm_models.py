@@ -372,7 +372,7 @@ def test_an_observation_no_state_can_emit_is_said_to_be_one():
     # symbol 2 has probability zero in both rows of emissionprob_init (zeros stay zero)
     model = CategoricalHMM(2, emissionprob_init=[[0.5, 0.5, 0.0], [0.2, 0.8, 0.0]])
     with pytest.raises(ValueError, match=r"^X: observation 2 of sequence 0 \(row 2 of X\) has probability zero .* "
-                       r"under the starting parameters; no state can emit it \(its emission probability is zero in "
+                       r"under the current parameters; no state can emit it \(its emission probability is zero in "
                        r"every state\)\. Check"):
         model.fit(np.array([0, 1, 2, 0]))
     rates = PoissonHMM(2).set_parameters(startprob=[0.5, 0.5], transmat=[[0.9, 0.1], [0.1, 0.9]],
