@@ -330,3 +330,22 @@ def test_traced_moments_add_shift_and_scale_like_the_diagonal_ones(kernels, monk
         _ = traced + pooled
     with pytest.raises(ValueError, match="pooled moments cannot be traced"):
         pooled.trace()
+
+
+def test_finite_check_by_a_sum_sees_every_bad_entry_and_no_overflow():
+    from emlib.distributions._statistics import check_finite
+
+    X = np.full((50, 3), 1e308)  # finite, but their sum overflows: the entries are looked at
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and the overflow is no reason for a warning
+        check_finite(X)
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in ((0, 0), (49, 2), (17, 1)):
+            Y = X.copy() if np.isinf(bad) else np.ones((50, 3))
+            Y[where] = bad
+            with pytest.raises(ValueError, match="Y contains NaN or infinite values"):
+                check_finite(Y, "Y")
+    Z = np.ones((4, 2))
+    Z[1, 0], Z[2, 1] = np.inf, -np.inf  # infinities of both signs: the sum is NaN
+    with pytest.raises(ValueError, match="Z contains NaN"):
+        check_finite(Z, "Z")

@@ -271,7 +271,12 @@ def check_rows(X, n_features: int, name: str = "X", finite: bool = True) -> np.n
 
 def check_finite(X: np.ndarray, name: str = "X") -> None:
     """Raise ``ValueError`` naming ``name`` unless every entry of the float array ``X`` is finite."""
-    if not np.all(np.isfinite(X)):
+    # A finite sum proves every entry finite (a NaN or an infinity makes any sum that includes it
+    # NaN or infinite), in one pass and without a boolean temporary; only a sum that is not
+    # finite (a bad entry, or an overflow) needs the entries looked at one by one.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(X)
+    if not np.isfinite(total) and not np.all(np.isfinite(X)):
         raise not_finite(name)
 
 

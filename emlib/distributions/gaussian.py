@@ -55,11 +55,11 @@ _TRIANGULAR_MIN_FEATURES = 16
 # read X once where NumPy's matrix products read each block of it three or four times; smaller
 # calls stay in NumPy, so that a small fit never waits for numba's import and first load (about
 # 1.5 s per process) or its first compilation (a few seconds, once per environment). The
-# log-densities are compiled for any number of components. The moments' matrix products use
-# BLAS well with many components and few features, so they are compiled (as measured) only for
-# at most _COMPILED_MOMENTS_COMPONENTS components, and then with fewer than
-# _COMPILED_MOMENTS_FEATURES features for at most two unless traced (spherical); traced ones
-# also for any number of components from _COMPILED_TRACED_FEATURES features on.
+# log-densities are compiled for any number of components. The moments are sums that BLAS's
+# matrix products compute well for many components, so (as measured) they are compiled only:
+# per feature (diag) for at most two components, or at most _COMPILED_MOMENTS_COMPONENTS from
+# _COMPILED_MOMENTS_FEATURES features on; traced (spherical) for at most
+# _COMPILED_MOMENTS_COMPONENTS components, or any number from _COMPILED_TRACED_FEATURES on.
 _COMPILED_MIN_ENTRIES = 1 << 20
 _COMPILED_MOMENTS_COMPONENTS = 8
 _COMPILED_MOMENTS_FEATURES = 16
@@ -518,7 +518,7 @@ class Gaussian:
             Totals (K,), and first and second moments about a centre per component: the full
             (K, D, D) second moments for full covariances, their sum over the components (D, D,
             ``pooled``) for tied ones, their diagonals (K, D) for diag ones and their traces
-            (K,, ``traced``) for spherical ones.
+            (K,; ``traced``) for spherical ones.
             Statistics of disjoint sets of rows add up (``a + b``) to those of their union,
             whatever centres each was taken about.
 
