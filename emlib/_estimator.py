@@ -29,7 +29,7 @@ from emlib import em
 from emlib._validation import (
     check_nonnegative_float,
     check_positive_int,
-    check_random_state,
+    validate_random_state,
 )
 from emlib.exceptions import (
     ConvergenceWarning,
@@ -60,6 +60,9 @@ def user_stacklevel() -> int:
     return level
 
 
+_PARAM_NAMES: dict[type, tuple[str, ...]] = {}  # _get_param_names' cache, one entry per class
+
+
 class EMEstimator:
     """Shared base of the estimators: parameters, repr, fitted check, tags and the EM run.
 
@@ -74,8 +77,16 @@ class EMEstimator:
     @classmethod
     def _get_param_names(cls) -> list[str]:
         """The parameters of ``__init__``, sorted (scikit-learn's convention)."""
+        # Read from the signature once per class: every fit asks, and inspect is slow.
+        names = _PARAM_NAMES.get(cls)
+        if names is None:
+            names = _PARAM_NAMES[cls] = cls._init_parameter_names()
+        return list(names)
+
+    @classmethod
+    def _init_parameter_names(cls) -> tuple[str, ...]:
         if cls.__init__ is object.__init__:
-            return []
+            return ()
         names = []
         for parameter in inspect.signature(cls.__init__).parameters.values():
             if parameter.name == "self":
@@ -83,7 +94,7 @@ class EMEstimator:
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 raise RuntimeError(f"{cls.__name__}.__init__ must name its parameters (no *args, **kwargs)")
             names.append(parameter.name)
-        return sorted(names)
+        return tuple(sorted(names))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The estimator's parameters, as given to ``__init__`` or :meth:`set_params`.
@@ -183,7 +194,7 @@ class EMEstimator:
         check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_float(self.tol, "tol")
         em.check_accelerate(self.accelerate)
-        check_random_state(self.random_state)
+        validate_random_state(self.random_state)
         if not isinstance(self.verbose, (bool, int, np.integer)):
             raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
 

@@ -9,16 +9,25 @@ import numpy as np
 
 def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:
     """Turn None, a non-negative int or a Generator into a :class:`numpy.random.Generator`."""
+    validate_random_state(random_state, name)
     if isinstance(random_state, np.random.Generator):
         return random_state
     if random_state is None:
         return np.random.default_rng()
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    return np.random.default_rng(int(random_state))
+
+
+def validate_random_state(random_state, name: str = "random_state") -> None:
+    """The errors of :func:`check_random_state`, without making a generator (which costs more than
+    a small fit's iteration) or drawing from a ``RandomState``."""
+    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:
             raise ValueError(f"{name} must be None, an int >= 0 or a numpy.random.Generator, got {random_state}")
-        return np.random.default_rng(int(random_state))
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+        return
     raise TypeError(
         f"{name} must be None, an int >= 0 or a numpy.random.Generator, got {type(random_state).__name__}"
     )

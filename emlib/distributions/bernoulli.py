@@ -186,8 +186,8 @@ class Bernoulli:
         weights : ndarray of shape (N, K)
             Non-negative weight of each sample for each component.
         """
-        X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
-        return WeightedSums(weights.sum(axis=0), weights.T @ _check_binary(X))
+        X, weights, totals = _check_weighted(X, weights, self.n_features, self.n_components)
+        return WeightedSums(totals, weights.T @ _check_binary(X))
 
     def fit_statistics(self, statistics: WeightedSums, fixed: FixedNames = ()) -> Bernoulli:
         """The M-step from statistics, in place: the weighted mean, clipped to ``[min_prob, 1 - min_prob]``.

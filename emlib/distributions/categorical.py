@@ -227,12 +227,12 @@ class Categorical:
             Non-negative weight of each sample for each component.
         """
         X = check_symbols(X, "X", self.n_symbols)
-        _, weights = _check_weighted(np.zeros((X.shape[0], 1)), weights, 1, self.n_components)
+        _, weights, totals = _check_weighted(np.zeros((X.shape[0], 1)), weights, 1, self.n_components)
         K, M = self._probabilities.shape
         counts = np.empty((K, M))
         for k in range(K):
             counts[k] = np.bincount(X, weights=weights[:, k], minlength=M)
-        return WeightedSums(weights.sum(axis=0), counts)
+        return WeightedSums(totals, counts)
 
     def fit_statistics(self, statistics: WeightedSums, fixed: FixedNames = ()) -> Categorical:
         """The M-step from statistics, in place: normalised counts plus pseudo-counts (MAP).

@@ -538,9 +538,8 @@ class Gaussian:
         """
         diagonal = self.covariance_type in ("diag", "spherical")
         # The diagonal moments check that X is finite themselves (in their pass over it).
-        X, weights = _check_weighted(X, weights, self.n_features, self.n_components,
-                                     finite_rows=not diagonal)
-        totals = weights.sum(axis=0)  # (K,)
+        X, weights, totals = _check_weighted(X, weights, self.n_features, self.n_components,
+                                             finite_rows=not diagonal)
         if diagonal:
             centres, first, second = _diagonal_moments(X, weights, totals, self._means,
                                                        self._diagonal_variances(),
@@ -625,9 +624,8 @@ class Gaussian:
         """
         fixed = self._check_fixed(fixed)
         if "covariances" in fixed:  # only the means move: their sums are enough
-            X, weights = self._check_weighted_data(X, weights)
+            X, weights, totals = _check_weighted(X, weights, self.n_features, self.n_components)
             if "means" not in fixed:
-                totals = weights.sum(axis=0)
                 empty = empty_components(totals)
                 self._means = WeightedSums(totals, weights.T @ X).means(empty, self._means)
             return self
@@ -635,9 +633,6 @@ class Gaussian:
 
     def _check_fixed(self, fixed) -> frozenset:
         return _check_fixed(fixed, self.parameter_names)
-
-    def _check_weighted_data(self, X, weights) -> tuple[np.ndarray, np.ndarray]:
-        return _check_weighted(X, weights, self.n_features, self.n_components)
 
     def _check_statistics(self, statistics) -> WeightedMoments:
         if not isinstance(statistics, WeightedMoments):

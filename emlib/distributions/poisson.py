@@ -179,8 +179,8 @@ class Poisson:
         weights : ndarray of shape (N, K)
             Non-negative weight of each sample for each component.
         """
-        X, weights = _check_weighted(X, weights, self.n_features, self.n_components)
-        return WeightedSums(weights.sum(axis=0), weights.T @ _check_counts_of(X))
+        X, weights, totals = _check_weighted(X, weights, self.n_features, self.n_components)
+        return WeightedSums(totals, weights.T @ _check_counts_of(X))
 
     def fit_statistics(self, statistics: WeightedSums, fixed: FixedNames = ()) -> Poisson:
         """The M-step from statistics, in place: rate = weighted mean count.
