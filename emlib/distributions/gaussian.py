@@ -42,11 +42,15 @@ COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
 _LOG_2PI = math.log(2.0 * math.pi)
 # Rows per block in log_prob and fit: memory stays flat however long the data. Matrix kernels
-# (full and tied covariances) take up to this many rows at a time, which keeps BLAS efficient ...
+# (full and tied covariances) take at least this many rows at a time, which keeps BLAS efficient
+# (more when their rows are narrow, see _matrix_rows) ...
 _BLOCK_ROWS = 2048
 # ... and the memory-bound diagonal kernels as many as keep a block's working array in a core's
 # L2 cache, so that what is done to a block after it is read from memory runs from the cache.
 _CACHE_BYTES = 1 << 19
+# No block is longer than this, however narrow its rows: with a few features, shorter blocks
+# would spend their time in Python's loop over them rather than in NumPy.
+_MAX_BLOCK_ROWS = 1 << 15
 # From this many features on, full and tied covariances whiten with BLAS's triangular product
 # (scipy.linalg.blas, imported on first use): half the operations of a general matrix product.
 _TRIANGULAR_MIN_FEATURES = 16
@@ -387,7 +391,7 @@ class Gaussian:
         # One covariance: whiten each row once, z = (x - c) P, then
         # |(x - mu_k) P|^2 = |z|^2 - 2 z.w_k + |w_k|^2 with w_k = (mu_k - c) P: one product for every
         # component. Centred on c, the mean of the means, the expansion cancels little.
-        n = X.shape[0]
+        n, D = X.shape
         K = self.n_components
         out = np.empty((n, K))
         P = self._precision_cholesky[0]  # (D, D), upper triangular
@@ -395,7 +399,7 @@ class Gaussian:
         whitened_means = (self._means - centre) @ P  # (K, D)
         offsets = np.sum(whitened_means**2, axis=1)
         log_norm = self._log_norm_const()
-        blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+        blocks = _CentredBlocks(X, centre, _matrix_rows(2 * D + K))
         whiten = _Whitening(P, blocks.rows)
         constant = np.tile(log_norm - 0.5 * offsets, blocks.rows)
         norms = np.empty(blocks.rows)
@@ -441,7 +445,7 @@ class Gaussian:
         # of each component summed by a matrix product with a block of ones (for few components)
         # or along each group of D columns.
         centre = self._means.mean(axis=0)
-        blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+        blocks = _CentredBlocks(X, centre, _matrix_rows((K + 1) * D))
         rows = blocks.rows
         stacked = P.transpose(1, 0, 2).reshape(D, K * D)
         shift = np.tile(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
@@ -755,13 +759,23 @@ def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,
 
     Per block of rows and component, a symmetric rank-n update ``Y^T Y`` (NumPy hands it to
     BLAS's ``syrk``: half the operations of a general product, and an exactly symmetric result) of
-    the rows of ``Y = sqrt(w) (x - mu_k)``.
+    the rows of ``Y = sqrt(w) (x - mu_k)``. With fewer than ``_TRIANGULAR_MIN_FEATURES`` features
+    the subtraction dominates and runs faster along the whole block than row by row (see
+    :class:`_CentredBlocks`): one component at a time, over all the blocks; with more, the products
+    dominate, and each block is used for every component while it is in the cache.
     """
     K, D = means.shape
     scatter = np.zeros((K, D, D))
-    blocks = _CentredBlocks(X, None, _BLOCK_ROWS)
-    centred, roots = np.empty((blocks.rows, D)), np.empty((blocks.rows, K))
     components = np.flatnonzero(active)
+    if D < _TRIANGULAR_MIN_FEATURES:
+        for k in components:
+            roots = np.sqrt(weights[:, k])
+            for block, y in _CentredBlocks(X, means[k], _matrix_rows(D)):
+                y *= roots[block, None]
+                scatter[k] += y.T @ y
+        return scatter
+    blocks = _CentredBlocks(X, None, _matrix_rows(D + K))
+    centred, roots = np.empty((blocks.rows, D)), np.empty((blocks.rows, K))
     for block, x in blocks:
         y, r = centred[: len(x)], roots[: len(x)]
         np.sqrt(weights[block], out=r)
@@ -790,7 +804,7 @@ def _pooled_moments(X: np.ndarray, weights: np.ndarray, totals: np.ndarray,
     centre = row_totals @ X / total if total > 0 else current_means.mean(axis=0)
     centres = np.repeat(centre[None], K, axis=0)
     first, second = np.zeros((K, D)), np.zeros((D, D))
-    blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+    blocks = _CentredBlocks(X, centre, _matrix_rows(D + K))
     roots = np.empty(blocks.rows)
     for block, y in blocks:
         first += weights[block].T @ y
@@ -833,7 +847,7 @@ def _weighted_second_moment(X: np.ndarray, weights: np.ndarray, centre: np.ndarr
             y *= np.sqrt(w)[:, None]
             second += y.T @ y
         return first, second
-    blocks = _CentredBlocks(X, centre, _BLOCK_ROWS)
+    blocks = _CentredBlocks(X, centre, _matrix_rows(D))
     roots = np.empty(blocks.rows)
     for block, y in blocks:
         r = roots[: len(y)]
@@ -966,7 +980,12 @@ def _expansion_centre(means: np.ndarray, variances: np.ndarray) -> np.ndarray | 
 
 def _cache_rows(width: int) -> int:
     """Rows per block for a working array of ``width`` floats per row that should stay in cache."""
-    return int(max(64, min(_BLOCK_ROWS, _CACHE_BYTES // (8 * width))))
+    return int(max(64, min(_MAX_BLOCK_ROWS, _CACHE_BYTES // (8 * width))))
+
+
+def _matrix_rows(width: int) -> int:
+    """Rows per block for matrix products on ``width`` floats per row: at least ``_BLOCK_ROWS``."""
+    return max(_BLOCK_ROWS, _cache_rows(width))
 
 
 class _CentredBlocks:
