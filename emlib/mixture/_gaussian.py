@@ -54,6 +54,8 @@ def gaussian_start(X, rng, n_components, covariance_type, reg_covar, init, sampl
     the covariances are ``covariances`` if given, else those of the groups of samples nearest each
     centre (the covariance of all the data for a group left empty).
     """
+    if means is not None and covariances is not None:  # nothing to estimate: no groups to form
+        return Gaussian(np.asarray(means, dtype=np.float64), covariances, covariance_type, reg_covar=reg_covar)
     centres, groups = kmeans_start(X, n_components, rng, init=init, sample_weight=sample_weight,
                                    centres=means, labelled_rows=labelled_rows, labels=labels)
     if covariances is not None:
