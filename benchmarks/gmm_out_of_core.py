@@ -13,7 +13,13 @@ the first N = 10,000,000 points held in memory (no dask). For each it prints:
 - the points per second: ``N * 10 / iterations' time``;
 - the peak memory of all processes together: the resident set sizes of this process and all its
   children (the cluster's nanny and worker processes), summed, sampled every 20 ms during the fit.
-  Pages shared between processes are counted once per process, so the figure errs high.
+  Pages shared between processes are counted once per process, so the figure errs high;
+- the CPU time all these processes used during the whole fit, and the points per CPU-second
+  (``N * 10`` over it). On a machine shared with other work the wall-clock figures depend on what
+  else runs, and differently for the two fits, which run one after the other. The line
+  ``CPU efficiency ratio`` (out-of-core points per CPU-second over in-memory ones) depends on it far
+  less; times the number of workers, it is the throughput ratio to expect on an otherwise idle
+  machine with a core per worker.
 
 Both fits must stay under 4 GiB. The last line is ``throughput ratio X``: out-of-core points per
 second over in-memory points per second (both with one BLAS thread per process).
@@ -22,9 +28,10 @@ Disk: N * D * 8 bytes (6.4 GB at the default size) in a temporary folder (``--di
 system's), checked before writing and removed at the end, also after an error, Ctrl-C, SIGTERM or
 SIGHUP. A run killed outright (SIGKILL, a power cut) cannot clean up: the folder holds the pid of
 the run that made it, and the next run removes any such folder whose process is gone.
-Run time on the 2-core development machine (shared): about 8 minutes at the default size, of which
-writing the data takes about 2. With ``--n 4000000 --n-memory 1000000 --chunk 250000`` it runs in
-well under a minute (for development).
+Run time on the 2-core development machine at the default size: 105 minutes (writing the data: 4)
+on 2026-12-01, with other work keeping its load average near 14 during the out-of-core fit; much
+less on an idle machine (an earlier run was noted at about 8 minutes). With ``--n 4000000
+--n-memory 1000000 --chunk 250000`` it runs in a few minutes (for development).
 
 Run from the repository root: ``python benchmarks/gmm_out_of_core.py [--n N] [--n-memory N]
 [--chunk ROWS] [--dir PATH]``. Needs ``pip install emlib[dask]`` (dask and distributed) and psutil
@@ -101,39 +108,48 @@ def starting_values(first_chunk: np.ndarray):
 
 
 # -- measuring --------------------------------------------------------------------------------------
-class PeakMemory:
-    """Samples the summed resident memory of this process and its children in a thread."""
+class ProcessTree:
+    """Samples this process and its children in a thread: the peak of their summed resident memory,
+    and the CPU time they used (user + system, each process's last sample, less its first)."""
 
     def __init__(self, interval: float = 0.02):
         import psutil
 
         self.process, self.interval, self.peak = psutil.Process(), interval, 0
+        self._first_cpu, self._last_cpu = {}, {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _total(self) -> int:
+    def _sample(self) -> None:
         import psutil
 
         total = 0
         for process in [self.process, *self.process.children(recursive=True)]:
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 total += process.memory_info().rss
-        return total
+                times = process.cpu_times()
+                self._last_cpu[process.pid] = times.user + times.system
+                self._first_cpu.setdefault(process.pid, self._last_cpu[process.pid])
+        self.peak = max(self.peak, total)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self._last_cpu[pid] - self._first_cpu[pid] for pid in self._last_cpu)
 
     def _run(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._total())
+            self._sample()
             self._stop.wait(self.interval)
 
     def __enter__(self):
-        self.peak = self._total()
+        self._sample()
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self._total())
+        self._sample()
 
 
 class IterationClock(io.TextIOBase):
@@ -158,21 +174,22 @@ def timed_fit(X, start, n: int) -> dict:
 
     model = GaussianMixture(K, covariance_type="full", max_iter=N_ITER, tol=0, verbose=True, **start)
     clock = IterationClock()
-    with PeakMemory() as memory, contextlib.redirect_stdout(clock), warnings.catch_warnings():
+    with ProcessTree() as tree, contextlib.redirect_stdout(clock), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         begin = time.perf_counter()
         model.fit(X)
         whole = time.perf_counter() - begin
     iterations = clock.times[N_ITER] - clock.times[0]
     return {"model": model, "iterations": iterations, "whole": whole, "points_per_second": n * N_ITER / iterations,
-            "peak": memory.peak}
+            "peak": tree.peak, "cpu": tree.cpu_seconds, "points_per_cpu_second": n * N_ITER / tree.cpu_seconds}
 
 
 def report(label: str, n: int, figures: dict) -> None:
     verdict = "under" if figures["peak"] < MEMORY_LIMIT else "OVER"
     print(f"{label:12s} N={n:>11,}  iterations {figures['iterations']:8.1f} s  (whole fit "
           f"{figures['whole']:7.1f} s)  {figures['points_per_second']:12,.0f} points/s  peak memory "
-          f"{figures['peak'] / GIB:5.2f} GiB ({verdict} 4 GiB)", flush=True)
+          f"{figures['peak'] / GIB:5.2f} GiB ({verdict} 4 GiB)  CPU {figures['cpu']:7.1f} s "
+          f"({figures['points_per_cpu_second']:10,.0f} points per CPU-second)", flush=True)
 
 
 # -- the two fits -----------------------------------------------------------------------------------
@@ -260,6 +277,9 @@ def main(n: int, n_memory: int, chunk: int, folder: str | None) -> float:
                 print(f"WARNING: the {label} fit used more than 4 GiB at its peak")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    cpu_ratio = big["points_per_cpu_second"] / small["points_per_cpu_second"]
+    print(f"CPU efficiency ratio {cpu_ratio:.2f} (points per CPU-second, out of core over in memory; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} now)")
     ratio = big["points_per_second"] / small["points_per_second"]
     print(f"throughput ratio {ratio:.2f}")
     return ratio
