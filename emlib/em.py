@@ -274,6 +274,7 @@ _PROTOCOL = (
 )
 
 
+#: The values of ``accelerate``: None (plain EM) and "squarem" (SQUAREM, scheme SqS3).
 ACCELERATIONS = (None, "squarem")
 
 _VECTOR_PROTOCOL = (

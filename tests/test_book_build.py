@@ -4,6 +4,7 @@ The build itself is the session fixture ``strict_book_build`` (tests/conftest.py
 browser tests so that the book is built once per test run.
 """
 
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -50,6 +51,25 @@ def test_api_reference_documents_every_name(strict_book_build):
     assert len(ids) > 100
     missing = [name for name in ids if f'id="{name}"' not in page]
     assert not missing, f"api.html lacks {len(missing)} documented names, e.g. {missing[:5]}"
+
+
+def test_api_reference_lists_every_public_name():
+    """A module whose members book/api.md lists by name shows every name of its ``__all__`` (a
+    function added to the module later is not left out of the reference)."""
+    source = (ROOT / "book" / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\.\. auto\w+:: (\S+)", source, re.MULTILINE))
+    checked, problems = 0, []
+    for kind, name, options in DIRECTIVE.findall(source):
+        members = re.search(r":members: (.+)", options)
+        if kind != "module" or members is None:
+            continue
+        listed = {member.strip() for member in members.group(1).split(",")}
+        public = getattr(importlib.import_module(name), "__all__", [])
+        checked += len(public)
+        problems += [f"{name}.{each}" for each in public
+                     if each not in listed and f"{name}.{each}" not in documented]
+    assert checked > 0, "no module lists its members: is the pattern out of date?"
+    assert not problems, f"book/api.md does not show {problems}"
 
 
 CHAPTER_NUMBER = re.compile(r'<h1><span class="section-number">(\d+)\. </span>')
