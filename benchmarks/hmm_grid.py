@@ -20,7 +20,8 @@ runs its faster implementation, ``implementation="scaling"``, with no initialisa
 (``init_params=""``) and no covariance prior (``covars_prior=0``, ``min_covar=0``); emlib runs with
 ``reg_covar=0``: both then compute the maximum-likelihood M-step. emlib's fit evaluates the
 log-likelihood after its last M-step (one E-step more than hmmlearn's ``n_iter``): it is timed with
-it. numba's compilation is left out: a small warm-up fit of each covariance type comes first.
+it. numba's compilation is left out: every kernel is compiled first (``_kernels.compile_all()``),
+then a small warm-up fit of each covariance type runs.
 
 Each side is timed as the best of at least three interleaved repeats (more, up to ten, while they
 take under half a second; two when one fit takes over ten seconds), in CPU seconds of this process
@@ -55,6 +56,7 @@ logging.getLogger("hmmlearn").setLevel(logging.ERROR)  # its "degenerate solutio
 from hmmlearn import hmm as hmmlearn_hmm
 
 from emlib import GaussianHMM
+from emlib.hmm import _kernels
 
 STATES = (2, 4, 16, 64)
 FEATURES = (1, 8, 32)
@@ -181,7 +183,13 @@ def compare(X, lengths, K, covariance_type, n_iter, start, min_repeats=MIN_REPEA
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) every kernel a fit uses, outside the timings."""
+    """Compile (or load from numba's cache) every kernel a fit uses, outside the timings.
+
+    The recursions compile lazily (small calls run their NumPy twins until the twins have run
+    ``_kernels.NUMPY_STEPS`` steps), so they are compiled here explicitly: otherwise the first
+    points of the grid would time the twins, and one of them the compilation.
+    """
+    _kernels.compile_all()
     X = np.random.default_rng(0).normal(size=(200, 2))
     for covariance_type in COVARIANCE_TYPES:
         start = starting_values(X, np.array([[-1.0, 0.0], [1.0, 0.0]]), covariance_type,

@@ -1,15 +1,8 @@
 import fcntl
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-
-# Notebook kernels started by nbval inherit this environment. One BLAS thread per process keeps the
-# small matrix operations of the chapters fast on a 2-core machine where pytest and a kernel run
-# side by side (thread oversubscription made some fits 10x slower).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import matplotlib
 
