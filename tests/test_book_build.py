@@ -7,6 +7,7 @@ browser tests so that the book is built once per test run.
 import importlib
 import re
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,65 @@ def test_numbers_run_per_chapter(strict_book_build):
                 problems.append(f"{docname}: a reference reads {match.group(0)!r}")
     assert checked > 100, f"only {checked} numbered items found: is numbering per chapter on?"
     assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------------- raw markup
+# TeX or MyST that reaches a page as text (a `$` that did not open math, a role that did not parse)
+# builds without a warning. It is looked for in the text a reader sees: outside math, code and
+# scripts.
+RAW_MARKUP = re.compile(
+    r"\\(?:frac|mathbf|mathrm|boldsymbol|sum|prod|theta|mu|sigma|alpha|beta|gamma|left|right|begin"
+    r"|end|hat|tilde|cdot|quad|mid|top)\b|\$\$|\$[^$\s][^$]*\\[a-zA-Z]|\{(?:numref|doc|eq|ref|math|cite)\}`"
+    r"|^:::|```",
+    re.MULTILINE,
+)
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _ReaderText(HTMLParser):
+    """The text of a page outside math, code, scripts and styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.chunks = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _VOID:
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        self.hidden.append(tag in {"script", "style", "pre", "code", "kbd", "samp", "textarea"}
+                           or "math" in classes or any("highlight" in c for c in classes))
+
+    def handle_endtag(self, tag):
+        if tag not in _VOID and self.hidden:
+            self.hidden.pop()
+
+    def handle_data(self, data):
+        if not any(self.hidden):
+            self.chunks.append(data)
+
+
+def raw_markup(html_text: str) -> list[str]:
+    """Snippets of TeX or MyST markup shown as text in a page."""
+    parser = _ReaderText()
+    parser.feed(html_text)
+    text = "".join(parser.chunks)
+    return [text[max(0, m.start() - 40):m.end() + 20] for m in RAW_MARKUP.finditer(text)]
+
+
+def test_raw_markup_check_can_fail():
+    page = ('<p>ok <span class="math notranslate">\\(\\mathbf x\\)</span> <code>$\\frac$</code>'
+            "<pre>```</pre></p>")
+    assert raw_markup(page) == []
+    assert raw_markup("<p>then $\\mathbf{x}$ leaked</p>")
+    assert raw_markup("<p>see {numref}`fig-a`</p>")
+    assert raw_markup("<p>a\n::: note</p>")
+
+
+def test_no_raw_markup_in_the_pages(strict_book_build):
+    _, html = strict_book_build
+    problems = []
+    for docname in booksite.toc_docnames():
+        found = raw_markup((html / f"{docname}.html").read_text(encoding="utf-8"))
+        problems += [f"{docname}: {snippet!r}" for snippet in found]
+    assert not problems, "markup shown as text:\n" + "\n".join(problems)
