@@ -89,6 +89,43 @@ def test_code_and_output_lines_fit_the_page(path):
         "characters scroll sideways on a desktop screen:\n" + "\n".join(problems))
 
 
+# Python shown in the prose (```python blocks in markdown cells and in the .md pages, e.g. the code of
+# a solution) is code too: it takes the same 79 characters.
+PAGES = sorted(p for p in BOOK.rglob("*.md") if ".ipynb_checkpoints" not in p.parts)
+PYTHON_BLOCK = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*\{?(?:python3?|ipython3?|py)\}?"
+                          r"[^\n]*\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def python_in_prose(text: str) -> list[str]:
+    """The lines of every fenced python block in a markdown text."""
+    return [line for match in PYTHON_BLOCK.finditer(text) for line in match.group("body").splitlines()]
+
+
+def prose_texts(path):
+    if path.suffix == ".md":
+        return [("page", path.read_text(encoding="utf-8"))]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [(f"markdown cell {i}", "".join(c["source"])) for i, c in enumerate(cells)
+            if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + PAGES, ids=lambda p: p.name)
+def test_python_in_the_prose_fits_the_page(path):
+    problems = [f"{where}, python line of {p}" for where, text in prose_texts(path)
+                for p in too_long(python_in_prose(text), MAX_CODE_LINE)]
+    assert not problems, (f"{path.name}: python lines longer than {MAX_CODE_LINE} characters scroll "
+                          "sideways on a desktop screen:\n" + "\n".join(problems))
+
+
+def test_python_in_prose_check_can_fail():
+    text = ("Text of any length " * 10 + "\n\n````{solution} ex-a\n```python\nx = 1\n"
+            + "y = " + "1 + " * 30 + "1\n```\nMore text.\n````\n\n```text\n" + "z" * 100 + "\n```\n")
+    assert [len(line) for line in python_in_prose(text)] == [5, 125]
+    assert len(too_long(python_in_prose(text), MAX_CODE_LINE)) == 1
+    assert python_in_prose("```{code-block} python\nshort\n```\n") == []  # not fenced as python
+    assert PAGES, "book/ has no .md pages"
+
+
 def test_line_length_check_can_fail():
     cell = {"cell_type": "code", "source": ["x = 1\n", "y = " + "1 + " * 30 + "1\n"],
             "outputs": [{"output_type": "stream", "name": "stdout", "text": ["a" * 89 + "\n"]},
