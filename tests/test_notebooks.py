@@ -89,6 +89,43 @@ def test_code_and_output_lines_fit_the_page(path):
         "characters scroll sideways on a desktop screen:\n" + "\n".join(problems))
 
 
+# Python shown in the prose (```python blocks in markdown cells and in the .md pages, e.g. the code of
+# a solution) is code too: it takes the same 79 characters.
+PAGES = sorted(p for p in BOOK.rglob("*.md") if ".ipynb_checkpoints" not in p.parts)
+PYTHON_BLOCK = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*\{?(?:python3?|ipython3?|py)\}?"
+                          r"[^\n]*\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def python_in_prose(text: str) -> list[str]:
+    """The lines of every fenced python block in a markdown text."""
+    return [line for match in PYTHON_BLOCK.finditer(text) for line in match.group("body").splitlines()]
+
+
+def prose_texts(path):
+    if path.suffix == ".md":
+        return [("page", path.read_text(encoding="utf-8"))]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [(f"markdown cell {i}", "".join(c["source"])) for i, c in enumerate(cells)
+            if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + PAGES, ids=lambda p: p.name)
+def test_python_in_the_prose_fits_the_page(path):
+    problems = [f"{where}, python line of {p}" for where, text in prose_texts(path)
+                for p in too_long(python_in_prose(text), MAX_CODE_LINE)]
+    assert not problems, (f"{path.name}: python lines longer than {MAX_CODE_LINE} characters scroll "
+                          "sideways on a desktop screen:\n" + "\n".join(problems))
+
+
+def test_python_in_prose_check_can_fail():
+    text = ("Text of any length " * 10 + "\n\n````{solution} ex-a\n```python\nx = 1\n"
+            + "y = " + "1 + " * 30 + "1\n```\nMore text.\n````\n\n```text\n" + "z" * 100 + "\n```\n")
+    assert [len(line) for line in python_in_prose(text)] == [5, 125]
+    assert len(too_long(python_in_prose(text), MAX_CODE_LINE)) == 1
+    assert python_in_prose("```{code-block} python\nshort\n```\n") == []  # not fenced as python
+    assert PAGES, "book/ has no .md pages"
+
+
 def test_line_length_check_can_fail():
     cell = {"cell_type": "code", "source": ["x = 1\n", "y = " + "1 + " * 30 + "1\n"],
             "outputs": [{"output_type": "stream", "name": "stdout", "text": ["a" * 89 + "\n"]},
@@ -218,20 +255,53 @@ def test_chapters_use_public_names_only(path):
 
 
 MANY_PANELS = re.compile(r"subplots\((\d+),\s*(\d+)")
+# On a phone the text column is 342 px wide and a figure is shrunk to fit it. Its 11 pt text, 15 px
+# high in the PNG (100 dpi), then shows at 15 * 342 / width px: below 7.5 px, unreadable, for a figure
+# wider than 700 px, whatever its number of panels.
+MAX_PHONE_FIGURE_WIDTH = 700
+
+
+def needs_many_panels_class(cell) -> str:
+    """Why a figure cell needs the class that keeps it 560 px wide on a phone ("" if it does not)."""
+    grid = MANY_PANELS.search("".join(cell["source"]))
+    if grid and int(grid.group(1)) * int(grid.group(2)) >= 4:
+        return f"{int(grid.group(1)) * int(grid.group(2))} panels"
+    widths = [png_width(output["data"]["image/png"]) for output in cell.get("outputs", [])
+              if "image/png" in output.get("data", {})]
+    if widths and max(widths) > MAX_PHONE_FIGURE_WIDTH:
+        return f"{max(widths)} px wide"
+    return ""
+
+
+def has_many_panels_class(cell) -> bool:
+    figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+    return "emlib-many-panels" in str(figure.get("classes", "")).split()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_figures_with_many_panels_stay_legible_on_a_phone(path):
-    """A figure of four or more panels carries the class that keeps it 560 px wide on a phone."""
-    missing = []
-    for i, cell in enumerate(code_cells(path)):
-        grid = MANY_PANELS.search("".join(cell["source"]))
-        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
-        many = grid and int(grid.group(1)) * int(grid.group(2)) >= 4
-        if many and "emlib-many-panels" not in str(figure.get("classes", "")).split():
-            missing.append(i)
-    assert not missing, (f"{path.name}: code cells {missing} draw four or more panels; give them "
-                         "mystnb.figure.classes 'emlib-many-panels' (_ext/static/emlib_site.css)")
+    """A figure of four or more panels, or wider than 700 px, keeps 560 px on a phone."""
+    missing = [f"code cell {i} ({needs_many_panels_class(cell)})" for i, cell in enumerate(code_cells(path))
+               if needs_many_panels_class(cell) and not has_many_panels_class(cell)]
+    assert not missing, (f"{path.name}: {', '.join(missing)}: its text would be too small on a phone; "
+                         "give it mystnb.figure.classes 'emlib-many-panels' (_ext/static/emlib_site.css)")
+
+
+def test_phone_figure_check_can_fail():
+    def png(width):
+        return base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + width.to_bytes(4, "big")
+                                + (360).to_bytes(4, "big")).decode()
+
+    def cell(source, width, classes=None):
+        figure = {"classes": classes} if classes else {}
+        return {"source": [source], "metadata": {"mystnb": {"figure": figure}},
+                "outputs": [{"output_type": "display_data", "data": {"image/png": png(width)}}]}
+
+    wide = cell("fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.6))\n", 747)
+    assert needs_many_panels_class(wide) == "747 px wide" and not has_many_panels_class(wide)
+    assert needs_many_panels_class(cell("fig, axes = plt.subplots(2, 2)\n", 600)) == "4 panels"
+    assert not needs_many_panels_class(cell("fig, ax = plt.subplots(figsize=(6, 4))\n", 535))
+    assert has_many_panels_class(cell("", 747, "emlib-many-panels"))
 
 
 # ------------------------------------------------------------------------------- solution checks
