@@ -16,7 +16,10 @@ What it does, for every HTML page of the book:
 - **A default colour mode** (light), so the theme logs no error on a first visit.
 - **Small style fixes** in ``static/emlib_site.css`` (wide tables and equations scroll instead of
   breaking the layout on narrow screens), and ``static/emlib_math_fit.js``, which gives an inline
-  formula too wide for its line a scrolling box of its own.
+  formula too wide for its line a scrolling box of its own (or, if only slightly too wide, a slightly
+  smaller font) and shows that a formula box scrolls.
+- **Solution titles.** sphinx-exercise puts the space of "Solution to Exercise 3.1" inside the link;
+  it is moved in front of the link so that the underline does not start with a blank.
 
 Enabled from ``_config.yml``: ``sphinx: local_extensions: {emlib_site: _ext}``.
 """
@@ -148,13 +151,30 @@ def run_locally_line(app, docname: str, source_name: str) -> str:
     )
 
 
+def _move_leading_space_out_of_link(reference) -> None:
+    """sphinx-exercise titles a solution "Solution to" + a link " Exercise 19.1": the space is inside the
+    link, so the link's underline starts with a blank. Put the space before the link instead."""
+    if not isinstance(reference.parent, nodes.title) or not reference.children:
+        return
+    first = reference.children[0]
+    if not isinstance(first, nodes.Text) or not first.astext()[:1].isspace():
+        return
+    text = first.astext()
+    reference.replace(first, nodes.Text(text.lstrip()))
+    reference.parent.insert(reference.parent.index(reference), nodes.Text(text[: len(text) - len(text.lstrip())]))
+
+
 def finish_doctree(app, doctree, docname):
-    """Runs after sphinx-thebe's handler (higher priority number): drop its config, add the run line."""
+    """Runs after sphinx-thebe's handler (higher priority number): drop its config, tidy solution titles,
+    add the run line."""
     if app.builder.format != "html":
         return
     for node in list(doctree.findall(nodes.raw)):
         if _is_thebe_config(node):
             node.parent.remove(node)
+
+    for reference in list(doctree.findall(nodes.reference)):
+        _move_leading_space_out_of_link(reference)
 
     source_name = _notebook_source_name(app, docname)
     if source_name is None:

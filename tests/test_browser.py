@@ -508,16 +508,21 @@ $$
 \log p(x \mid \theta) = \log \sum_{z} p(x, z \mid \theta) \ge \mathcal{L}(q, \theta)
 $$ (eq-sample-bound)
 
-A formula too long for a phone's line, which emlib_math_fit.js puts in a scrolling box of its own:
-$Q(\theta) = \sum_i \sum_{k \in \{A, B\}} r_{ik} \left[\log \tfrac12 + h_i \log\theta_k
-+ t_i \log(1-\theta_k)\right] + \sum_i \sum_k r_{ik} \log r_{ik}$, and a display equation wider than a
-phone, which scrolls in its box:
+A formula too long for a phone's line (on one source line: split over two, MyST left it as text), which
+emlib_math_fit.js puts in a scrolling box of its own:
+$Q(\theta) = \sum_i \sum_{k \in \{A, B\}} r_{ik} \left[\log \tfrac12 + h_i \log\theta_k + t_i \log(1-\theta_k)\right] + \sum_i \sum_k r_{ik} \log r_{ik}$,
+and a display equation wider than a
+phone, which scrolls in its box (and fades at the edge to show that it does):
 
 $$
 \log p(X \mid \theta) = \sum_{n=1}^{N} \log \sum_{k=1}^{K} \pi_k \,
 \mathcal{N}(x_n \mid \mu_k, \Sigma_k) \ge \sum_{n=1}^{N} \sum_{k=1}^{K} r_{nk}
 \log \frac{\pi_k \, \mathcal{N}(x_n \mid \mu_k, \Sigma_k)}{r_{nk}}
 $$
+
+Short formulas with an accent stay in their sentence: the statistics $\hat s$ enter the running
+average as $s \leftarrow (1-\rho_t)s + \rho_t \hat s$, the bound $\tilde\ell$ of the data
+$\tilde r$, the estimate $\hat\theta$ and the count $N_1 = N\hat\pi$.
 
 Equation {eq}`eq-sample-bound` again, and an amsmath environment:
 
@@ -619,6 +624,64 @@ def test_sample_pages_pass_every_check(browser, sample_html, sample_url, path):
         assert len(result.downloads) == 2
     else:
         assert not result.run_line
+
+
+# Each inline formula (by its TeX) with what emlib_math_fit.js made of it; the wide display equations' fade
+# classes; the link text of the solutions' titles.
+MATH_FIT_JS = """
+() => {
+  const formulas = {};
+  for (const span of document.querySelectorAll("article span.math.notranslate")) {
+    const script = span.querySelector('script[type^="math/tex"]');
+    if (!script) continue;
+    formulas[script.textContent.trim()] = {classes: span.className, display: getComputedStyle(span).display,
+                                           width: span.getBoundingClientRect().width};
+  }
+  return {
+    formulas,
+    displays: Array.from(document.querySelectorAll("article div.math"), div => div.className),
+    solutionLinks: Array.from(document.querySelectorAll("div.solution > .admonition-title a"), a => a.textContent),
+  };
+}
+"""
+
+ACCENTED_SHORT_FORMULAS = [r"\hat s", r"s \leftarrow (1-\rho_t)s + \rho_t \hat s", r"\tilde\ell", r"\tilde r",
+                           r"\hat\theta", r"N_1 = N\hat\pi"]
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_sample_math_fit_moves_only_formulas_wider_than_their_line(browser, sample_url, phone):
+    """emlib_math_fit.js gives a line of its own only to an inline formula wider than its line.
+
+    An accent (\\hat s) is a glyph whose box reaches past the formula, so the formula's box has a
+    scrollWidth larger than its clientWidth although it fits: measuring that once took every accented
+    formula out of its sentence. A display equation too wide for a phone scrolls and shows it (a fade).
+    """
+    viewport = booksite.MOBILE if phone else booksite.DESKTOP
+    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone, service_workers="block")
+    try:
+        context.route(lambda url: not url.startswith(sample_url), lambda route: route.abort())
+        page = context.new_page()
+        page.goto(sample_url + "sample.html", wait_until="load")
+        assert booksite.settle(page)
+        page.wait_for_timeout(300)
+        result = page.evaluate(MATH_FIT_JS)
+    finally:
+        context.close()
+    formulas = result["formulas"]
+    for tex in ACCENTED_SHORT_FORMULAS:
+        assert tex in formulas, (tex, sorted(formulas))
+        assert "emlib-wide-math" not in formulas[tex]["classes"], (tex, formulas[tex])
+        assert formulas[tex]["display"] == "inline-flex", (tex, formulas[tex])
+    long_formula = next((f for tex, f in formulas.items() if tex.startswith("Q(\\theta)")), None)
+    assert long_formula, sorted(formulas)
+    assert result["solutionLinks"] and all(text == text.strip() for text in result["solutionLinks"]), (
+        result["solutionLinks"])
+    if phone:
+        assert "emlib-wide-math" in long_formula["classes"], long_formula
+        assert any("emlib-more-right" in classes for classes in result["displays"]), result["displays"]
+    else:
+        assert not any("emlib-more" in classes for classes in result["displays"]), result["displays"]
 
 
 def test_sample_math_uses_the_stix_web_fonts(browser, sample_url):
