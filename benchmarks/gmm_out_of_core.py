@@ -28,9 +28,9 @@ Disk: N * D * 8 bytes (6.4 GB at the default size) in a temporary folder (``--di
 system's), checked before writing and removed at the end, also after an error, Ctrl-C, SIGTERM or
 SIGHUP. A run killed outright (SIGKILL, a power cut) cannot clean up: the folder holds the pid of
 the run that made it, and the next run removes any such folder whose process is gone.
-Run time on the 2-core development machine at the default size: 105 minutes (writing the data: 4)
-on 2026-12-01, with other work keeping its load average near 14 during the out-of-core fit; much
-less on an idle machine (an earlier run was noted at about 8 minutes). With ``--n 4000000
+Run time on the 2-core development machine at the default size, otherwise idle: 11 minutes
+(writing the data: 1; the out-of-core fit: 8; throughput ratio 1.55) on 2026-12-01. With other work
+keeping its load average near 14 the same run took 105 minutes (throughput ratio 0.24). With ``--n 4000000
 --n-memory 1000000 --chunk 250000`` it runs in a few minutes (for development).
 
 Run from the repository root: ``python benchmarks/gmm_out_of_core.py [--n N] [--n-memory N]
