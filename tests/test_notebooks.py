@@ -281,8 +281,8 @@ def has_many_panels_class(cell) -> bool:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_figures_with_many_panels_stay_legible_on_a_phone(path):
     """A figure of four or more panels, or wider than 700 px, keeps 560 px on a phone."""
-    missing = [f"code cell {i} ({needs_many_panels_class(cell)})" for i, cell in enumerate(code_cells(path))
-               if needs_many_panels_class(cell) and not has_many_panels_class(cell)]
+    missing = [f"code cell {i} ({why})" for i, cell in enumerate(code_cells(path))
+               if (why := needs_many_panels_class(cell)) and not has_many_panels_class(cell)]
     assert not missing, (f"{path.name}: {', '.join(missing)}: its text would be too small on a phone; "
                          "give it mystnb.figure.classes 'emlib-many-panels' (_ext/static/emlib_site.css)")
 
