@@ -6,6 +6,9 @@ import numbers
 
 import numpy as np
 
+# dtype kinds of arrays that as_numeric_array returns as they are: booleans, integers and floats.
+_REAL_KINDS = "biuf"
+
 
 def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:
     """Turn None, a non-negative int or a Generator into a :class:`numpy.random.Generator`."""
@@ -108,6 +111,8 @@ def as_numeric_array(X, name: str = "X", what: str = "numbers") -> np.ndarray:
     Raises ``TypeError`` for objects that are not numbers (a dict in an object array) and for sparse
     matrices, ``ValueError`` for strings, ragged nesting and complex values.
     """
+    if type(X) is np.ndarray and X.dtype.kind in _REAL_KINDS:  # the common case, at no cost
+        return X
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(f"{name} must be a dense array of {what}; sparse matrices are not supported "
                         "(convert with X.toarray() if it fits in memory)")

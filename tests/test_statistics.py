@@ -149,7 +149,7 @@ def test_hmm_statistics_add_up_over_sequences():
     def statistics(rows, lens):
         em_model = HMMEM(settings_, _HMMStart(model.startprob_, model.transmat_, None))
         em_model.startprob, em_model.transmat, em_model.emission = model.startprob_, model.transmat_, model.emission_
-        em_model.allowed_start, em_model.allowed_transitions = model.startprob_ > 0, model.transmat_ > 0
+        em_model.set_structure(model.startprob_ > 0, model.transmat_ > 0)
         lens = np.asarray(lens)
         data = SequenceData(X[rows], lens, sequence_starts(lens), None, None, False)
         return em_model.e_step(data)

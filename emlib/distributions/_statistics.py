@@ -27,6 +27,10 @@ import numpy as np
 
 from emlib._validation import as_numeric_array
 
+# check_finite tests arrays up to this size entry by entry at once (a boolean temporary of at most
+# 64 KB); larger ones by their sum first.
+_DIRECT_TEST_ENTRIES = 1 << 16
+
 __all__ = ["WeightedMoments", "WeightedSums"]
 
 
@@ -250,10 +254,11 @@ def _check_weighted(X, weights, n_features: int, n_components: int,
     totals = weight_totals(weights)
     # A NaN or an infinity spreads to its column's total: finite totals prove every weight finite,
     # and only totals that are not (a bad weight, or an overflow) need the weights looked at.
-    if not np.all(np.isfinite(totals)) and not np.all(np.isfinite(weights)):
+    if not np.isfinite(totals).all() and not np.isfinite(weights).all():
         raise ValueError("weights contain NaN or infinite values")
-    if weights.size and weights.min() < 0:
-        raise ValueError(f"weights must be non-negative, got a minimum of {weights.min():.3g}")
+    smallest = weights.min() if weights.size else 0.0
+    if smallest < 0:
+        raise ValueError(f"weights must be non-negative, got a minimum of {smallest:.3g}")
     return X, weights, totals
 
 
@@ -284,12 +289,16 @@ def check_rows(X, n_features: int, name: str = "X", finite: bool = True) -> np.n
 
 def check_finite(X: np.ndarray, name: str = "X") -> None:
     """Raise ``ValueError`` naming ``name`` unless every entry of the float array ``X`` is finite."""
-    # A finite sum proves every entry finite (a NaN or an infinity makes any sum that includes it
-    # NaN or infinite), in one pass and without a boolean temporary; only a sum that is not
-    # finite (a bad entry, or an overflow) needs the entries looked at one by one.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sum(X)
-    if not np.isfinite(total) and not np.all(np.isfinite(X)):
+    if X.size <= _DIRECT_TEST_ENTRIES:  # one test and a small boolean temporary
+        finite = np.isfinite(X).all()
+    else:
+        # A finite sum proves every entry finite (a NaN or an infinity makes any sum that includes
+        # it NaN or infinite), in one pass and without a boolean temporary; only a sum that is not
+        # finite (a bad entry, or an overflow) needs the entries looked at one by one.
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = X.sum()
+        finite = np.isfinite(total) or np.isfinite(X).all()
+    if not finite:
         raise not_finite(name)
 
 

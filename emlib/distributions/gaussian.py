@@ -41,6 +41,7 @@ __all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_TINY = float(np.finfo(np.float64).tiny)
 # Rows per block in log_prob and fit: memory stays flat however long the data. Matrix kernels
 # (full and tied covariances) take at least this many rows at a time, which keeps BLAS efficient
 # (more when their rows are narrow, see _matrix_rows) ...
@@ -365,7 +366,8 @@ class Gaussian:
         # -sum((y - m)^2 / v) / 2 = y^2 @ (-1 / 2v) + y @ (m / v) - sum(m^2 / v) / 2.
         m = self._means if centre is None else self._means - centre
         log_norm = self._log_norm_const()
-        constant = log_norm - 0.5 * np.sum(m * m * precisions, axis=1)
+        spread = m * m * precisions  # squared offsets from the centre in standard deviations (K, D)
+        constant = log_norm - 0.5 * spread.sum(axis=1)
         kernels = _compiled_kernels(n * D, K)
         if kernels is None:
             check_finite(X)
@@ -380,8 +382,8 @@ class Gaussian:
         # The expansion cancels about eps * m^2 / v in absolute terms: for a component far from
         # the centre with a tiny variance (a collapse held by reg_covar) that is visible in the
         # log-likelihood. Such components are scored directly.
-        far = np.flatnonzero(np.max(m * m * precisions, axis=1) > _EXPANSION_LIMIT)
-        for k in far:
+        farthest = spread.max(axis=1)
+        for k in np.flatnonzero(farthest > _EXPANSION_LIMIT) if farthest.max() > _EXPANSION_LIMIT else ():
             for start in range(0, n, _BLOCK_ROWS):
                 d = X[start:start + _BLOCK_ROWS] - self._means[k]
                 out[start:start + _BLOCK_ROWS, k] = (d * d) @ (-0.5 * precisions[k]) + log_norm[k]
@@ -401,7 +403,7 @@ class Gaussian:
         log_norm = self._log_norm_const()
         blocks = _CentredBlocks(X, centre, _matrix_rows(2 * D + K))
         whiten = _Whitening(P, blocks.rows)
-        constant = np.tile(log_norm - 0.5 * offsets, blocks.rows)
+        constant = _tiled(log_norm - 0.5 * offsets, blocks.rows)
         norms = np.empty(blocks.rows)
         # As for diagonal covariances: a mean far from c (in its own standard deviations) is scored
         # directly, since the expansion would cancel about eps * |w_k|^2.
@@ -448,8 +450,8 @@ class Gaussian:
         blocks = _CentredBlocks(X, centre, _matrix_rows((K + 1) * D))
         rows = blocks.rows
         stacked = P.transpose(1, 0, 2).reshape(D, K * D)
-        shift = np.tile(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
-        constant = np.tile(log_norm, rows)
+        shift = _tiled(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
+        constant = _tiled(log_norm, rows)
         summing = -0.5 * np.repeat(np.eye(K), D, axis=0) if K <= 4 else None  # (K D, K)
         whitened = np.empty((rows, K * D))
         for block, y in blocks:
@@ -867,7 +869,7 @@ def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) 
     blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
     linear = linear.T  # (D, K)
     quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
-    constant = np.tile(constant, blocks.rows)
+    constant = _tiled(constant, blocks.rows)
     squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
     term = np.empty((blocks.rows, linear.shape[1]))
     for block, y in blocks:
@@ -926,14 +928,15 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances, trac
     active = totals > 0
     safe = np.where(active, totals, 1.0)[:, None]
     offsets = first / safe
+    squared_offsets = offsets**2
     if traced:
-        squared_offsets = np.sum(offsets**2, axis=1)
-        spread = np.maximum(second / safe[:, 0] - squared_offsets, np.finfo(np.float64).tiny)
+        squared_offsets = squared_offsets.sum(axis=1)
+        spread = np.maximum(second / safe[:, 0] - squared_offsets, _TINY)
         suspect = (squared_offsets > _CANCELLATION_LIMIT * spread) & active
     else:
-        variances = np.maximum(second / safe - offsets**2, np.finfo(np.float64).tiny)
-        suspect = np.any(offsets**2 > _CANCELLATION_LIMIT * variances, axis=1) & active
-    for k in np.flatnonzero(suspect):
+        variances = np.maximum(second / safe - squared_offsets, _TINY)
+        suspect = (squared_offsets > _CANCELLATION_LIMIT * variances).any(axis=1) & active
+    for k in np.flatnonzero(suspect) if suspect.any() else ():
         centres[k] = centre + offsets[k]
         first[k], second[k] = 0.0, 0.0
         rows = np.flatnonzero(weights[:, k] > 0)
@@ -973,7 +976,7 @@ def _expansion_centre(means: np.ndarray, variances: np.ndarray) -> np.ndarray | 
     """Where the diagonal kernels expand ``(x - mu)^2``: None for the origin, when every mean (K, D)
     lies within ``sqrt(_ORIGIN_LIMIT)`` standard deviations (``variances`` (K, D)) of it in every
     feature, so that the data need no shifting; otherwise the mean of the means."""
-    if np.all(means * means <= _ORIGIN_LIMIT * variances):
+    if (means * means <= _ORIGIN_LIMIT * variances).all():
         return None
     return means.mean(axis=0)
 
@@ -1002,7 +1005,7 @@ class _CentredBlocks:
         self.rows = max(1, min(X.shape[0], rows))
         self.centre = centre
         if centre is not None:
-            self.tiled_centre = np.tile(centre, self.rows)
+            self.tiled_centre = _tiled(centre, self.rows)
             self.buffer = np.empty((self.rows, X.shape[1]))
 
     def __iter__(self):
@@ -1044,6 +1047,12 @@ class _Whitening:
             return np.matmul(y, self._P, out=self._buffer[: len(y)])
         # The row-major y (n, D) is the column-major y^T (D, n): y^T <- L^{-1} y^T is y <- y P.
         return self._trmm(1.0, self._lower, y.T, side=0, lower=1, overwrite_b=1).T
+
+
+def _tiled(row: np.ndarray, rows: int) -> np.ndarray:
+    """``row`` (m,) repeated ``rows`` times, flat (rows * m,): the operand of :func:`_add_flat`.
+    (``np.repeat`` on a new axis: one call into C, where ``np.tile`` takes several in Python.)"""
+    return np.repeat(row[None], rows, axis=0).reshape(-1)
 
 
 def _add_flat(block: np.ndarray, tiled: np.ndarray, sign: float = 1.0) -> None:

@@ -151,7 +151,7 @@ def hmm_statistics(data: SequenceData, startprob: np.ndarray, transmat: np.ndarr
 
     def fresh_log_emission():
         work = own_float_array(emission.log_prob(data.X))
-        if np.any(penalty):
+        if penalty.any():
             work += penalty
         if data.labelled_rows is not None:
             clamp_to_labels(work, data.labelled_rows, data.labels)
@@ -210,10 +210,16 @@ class HMMEM:
         data = local_part(data)  # for a dask array, a random sample of its rows
         self.startprob, self.transmat, self.emission = self.start(data, rng)
         # Zeros of the starting values are structural: counts and pseudo-counts never revive them.
-        self.allowed_start = self.startprob > 0
-        self.allowed_transitions = self.transmat > 0
+        self.set_structure(self.startprob > 0, self.transmat > 0)
         if data.fully_labelled:
             self.m_step(data, labelled_statistics(data, self.emission, self._emission_free()))
+
+    def set_structure(self, allowed_start: np.ndarray, allowed_transitions: np.ndarray) -> None:
+        """The start states (K,) and transitions (K, K) that may have positive probability."""
+        self.allowed_start, self.allowed_transitions = allowed_start, allowed_transitions
+        # Pseudo-counts on structural zeros are never used, so they carry no prior either.
+        self.start_pseudo_counts = self.settings.startprob_prior * allowed_start
+        self.transition_pseudo_counts = self.settings.transmat_prior * allowed_transitions
 
     def _emission_free(self) -> bool:
         return len(self.settings.emission_fixed) < len(self.emission.parameter_names)
@@ -238,17 +244,20 @@ class HMMEM:
     def m_step(self, data: SequenceData, statistics: HMMStatistics) -> None:
         settings = self.settings
         if "startprob" not in settings.fixed:
-            counts = statistics.start_counts + settings.startprob_prior * self.allowed_start
+            counts = statistics.start_counts + self.start_pseudo_counts
             total = counts.sum()
             if total > 0:
                 self.startprob = counts / total
         if "transmat" not in settings.fixed:
-            counts = statistics.transition_counts + settings.transmat_prior * self.allowed_transitions
+            counts = statistics.transition_counts + self.transition_pseudo_counts
             totals = counts.sum(axis=1)
-            left = totals > _TINY
-            transmat = self.transmat.copy()
-            transmat[left] = counts[left] / totals[left, None]
-            self.transmat = transmat
+            left = totals > _TINY  # a state never left keeps its row
+            if left.all():
+                self.transmat = counts / totals[:, None]
+            else:
+                transmat = self.transmat.copy()
+                transmat[left] = counts[left] / totals[left, None]
+                self.transmat = transmat
         if statistics.emission is not None:
             self.emission.fit_statistics(statistics.emission, fixed=settings.emission_fixed)
 
@@ -290,11 +299,10 @@ class HMMEM:
         """Log-density of the Dirichlet priors at the current parameters, up to a constant."""
         settings = self.settings
         total = 0.0
-        # Pseudo-counts on structural zeros are never used (see m_step), so they carry no prior.
         if "startprob" not in settings.fixed:
-            total += _pseudo_count_log_prior(settings.startprob_prior * self.allowed_start, self.startprob)
+            total += _pseudo_count_log_prior(self.start_pseudo_counts, self.startprob)
         if "transmat" not in settings.fixed:
-            total += _pseudo_count_log_prior(settings.transmat_prior * self.allowed_transitions, self.transmat)
+            total += _pseudo_count_log_prior(self.transition_pseudo_counts, self.transmat)
         emission_prior = getattr(self.emission, "log_prior", None)
         if emission_prior is not None and self._emission_free():
             total += emission_prior()
@@ -513,7 +521,7 @@ class BaseHMM(EMEstimator):
         model = HMMEM(settings, None)
         model.startprob, model.transmat = self.startprob_.copy(), self.transmat_.copy()
         model.emission = copy.deepcopy(self.emission_)
-        model.allowed_start, model.allowed_transitions = self._allowed_start, self._allowed_transitions
+        model.set_structure(self._allowed_start, self._allowed_transitions)
         self._stream_step(model, data, float(n))
         self.startprob_, self.transmat_ = model.startprob, model.transmat
         self._settings = settings
