@@ -4,6 +4,7 @@ nbval only compares cells that have stored outputs, so an unexecuted notebook wo
 these checks close that gap.
 """
 
+import ast
 import base64
 import json
 import re
@@ -124,6 +125,48 @@ def test_python_in_prose_check_can_fail():
     assert len(too_long(python_in_prose(text), MAX_CODE_LINE)) == 1
     assert python_in_prose("```{code-block} python\nshort\n```\n") == []  # not fenced as python
     assert PAGES, "book/ has no .md pages"
+
+
+# Library code a chapter shows through ``literalinclude`` is read on the same page: it takes the
+# same 79 characters. With ``:pyobject:`` only that function or class is shown.
+LITERALINCLUDE = re.compile(r"^[ \t]*(`{3,}|~{3,})\{literalinclude\}[ \t]+(?P<path>\S+)[ \t]*\n"
+                            r"(?P<options>(?:[ \t]*:[\w-]+:.*\n)*)", re.MULTILINE)
+
+
+def included_code(text: str, folder: Path) -> list[tuple[str, list[str]]]:
+    """``(what, lines)`` for every ``literalinclude`` in a markdown text, read from ``folder``."""
+    shown = []
+    for match in LITERALINCLUDE.finditer(text):
+        path = (folder / match.group("path")).resolve()
+        lines = path.read_text(encoding="utf-8").splitlines()
+        name = re.search(r":pyobject:[ \t]*(\S+)", match.group("options"))
+        if name is not None:
+            node = next(node for node in ast.parse("\n".join(lines)).body
+                        if getattr(node, "name", None) == name.group(1))
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            lines = lines[first - 1:node.end_lineno]
+        shown.append((f"{match.group('path')}" + (f" {name.group(1)}" if name else ""), lines))
+    return shown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + PAGES, ids=lambda p: p.name)
+def test_included_library_code_fits_the_page(path):
+    problems = [f"{where}, {what}: line of {p}" for where, text in prose_texts(path)
+                for what, lines in included_code(text, path.parent)
+                for p in too_long(lines, MAX_CODE_LINE)]
+    assert not problems, (f"{path.name}: included code lines longer than {MAX_CODE_LINE} characters "
+                          "scroll sideways on a desktop screen:\n" + "\n".join(problems))
+
+
+def test_included_code_check_can_fail(tmp_path):
+    (tmp_path / "lib.py").write_text("def short():\n    return 1\n\n\ndef long():\n    return "
+                                     + "1 + " * 30 + "1\n")
+    text = ("Before.\n\n```{literalinclude} lib.py\n:language: python\n:pyobject: short\n```\n\n"
+            "```{literalinclude} lib.py\n:pyobject: long\n```\n")
+    (short, short_lines), (long, long_lines) = included_code(text, tmp_path)
+    assert (short, short_lines) == ("lib.py short", ["def short():", "    return 1"])
+    assert long == "lib.py long" and len(too_long(long_lines, MAX_CODE_LINE)) == 1
+    assert sum(len(included_code(t, BOOK)) for page in NOTEBOOKS for _, t in prose_texts(page)) >= 5
 
 
 def test_line_length_check_can_fail():

@@ -56,8 +56,10 @@ def _log(p: np.ndarray) -> np.ndarray:
 
 
 # -- the naive recursion (for teaching: it underflows) ---------------------------------------------
-def forward_unscaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
-                     lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
+def forward_unscaled(
+    log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+    lengths: ArrayLike | None = None,
+) -> tuple[np.ndarray, float]:
     """Textbook forward pass on raw probabilities.
 
     ``alpha[t] = (alpha[t-1] @ A) * b[t]`` with ``alpha[t, k] =
@@ -85,8 +87,10 @@ def forward_unscaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: Ar
 
 
 # -- scaling (Rabiner's normalised recursion, errata fixed) ----------------------------------------
-def forward_scaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
-                   lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+def forward_scaled(
+    log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+    lengths: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalise ``alpha`` at every step; the normalisers ``c[t]`` carry the
     likelihood.
 
@@ -114,8 +118,10 @@ def forward_scaled(log_emission: ArrayLike, startprob: ArrayLike, transmat: Arra
     return alpha, np.log(c) + top[:, 0]
 
 
-def backward_scaled(log_emission: ArrayLike, transmat: ArrayLike, log_scaling: ArrayLike,
-                    lengths: ArrayLike | None = None) -> np.ndarray:
+def backward_scaled(
+    log_emission: ArrayLike, transmat: ArrayLike, log_scaling: ArrayLike,
+    lengths: ArrayLike | None = None,
+) -> np.ndarray:
     """``beta[t] = A @ (b[t+1] * beta[t+1]) / c[t+1]``, with the forward
     pass's constants.
 
@@ -158,8 +164,10 @@ def forward_backward_scaled(log_emission: ArrayLike, startprob: ArrayLike, trans
 
 
 # -- log space -------------------------------------------------------------------------------------
-def forward_log(log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
-                lengths: ArrayLike | None = None) -> tuple[np.ndarray, float]:
+def forward_log(
+    log_emission: ArrayLike, startprob: ArrayLike, transmat: ArrayLike,
+    lengths: ArrayLike | None = None,
+) -> tuple[np.ndarray, float]:
     """``log_alpha[t, k] = log p(x_0..t, z_t = k)`` by log-sum-exp.
 
     Returns
