@@ -29,6 +29,7 @@ from emlib import em
 from emlib._validation import (
     check_nonnegative_float,
     check_positive_int,
+    known_finite,
     validate_random_state,
 )
 from emlib.exceptions import (
@@ -206,7 +207,8 @@ class EMEstimator:
         is explained by :meth:`_explain_decreases`. Then one :class:`~emlib.exceptions.ConvergenceWarning`
         if EM stopped at ``max_iter`` (not with ``tol=0``, which asks for exactly ``max_iter``).
         """
-        with warnings.catch_warnings(record=True) as caught:
+        # fit validated the in-memory data: no E-step needs to prove it finite again.
+        with warnings.catch_warnings(record=True) as caught, known_finite(getattr(data, "X", None)):
             warnings.simplefilter("always")
             result = em.fit(model, data, max_iter=self.max_iter, tol=self.tol, tol_scale=tol_scale,
                             n_init=n_init, random_state=self.random_state, verbose=bool(self.verbose),

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+from contextvars import ContextVar
 
 import numpy as np
 
 # dtype kinds of arrays that as_numeric_array returns as they are: booleans, integers and floats.
 _REAL_KINDS = "biuf"
+# The arrays known finite in the current context (see known_finite).
+_KNOWN_FINITE: ContextVar[tuple] = ContextVar("known_finite", default=())
+
+
+@contextlib.contextmanager
+def known_finite(*arrays):
+    """Inside the block, the finiteness checks of the distributions pass these very arrays
+    without reading them.
+
+    An estimator validates its data once, then runs EM inside this block: each E-step would
+    otherwise read all of ``X`` again to prove it finite (a tenth of an iteration's time for
+    diagonal covariances at 10,000 x 32). Anything that is not an ndarray is ignored.
+    """
+    known = _KNOWN_FINITE.get() + tuple(a for a in arrays if isinstance(a, np.ndarray))
+    token = _KNOWN_FINITE.set(known)
+    try:
+        yield
+    finally:
+        _KNOWN_FINITE.reset(token)
+
+
+def is_known_finite(X) -> bool:
+    """Whether ``X`` is one of the arrays of an enclosing :func:`known_finite` block."""
+    return any(X is known for known in _KNOWN_FINITE.get())
 
 
 def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:

@@ -332,20 +332,56 @@ def test_traced_moments_add_shift_and_scale_like_the_diagonal_ones(kernels, monk
         pooled.trace()
 
 
-def test_finite_check_by_a_sum_sees_every_bad_entry_and_no_overflow():
+@pytest.mark.parametrize("rows", [50, 40_000])  # tested at once; by a sum first (over 65,536 entries)
+def test_finite_check_sees_every_bad_entry_and_no_overflow(rows):
+    from emlib.distributions import _statistics
     from emlib.distributions._statistics import check_finite
 
-    X = np.full((50, 3), 1e308)  # finite, but their sum overflows: the entries are looked at
+    assert (rows * 3 > _statistics._DIRECT_TEST_ENTRIES) == (rows > 50)
+    X = np.full((rows, 3), 1e308)  # finite, but their sum overflows: the entries are looked at
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and the overflow is no reason for a warning
         check_finite(X)
     for bad in (np.nan, np.inf, -np.inf):
-        for where in ((0, 0), (49, 2), (17, 1)):
-            Y = X.copy() if np.isinf(bad) else np.ones((50, 3))
+        for where in ((0, 0), (rows - 1, 2), (17, 1)):
+            Y = X.copy() if np.isinf(bad) else np.ones((rows, 3))
             Y[where] = bad
             with pytest.raises(ValueError, match="Y contains NaN or infinite values"):
                 check_finite(Y, "Y")
-    Z = np.ones((4, 2))
+    Z = np.ones((rows, 2))
     Z[1, 0], Z[2, 1] = np.inf, -np.inf  # infinities of both signs: the sum is NaN
     with pytest.raises(ValueError, match="Z contains NaN"):
         check_finite(Z, "Z")
+
+
+def test_known_finite_arrays_pass_unread_inside_the_block_only():
+    from emlib._validation import known_finite
+    from emlib.distributions._statistics import check_finite
+
+    bad = np.ones((10, 2))
+    bad[3, 1] = np.nan
+    with known_finite(bad, None, [1.0]):  # anything but an ndarray is ignored
+        check_finite(bad)  # the very object passes unread
+        with pytest.raises(ValueError, match="X contains NaN"):
+            check_finite(bad.copy())  # an equal array is still read
+        with pytest.raises(ValueError, match="X contains NaN"):
+            check_finite(bad[:5])  # and so is a view of it
+        with known_finite():
+            check_finite(bad)  # blocks nest
+    with pytest.raises(ValueError, match="X contains NaN"):
+        check_finite(bad)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_em_reads_the_data_for_finiteness_only_in_fit_validation(monkeypatch, covariance_type):
+    from emlib.distributions import _statistics
+
+    reads = []
+    real = _statistics._all_finite
+    monkeypatch.setattr(_statistics, "_all_finite", lambda X: reads.append(X.shape) or real(X))
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    GaussianMixture(2, covariance_type=covariance_type, max_iter=5, tol=0, random_state=0).fit(X)
+    GaussianHMM(2, covariance_type=covariance_type, max_iter=5, tol=0, random_state=0).fit(X)
+    assert reads == []  # X was validated once by fit; no E-step read it again
+    GaussianMixture(2, covariance_type=covariance_type, max_iter=1, tol=0, random_state=0).fit(X).score(X)
+    assert (300, 3) in reads  # outside fit, the distributions check what they are given

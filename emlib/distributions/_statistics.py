@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emlib._validation import as_numeric_array
+from emlib._validation import as_numeric_array, is_known_finite
 
 # check_finite tests arrays up to this size entry by entry at once (a boolean temporary of at most
 # 64 KB); larger ones by their sum first.
@@ -289,6 +289,13 @@ def check_rows(X, n_features: int, name: str = "X", finite: bool = True) -> np.n
 
 def check_finite(X: np.ndarray, name: str = "X") -> None:
     """Raise ``ValueError`` naming ``name`` unless every entry of the float array ``X`` is finite."""
+    if is_known_finite(X):
+        return
+    if not _all_finite(X):
+        raise not_finite(name)
+
+
+def _all_finite(X: np.ndarray) -> bool:
     if X.size <= _DIRECT_TEST_ENTRIES:  # one test and a small boolean temporary
         finite = np.isfinite(X).all()
     else:
@@ -298,8 +305,7 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
         with np.errstate(over="ignore", invalid="ignore"):
             total = X.sum()
         finite = np.isfinite(total) or np.isfinite(X).all()
-    if not finite:
-        raise not_finite(name)
+    return bool(finite)
 
 
 def not_finite(name: str) -> ValueError:
