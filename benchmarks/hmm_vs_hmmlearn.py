@@ -14,8 +14,13 @@ numba compilation is excluded: every kernel is compiled (``_kernels.compile_all(
 run comes first.
 
 What a fresh environment pays is measured in fresh processes with an empty numba cache
-(``NUMBA_CACHE_DIR`` a new empty folder), median of three: the time of a first small fit after the
-import (GaussianHMM(3) on 500 x 2 points), and the time to compile every kernel.
+(``NUMBA_CACHE_DIR`` a new empty folder), median of five: the time of a first small fit after the
+import (GaussianHMM(3) on 500 x 2 points), and the time to compile every kernel (then run a small
+fit). The second is split, in CPU seconds: numba's own start-up, which the first compilation in a
+process pays whatever it compiles (its registries, and the import of scipy.linalg; timed on a
+one-line function), then each kernel. That time is noisy on a shared machine; the number of
+instructions it executes (``valgrind --tool=cachegrind``) is not, and is the better measure of a
+change to the kernels.
 
 The last part fits a K = 4 Gaussian HMM to T = 10,000,000 steps in a child process and prints its peak
 resident memory (it must stay under 4 GiB: no T x K x K arrays).
@@ -160,36 +165,44 @@ FIRST_FIT_SCRIPT = textwrap.dedent("""
     start, cpu = time.perf_counter(), time.process_time()
     model = GaussianHMM(3, random_state=0).fit(X)
     compiled = sum(each._compiled is not None for each in _kernels.KERNELS)
-    print(f"{time.perf_counter() - start:.3f} {time.process_time() - cpu:.3f} {model.n_iter_} {compiled}")
+    print(time.perf_counter() - start, time.process_time() - cpu, model.n_iter_, compiled)
 """)
 
 COMPILE_SCRIPT = textwrap.dedent("""
     import time, warnings
     import numpy as np
     warnings.simplefilter("ignore")
+    from numba import njit
     from emlib import GaussianHMM
     from emlib.hmm import _kernels
     start, cpu = time.perf_counter(), time.process_time()
-    _kernels.compile_all()
+    njit("float64(float64)")(lambda x: x + 1.0)  # numba's start-up
+    each = [time.process_time() - cpu]
+    for kernel in _kernels.KERNELS:  # what _kernels.compile_all() does, one kernel at a time
+        before = time.process_time()
+        kernel.compiled()
+        each.append(time.process_time() - before)
     # and a small fit, so that any numba code a fit runs besides the kernels is counted too
     GaussianHMM(2, max_iter=1, random_state=0).fit(np.random.default_rng(0).normal(size=(200, 1)))
-    print(f"{time.perf_counter() - start:.3f} {time.process_time() - cpu:.3f}")
+    print(time.perf_counter() - start, time.process_time() - cpu, *each)
+    print(*(kernel.__name__ for kernel in _kernels.KERNELS))
 """)
 
 
-def fresh_process_time(script: str, runs: int = 3) -> tuple[float, float, list[str]]:
-    """Medians of the first two numbers ``script`` prints (elapsed and CPU seconds), each run in a new
-    process with an empty numba cache; also the rest of the last run's output. (On a busy machine
-    the CPU time is the steadier of the two.)"""
-    times = []
+def fresh_process_time(script: str, runs: int = 5) -> tuple[float, float, list[float], list[str]]:
+    """Medians of the numbers on the first line ``script`` prints (elapsed and CPU seconds first),
+    each run in a new process with an empty numba cache; also the words of the last run's second
+    line. (On a busy machine the CPU time is the steadier of the two.)"""
+    numbers = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-            out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                                 check=True).stdout.split()
-        times.append((float(out[0]), float(out[1])))
-    elapsed, cpu = np.median(times, axis=0)
-    return float(elapsed), float(cpu), out[2:]
+            lines = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                   check=True).stdout.splitlines()
+        numbers.append([float(word) for word in lines[0].split()])
+        words = lines[1].split() if len(lines) > 1 else []
+    elapsed, cpu, *rest = np.median(numbers, axis=0).tolist()
+    return elapsed, cpu, rest, words
 
 
 MEMORY_SCRIPT = textwrap.dedent("""
@@ -225,11 +238,14 @@ def main() -> None:
     for K in (2, 4, 10):
         ratios.append(compare_fit(f"(b) 50 x 100, 1-D, K={K}, 5 iter", K, 1, [100] * 50, 5, seed=20 + K))
     ratios.extend(compare_inference(10, 2, 100_000, seed=30))
-    first_fit, cpu, (iterations, compiled) = fresh_process_time(FIRST_FIT_SCRIPT)
-    print(f"fresh environment: first GaussianHMM(3) fit on 500 x 2 points ({iterations} iterations) "
-          f"{first_fit:.2f} s after the import (CPU {cpu:.2f} s; kernels it compiled: {compiled})")
-    compiled, cpu, _ = fresh_process_time(COMPILE_SCRIPT)
+    first_fit, cpu, (iterations, compiled), _ = fresh_process_time(FIRST_FIT_SCRIPT)
+    print(f"fresh environment: first GaussianHMM(3) fit on 500 x 2 points ({iterations:.0f} iterations) "
+          f"{first_fit:.2f} s after the import (CPU {cpu:.2f} s; kernels it compiled: {compiled:.0f})")
+    compiled, cpu, (startup, *each), names = fresh_process_time(COMPILE_SCRIPT)
     print(f"fresh environment: compiling every kernel {compiled:.2f} s (CPU {cpu:.2f} s; excluded above)")
+    print(textwrap.fill(
+        f"  of which (CPU s) numba's start-up {startup:.2f}, " + ", ".join(f"{n}={t:.2f}" for n, t in zip(names, each)),
+        width=100, subsequent_indent="    "))
     if not quick:
         print(memory_run())
     print(f"ratio {max(ratios):.3f}")

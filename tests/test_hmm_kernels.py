@@ -45,12 +45,13 @@ def past_and_future_disagree(n):
 
 
 def both(kernel, arguments):
-    """Call the compiled kernel and its twin, each on its own copy of the arguments.
+    """Call the compiled kernel (with its NumPy set-up and finish) and its twin, each on its own
+    copy of the arguments.
 
     Returns ``[(result, arguments), (twin's result, twin's arguments)]``; outputs are arguments.
     """
     results = []
-    for run in (kernel.compiled(), kernel.numpy_twin):
+    for run in (kernel.run_compiled, kernel.numpy_twin):
         copies = [a.copy() if isinstance(a, np.ndarray) else a for a in arguments]
         results.append((run(*copies), copies))
     return results
@@ -93,6 +94,25 @@ def test_scaled_kernel_equals_its_twin(smooth):
             np.testing.assert_allclose(compiled[8], twin[8], rtol=1e-10, atol=1e-14)  # start counts
 
 
+def test_scaled_kernel_sums_blocks_that_span_sequences_like_its_twin():
+    """The compiled E-step sums the pairwise posteriors in blocks of ``_BLOCK`` steps, each added
+    to the total when full, the last one after the loop: blocks that span sequences (one of them
+    a single step) and the partial last block give the twin's sums."""
+    rng = np.random.default_rng(22)
+    log_emission, startprob, transmat, starts, lengths = random_problem(rng, 3, [700, 1, 900, 1500])
+    T, K = log_emission.shape
+    assert T - len(lengths) > 3 * _kernels._BLOCK
+    arguments = [log_emission, startprob, transmat, starts, lengths, np.empty((T, K)), np.empty(T),
+                 np.empty((K, K)), np.empty(K), np.empty((K + 3, K)), True]
+    ((loglik, status), compiled), ((twin_loglik, twin_status), twin) = both(
+        _kernels.forward_backward_scaled, arguments)
+    assert status == twin_status == -1
+    assert loglik == pytest.approx(twin_loglik, rel=1e-12)
+    np.testing.assert_allclose(compiled[7], twin[7], rtol=1e-10)  # pairwise
+    np.testing.assert_allclose(compiled[8], twin[8], rtol=1e-10)  # start counts
+    assert compiled[7].sum() == pytest.approx(T - len(lengths), rel=1e-12)  # one per transition
+
+
 @pytest.mark.parametrize("shift", [True, False])
 def test_log_space_kernels_equal_their_twins(shift):
     for log_emission, startprob, transmat, starts, lengths in problems():
@@ -116,7 +136,7 @@ def test_backward_viterbi_and_sampling_kernels_equal_their_twins():
         T, K = log_emission.shape
         (result, compiled), (twin_result, twin) = both(_kernels.viterbi_path, [
             log_emission, log(startprob), log(transmat), starts, lengths, np.empty(T, dtype=np.int64),
-            np.empty((int(lengths.max()), K), dtype=np.int32), np.empty(K), np.empty(K)])
+            np.empty((int(lengths.max()), K), dtype=np.int32), np.empty((2, K))])
         assert result[1] == twin_result[1]
         if result[1] == -1:
             assert result[0] == pytest.approx(twin_result[0], rel=1e-12)
@@ -128,9 +148,9 @@ def test_backward_viterbi_and_sampling_kernels_equal_their_twins():
         cumulative_start = np.cumsum(startprob)
         cumulative_transmat = np.cumsum(transmat, axis=1)
         uniforms = rng.random(50)
-        (states, _), (twin_states, _) = both(_kernels.sample_states, [
+        (_, compiled), (_, twin) = both(_kernels.sample_states, [
             cumulative_start, cumulative_transmat, uniforms, np.empty(50, dtype=np.int64)])
-        np.testing.assert_array_equal(states, twin_states)
+        np.testing.assert_array_equal(compiled[3], twin[3])
 
 
 def _add_one(values):

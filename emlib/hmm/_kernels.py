@@ -2,7 +2,16 @@
 
 Every kernel takes the concatenated sequences as one (T, K) array plus ``starts`` and ``lengths``
 (int64), and loops over the sequences itself, so that many short sequences cost one call. Work
-arrays (``scratch``) come from the caller: a kernel allocates nothing, which keeps it quick to compile.
+arrays (``scratch``) come from the caller: a kernel allocates nothing.
+
+Compiling a kernel costs in proportion to the code numba generates for it: each loop of the
+source costs about the same whether it runs once or a million times, and each kernel's entry from
+Python costs as much as a few loops (``benchmarks/hmm_vs_hmmlearn.py`` prints the time of each
+kernel). So the loops make as few passes over the states as the arithmetic allows, and what a
+call does once, O(K^2) or O(S K) work (zeroing sums, the totals at the end, the last row of each
+sequence of a backward pass), is NumPy around the compiled loop (:meth:`Kernel.around`), where it
+costs a few microseconds a call and nothing to compile.
+
 Six kernels: :func:`forward_backward_scaled` (the E-step, and with ``smooth=False`` the scaled
 forward pass that ``forward``, ``filter_proba`` and ``score`` need), :func:`backward_scaled`,
 :func:`forward_log` and :func:`backward_log` (public functions, and the E-step in log space),
@@ -55,7 +64,11 @@ from emlib.hmm import reference
 
 __all__ = ["NUMPY_STEPS", "OUT_OF_RANGE", "Kernel", "compile_all", "use"]
 
-_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
+# Each option below makes numba generate less code, which is what compiling costs (benchmarks/
+# hmm_vs_hmmlearn.py times it): "numpy" divisions have no Python-exception path, the kernels are
+# only called from Python (no C-callable wrapper), and none of numba's rewrites applies to plain
+# loops over scalars (they rewrite array expressions, constant indices, prints and raises).
+_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True, "no_cfunc_wrapper": True, "no_rewrites": True}
 OUT_OF_RANGE = -2
 # A normaliser c[t] below the smallest normal double was computed from subnormal numbers, which
 # carry few significant digits (e^-740 has about 7 bits): the scaled pass hands over to log space.
@@ -81,9 +94,11 @@ _F1, _F2, _I1 = "float64[::1]", "float64[:, ::1]", "int64[::1]"
 class Kernel:
     """A loop over time, compiled by numba for one explicit signature when first needed.
 
-    Calling the kernel runs the compiled loop; until that exists, a call that fits in what is left
-    of :data:`NUMPY_STEPS` runs the NumPy twin (registered with :meth:`twin`: same arguments, same
-    outputs and status). The number of steps of a call is the length of argument ``steps_from``.
+    Calling the kernel runs the compiled loop (:meth:`run_compiled`), inside the NumPy work that
+    :meth:`around` registered, if any; until the loop is compiled, a call that fits in what is left
+    of :data:`NUMPY_STEPS` runs the NumPy twin instead (registered with :meth:`twin`: the same
+    arguments, outputs and status). The number of steps of a call is the length of argument
+    ``steps_from``.
     """
 
     def __init__(self, loop, signature: str, steps_from: int = 0):
@@ -92,6 +107,7 @@ class Kernel:
         self.signature = signature
         self.steps_from = steps_from
         self.numpy_twin = None
+        self.numpy_around = None
         self.numpy_steps = 0  # steps run by the twin so far
         self._compiled = None
         KERNELS.append(self)
@@ -101,16 +117,29 @@ class Kernel:
         self.numpy_twin = function
         return function
 
+    def around(self, function):
+        """Register ``function(loop, *args)`` (decorator; returns it unchanged): given the callers'
+        arguments, it does the NumPy work of the call before and after running the compiled
+        ``loop``, and returns what the kernel returns."""
+        self.numpy_around = function
+        return function
+
     def compiled(self):
         """The compiled loop (compiled now, or loaded from numba's cache, the first time)."""
         if self._compiled is None:
             self._compiled = njit(self.signature, **_OPTIONS)(self.loop)
         return self._compiled
 
+    def run_compiled(self, *args):
+        """What the kernel computes, by the compiled loop (and the NumPy work around it)."""
+        if self.numpy_around is None:
+            return self.compiled()(*args)
+        return self.numpy_around(self.compiled(), *args)
+
     def __call__(self, *args):
         if _mode == "numpy" or (_mode == "auto" and self._compiled is None and self._twin_can_take(args)):
             return self.numpy_twin(*args)
-        return self.compiled()(*args)
+        return self.run_compiled(*args)
 
     def _twin_can_take(self, args) -> bool:
         steps = args[self.steps_from].shape[0]
@@ -144,16 +173,6 @@ def compile_all() -> None:
         each.compiled()
 
 
-@njit(**_OPTIONS)
-def _flush(block, total):
-    """``total += block``, then ``block = 0``, over the (K, K) of ``total`` (``block`` may have more rows)."""
-    K = total.shape[0]
-    for i in range(K):
-        for j in range(K):
-            total[i, j] += block[i, j]
-            block[i, j] = 0.0
-
-
 # -- scaling method ---------------------------------------------------------------------------------
 @kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, {_F2}, {_F1}, {_F2}, {_F1}, {_F2}, boolean)")
 def forward_backward_scaled(work, startprob, transmat, starts, lengths, posteriors, log_scaling, pairwise,
@@ -165,15 +184,11 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
     ``work`` holds the log-emissions on entry and is overwritten (with ``b[t] / c[t]``). The
     backward pass turns ``alpha`` into the posteriors in place and fills the pairwise posteriors
     summed over the transitions (K, K) and the posteriors of the first steps summed (K,).
-    ``scratch`` is (K + 3, K). Returns ``(log_likelihood, status)``.
+    ``scratch`` is (K + 3, K). Returns ``(log_likelihood, status)``. The sums start from zero and
+    the pairwise ones are multiplied by ``A`` and checked in NumPy, around the compiled loop.
     """
     K = startprob.shape[0]
     PREDICTED, BETA, WEIGHTED = K, K + 1, K + 2  # rows of scratch; rows 0..K-1 are a block of sums
-    for i in range(K):
-        start_counts[i] = 0.0
-        for j in range(K):
-            pairwise[i, j] = 0.0  # sum_t alpha[t-1, i] * weighted_t[j]; times A[i, j] at the end
-            scratch[i, j] = 0.0
     loglik = 0.0
     until_flush = _BLOCK
     for s in range(starts.shape[0]):
@@ -193,8 +208,9 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                         p = 0.0
                         for i in range(K):
                             p += posteriors[t - 1, i] * transmat[i, j]
-                    work[t, j] = math.exp(work[t, j] - top)
-                    p *= work[t, j]
+                    b = math.exp(work[t, j] - top)
+                    work[t, j] = b
+                    p *= b
                     scratch[PREDICTED, j] = p
                     c += p
             else:  # many: a pass over each row of A, which vectorises
@@ -206,17 +222,20 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                         for j in range(K):
                             scratch[PREDICTED, j] += a * transmat[i, j]
                 for k in range(K):
-                    work[t, k] = math.exp(work[t, k] - top)
-                    scratch[PREDICTED, k] *= work[t, k]
-                    c += scratch[PREDICTED, k]
+                    b = math.exp(work[t, k] - top)
+                    work[t, k] = b
+                    p = scratch[PREDICTED, k] * b
+                    scratch[PREDICTED, k] = p
+                    c += p
             if not c >= _SMALLEST_NORMAL:
                 return -math.inf, OUT_OF_RANGE
             inverse = 1.0 / c
             for k in range(K):
                 posteriors[t, k] = scratch[PREDICTED, k] / c
                 work[t, k] *= inverse
-            log_scaling[t] = math.log(c) + top
-            loglik += log_scaling[t]
+            log_c = math.log(c) + top
+            log_scaling[t] = log_c
+            loglik += log_c
         if not smooth:
             continue
         # backward, turning alpha into the posterior as it goes. Each beta[t-1] is divided by
@@ -233,33 +252,48 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
         for t in range(last, t0, -1):
             for j in range(K):
                 scratch[WEIGHTED, j] = work[t, j] * scratch[BETA, j] * inverse
+            until_flush -= 1  # at zero, the block goes into pairwise, each row once it has this step
             total = 0.0
             for i in range(K):
                 a = posteriors[t - 1, i]  # still alpha[t-1]
                 row = 0.0
                 for j in range(K):
-                    scratch[i, j] += a * scratch[WEIGHTED, j]
-                    row += transmat[i, j] * scratch[WEIGHTED, j]
+                    weighted = scratch[WEIGHTED, j]
+                    scratch[i, j] += a * weighted
+                    row += transmat[i, j] * weighted
                 scratch[BETA, i] = row
                 total += a * row
+                if until_flush == 0:
+                    for j in range(K):
+                        pairwise[i, j] += scratch[i, j]
+                        scratch[i, j] = 0.0
+            if until_flush == 0:
+                until_flush = _BLOCK
             if not abs(total - 1.0) <= _TOTAL_TOLERANCE:
                 return -math.inf, OUT_OF_RANGE
             inverse = 1.0 / total
             for i in range(K):
                 posteriors[t - 1, i] *= scratch[BETA, i] * inverse
-            until_flush -= 1
-            if until_flush == 0:
-                _flush(scratch, pairwise)
-                until_flush = _BLOCK
         for k in range(K):
             start_counts[k] += posteriors[t0, k]
-    _flush(scratch, pairwise)
-    for i in range(K):
-        for j in range(K):
-            pairwise[i, j] *= transmat[i, j]
-            if not abs(pairwise[i, j]) < math.inf:
-                return -math.inf, OUT_OF_RANGE
     return loglik, -1
+
+
+@forward_backward_scaled.around
+def _forward_backward_scaled_around(loop, work, startprob, transmat, starts, lengths, posteriors, log_scaling,
+                                    pairwise, start_counts, scratch, smooth):
+    block = scratch[:startprob.shape[0]]  # alpha[t-1, i] * weighted_t[j] summed since the last flush
+    pairwise.fill(0.0)
+    block.fill(0.0)
+    start_counts.fill(0.0)
+    loglik, status = loop(work, startprob, transmat, starts, lengths, posteriors, log_scaling, pairwise,
+                          start_counts, scratch, smooth)
+    if status == -1:
+        pairwise += block
+        pairwise *= transmat
+        if not math.isfinite(pairwise.sum()):  # the sums are >= 0: finite if each term is
+            return -math.inf, OUT_OF_RANGE
+    return loglik, status
 
 
 @forward_backward_scaled.twin
@@ -289,14 +323,11 @@ def _forward_backward_scaled_numpy(work, startprob, transmat, starts, lengths, p
 @kernel(f"void({_F2}, {_F2}, {_I1}, {_I1}, {_F1}, {_F2}, {_F1})")
 def backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta, scratch):
     """Scaled backward pass with the forward pass's constants: fills ``beta`` (T, K); ``scratch``
-    is (K,)."""
+    is (K,). (The last row of each sequence, all ones, is set around the compiled loop.)"""
     K = transmat.shape[0]
     for s in range(starts.shape[0]):
         t0 = starts[s]
-        last = t0 + lengths[s] - 1
-        for k in range(K):
-            beta[last, k] = 1.0
-        for t in range(last, t0, -1):
+        for t in range(t0 + lengths[s] - 1, t0, -1):
             # b[t] * beta[t] / c[t] in one exponential: log b - log c = log_emission - log_scaling
             for j in range(K):
                 scratch[j] = math.exp(log_emission[t, j] - log_scaling[t]) * beta[t, j]
@@ -305,6 +336,12 @@ def backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta, 
                 for j in range(K):
                     total += transmat[i, j] * scratch[j]
                 beta[t - 1, i] = total
+
+
+@backward_scaled.around
+def _backward_scaled_around(loop, log_emission, transmat, starts, lengths, log_scaling, beta, scratch):
+    beta[starts + lengths - 1] = 1.0
+    loop(log_emission, transmat, starts, lengths, log_scaling, beta, scratch)
 
 
 @backward_scaled.twin
@@ -335,8 +372,9 @@ def forward_log(log_emission, log_startprob, log_transmat, starts, lengths, log_
                 else:  # log-sum-exp over i of log_alpha[t-1, i] + log A[i, j]
                     largest = -math.inf
                     for i in range(K):
-                        scratch[0, i] = log_alpha[t - 1, i] + log_transmat[i, j]
-                        largest = max(largest, scratch[0, i])
+                        term = log_alpha[t - 1, i] + log_transmat[i, j]
+                        scratch[0, i] = term
+                        largest = max(largest, term)
                     value = -math.inf
                     if largest > -math.inf:
                         total = 0.0
@@ -382,22 +420,20 @@ def backward_log(log_emission, log_transmat, starts, lengths, log_beta, log_shif
 
     Without ``shift``, ``log_beta[t] = log p(x_t+1..n-1 | z_t)``, the textbook recursion. With it,
     each step is shifted by its maximum, kept in ``log_shift`` (T,): the unshifted values are
-    ``log_beta[t]`` plus ``log_shift[t:]`` summed to the end of the sequence.
+    ``log_beta[t]`` plus ``log_shift[t:]`` summed to the end of the sequence. (The last row of each
+    sequence, zeros, is set around the compiled loop.)
     """
     K = log_transmat.shape[0]
     for s in range(starts.shape[0]):
         t0 = starts[s]
-        last = t0 + lengths[s] - 1
-        for k in range(K):
-            log_beta[last, k] = 0.0
-        log_shift[last] = 0.0
-        for t in range(last - 1, t0 - 1, -1):
+        for t in range(t0 + lengths[s] - 2, t0 - 1, -1):
             top = -math.inf
             for i in range(K):  # log-sum-exp over j of log A[i, j] + log b[t+1, j] + log_beta[t+1, j]
                 largest = -math.inf
                 for j in range(K):
-                    scratch[0, j] = log_transmat[i, j] + log_emission[t + 1, j] + log_beta[t + 1, j]
-                    largest = max(largest, scratch[0, j])
+                    term = log_transmat[i, j] + log_emission[t + 1, j] + log_beta[t + 1, j]
+                    scratch[0, j] = term
+                    largest = max(largest, term)
                 value = -math.inf
                 if largest > -math.inf:
                     total = 0.0
@@ -411,6 +447,14 @@ def backward_log(log_emission, log_transmat, starts, lengths, log_beta, log_shif
             for i in range(K):
                 log_beta[t, i] -= top
             log_shift[t] = top
+
+
+@backward_log.around
+def _backward_log_around(loop, log_emission, log_transmat, starts, lengths, log_beta, log_shift, scratch, shift):
+    lasts = starts + lengths - 1
+    log_beta[lasts] = 0.0
+    log_shift[lasts] = 0.0
+    loop(log_emission, log_transmat, starts, lengths, log_beta, log_shift, scratch, shift)
 
 
 @backward_log.twin
@@ -433,49 +477,41 @@ def viterbi(log_emission, log_startprob, log_transmat, starts, lengths, path):
     K = log_startprob.shape[0]
     backpointer = np.empty((int(lengths.max()), K), dtype=np.int32)
     return viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer,
-                        np.empty(K), np.empty(K))
+                        np.empty((2, K)))
 
 
-@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, int64[::1], int32[:, ::1], {_F1}, {_F1})")
-def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta, new_delta):
-    """:func:`viterbi` with its work arrays: ``backpointer`` (longest sequence, K), and ``delta`` and
-    ``new_delta`` (K,), the best log-probabilities of the current step and of the next."""
+@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, int64[::1], int32[:, ::1], {_F2})")
+def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta):
+    """:func:`viterbi` with its work arrays: ``backpointer`` (longest sequence, K), and ``delta``
+    (2, K), the best log-probabilities of each state at the steps of even and of odd number."""
     K = log_startprob.shape[0]
     total = 0.0
     for s in range(starts.shape[0]):
         t0 = starts[s]
         n = lengths[s]
-        top = -math.inf
-        for k in range(K):
-            delta[k] = log_startprob[k] + log_emission[t0, k]
-            top = max(top, delta[k])
-        if top == -math.inf:
-            return -math.inf, t0
-        for t in range(1, n):
-            top = -math.inf
+        for t in range(n):
+            now, before = t & 1, 1 - (t & 1)  # rows of delta
+            top = -math.inf  # the best of this step, and its state
+            state = 0
             for j in range(K):
-                best = -math.inf
+                best = log_startprob[j]
                 arg = 0
-                for i in range(K):
-                    value = delta[i] + log_transmat[i, j]
-                    if value > best:
-                        best = value
-                        arg = i
+                if t > 0:
+                    best = -math.inf
+                    for i in range(K):
+                        value = delta[before, i] + log_transmat[i, j]
+                        if value > best:
+                            best = value
+                            arg = i
                 value = best + log_emission[t0 + t, j]
-                new_delta[j] = value
+                delta[now, j] = value
                 backpointer[t, j] = arg
-                top = max(top, value)
+                if value > top:
+                    top = value
+                    state = j
             if top == -math.inf:
                 return -math.inf, t0 + t
-            for k in range(K):
-                delta[k] = new_delta[k]
-        best = -math.inf
-        state = 0
-        for k in range(K):
-            if delta[k] > best:
-                best = delta[k]
-                state = k
-        total += best
+        total += top
         path[t0 + n - 1] = state
         for t in range(n - 1, 0, -1):
             state = backpointer[t, state]
@@ -484,8 +520,7 @@ def viterbi_path(log_emission, log_startprob, log_transmat, starts, lengths, pat
 
 
 @viterbi_path.twin
-def _viterbi_numpy(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta,
-                   new_delta):
+def _viterbi_numpy(log_emission, log_startprob, log_transmat, starts, lengths, path, backpointer, delta):
     startprob, transmat = np.exp(log_startprob), np.exp(log_transmat)
     with np.errstate(all="ignore"):
         best_path, log_probability = reference.viterbi(log_emission, startprob, transmat, lengths)
@@ -497,9 +532,10 @@ def _viterbi_numpy(log_emission, log_startprob, log_transmat, starts, lengths, p
 
 
 # -- sampling ---------------------------------------------------------------------------------------
-@kernel(f"int64[::1]({_F1}, {_F2}, {_F1}, int64[::1])", steps_from=2)
+@kernel(f"void({_F1}, {_F2}, {_F1}, int64[::1])", steps_from=2)
 def sample_states(cumulative_startprob, cumulative_transmat, uniforms, states):
-    """Draw a state path by inverting the cumulative probabilities with the given uniforms."""
+    """Draw a state path into ``states`` by inverting the cumulative probabilities with the given
+    uniforms."""
     K = cumulative_startprob.shape[0]
     previous = -1
     for t in range(uniforms.shape[0]):
@@ -512,10 +548,8 @@ def sample_states(cumulative_startprob, cumulative_transmat, uniforms, states):
                 break
         states[t] = state
         previous = state
-    return states
 
 
 @sample_states.twin
 def _sample_states_numpy(cumulative_startprob, cumulative_transmat, uniforms, states):
     states[:] = reference.sample_states(cumulative_startprob, cumulative_transmat, uniforms)
-    return states
