@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 
@@ -158,8 +159,10 @@ def _add_one(values):
         values[t] += 1.0
 
 
-def test_a_kernel_runs_its_twin_until_the_twin_has_run_numpy_steps(monkeypatch):
+def test_a_kernel_runs_its_twin_until_the_twin_has_run_numpy_steps(monkeypatch, tmp_path):
     monkeypatch.setattr(_kernels, "NUMPY_STEPS", 10)
+    monkeypatch.setattr(_kernels, "_compiler_running", False)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
     kernel = _kernels.Kernel(_add_one, "void(float64[::1])")
     _kernels.KERNELS.remove(kernel)
     twin_calls = []
@@ -182,6 +185,32 @@ def test_a_kernel_runs_its_twin_until_the_twin_has_run_numpy_steps(monkeypatch):
     assert twin_calls == [4, 4, 4]
     with pytest.raises(ValueError, match="mode must be one of"), _kernels.use("fast"):
         pass
+
+
+def test_a_kernel_in_numbas_cache_skips_its_twin_once_the_compiler_runs(monkeypatch, tmp_path):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+
+    def fresh_kernel():
+        kernel = _kernels.Kernel(_add_one, "void(float64[::1])")
+        _kernels.KERNELS.remove(kernel)
+        kernel.twin(lambda values: twin_calls.append(values.shape[0]))
+        return kernel
+
+    twin_calls = []
+    monkeypatch.setattr(_kernels, "_compiler_running", True)
+    fresh_kernel()(np.zeros(3))  # not in the cache: the twin
+    assert twin_calls == [3]
+    fresh_kernel().compiled()  # compiled, and saved in the cache
+    assert any(tmp_path.rglob("*.nbi"))
+    loaded = fresh_kernel()
+    values = np.zeros(2)
+    loaded(values)  # in the cache, and the compiler runs: loaded, no twin
+    assert twin_calls == [3] and loaded._compiled is not None
+    np.testing.assert_array_equal(values, 1.0)
+    monkeypatch.setattr(_kernels, "_compiler_running", False)
+    waiting = fresh_kernel()
+    waiting(np.zeros(4))  # in the cache, but starting numba's compiler costs more than the twin
+    assert twin_calls == [3, 4] and waiting._compiled is None
 
 
 def test_a_fit_gives_the_same_model_with_either_tier():

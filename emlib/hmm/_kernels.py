@@ -22,7 +22,9 @@ indices). Until a kernel is compiled, calls that fit in what is left of :data:`N
 NumPy twin instead, which computes the same outputs and status from :mod:`emlib.hmm.reference`: a
 small first fit in a fresh environment then waits for no compiler, and a kernel that keeps being
 called is compiled once the twin has run that many steps (the cost of compiling is paid at most
-once, and only where it pays). ``use("numpy")`` and ``use("compiled")`` force either (tests);
+once, and only where it pays). Loading a kernel from numba's cache costs about 10 ms once numba's
+compiler is running in the process (a kernel has been compiled or loaded) but about 0.9 s to start
+it: so a kernel found in the cache skips its twin from then on. ``use("numpy")`` and ``use("compiled")`` force either (tests);
 :func:`compile_all` compiles everything.
 
 Status codes returned by the kernels: ``-1`` all went well; a row ``>= 0`` is the first observation
@@ -56,9 +58,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import pickle
 
 import numpy as np
 from numba import njit
+from numba.core.caching import FunctionCache
 
 from emlib.hmm import reference
 
@@ -85,6 +89,7 @@ _BLOCK = 1024
 NUMPY_STEPS = 40_000
 _MODES = ("auto", "numpy", "compiled")
 _mode = "auto"
+_compiler_running = False  # a kernel has been compiled or loaded from numba's cache in this process
 KERNELS: list[Kernel] = []
 
 # numba types of the arguments
@@ -110,6 +115,7 @@ class Kernel:
         self.numpy_around = None
         self.numpy_steps = 0  # steps run by the twin so far
         self._compiled = None
+        self._cached = None  # whether numba's cache holds the loop: looked up once, when it matters
         KERNELS.append(self)
 
     def twin(self, function):
@@ -126,8 +132,10 @@ class Kernel:
 
     def compiled(self):
         """The compiled loop (compiled now, or loaded from numba's cache, the first time)."""
+        global _compiler_running
         if self._compiled is None:
             self._compiled = njit(self.signature, **_OPTIONS)(self.loop)
+            _compiler_running = True
         return self._compiled
 
     def run_compiled(self, *args):
@@ -142,11 +150,23 @@ class Kernel:
         return self.run_compiled(*args)
 
     def _twin_can_take(self, args) -> bool:
+        if _compiler_running and self._in_numba_cache():
+            return False
         steps = args[self.steps_from].shape[0]
         if self.numpy_steps + steps > NUMPY_STEPS:
             return False
         self.numpy_steps += steps
         return True
+
+
+    def _in_numba_cache(self) -> bool:
+        if self._cached is None:
+            try:  # numba's index of the loop's cached versions: empty if none, or if the source changed
+                self._cached = bool(FunctionCache(self.loop)._cache_file._load_index())
+            # no usable cache directory, an unreadable index, or numba's internals moved: twin first
+            except (AttributeError, EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError):
+                self._cached = False
+        return self._cached
 
 
 def kernel(signature: str, steps_from: int = 0):
