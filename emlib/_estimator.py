@@ -27,9 +27,10 @@ import numpy as np
 
 from emlib import em
 from emlib._validation import (
+    FINITE,
     check_nonnegative_float,
     check_positive_int,
-    known_finite,
+    known,
     validate_random_state,
 )
 from emlib.exceptions import (
@@ -199,6 +200,12 @@ class EMEstimator:
         if not isinstance(self.verbose, (bool, int, np.integer)):
             raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
 
+    def _validated_facts(self, data) -> tuple:
+        """What fit's validation proved about ``data.X`` (facts of :func:`emlib._validation.known`),
+        which EM's steps then need not check again: finite numbers, unless a subclass says more
+        (counts, binary, symbols in range) or less (missing entries)."""
+        return (FINITE,)
+
     def _run_em(self, model, data, *, tol_scale: float | None, n_init: int = 1) -> em.EMResult:
         """:func:`emlib.em.fit` with this estimator's settings; warnings passed on to the caller of fit.
 
@@ -207,8 +214,9 @@ class EMEstimator:
         is explained by :meth:`_explain_decreases`. Then one :class:`~emlib.exceptions.ConvergenceWarning`
         if EM stopped at ``max_iter`` (not with ``tol=0``, which asks for exactly ``max_iter``).
         """
-        # fit validated the in-memory data: no E-step needs to prove it finite again.
-        with warnings.catch_warnings(record=True) as caught, known_finite(getattr(data, "X", None)):
+        # fit validated the in-memory data: no E- or M-step needs to prove the same again.
+        with warnings.catch_warnings(record=True) as caught, known(getattr(data, "X", None),
+                                                                   *self._validated_facts(data)):
             warnings.simplefilter("always")
             result = em.fit(model, data, max_iter=self.max_iter, tol=self.tol, tol_scale=tol_scale,
                             n_init=n_init, random_state=self.random_state, verbose=bool(self.verbose),

@@ -354,22 +354,76 @@ def test_finite_check_sees_every_bad_entry_and_no_overflow(rows):
         check_finite(Z, "Z")
 
 
-def test_known_finite_arrays_pass_unread_inside_the_block_only():
-    from emlib._validation import known_finite
+def test_known_arrays_pass_unread_inside_the_block_only():
+    from emlib._validation import BINARY, FINITE, is_known, known
     from emlib.distributions._statistics import check_finite
 
     bad = np.ones((10, 2))
     bad[3, 1] = np.nan
-    with known_finite(bad, None, [1.0]):  # anything but an ndarray is ignored
+    with known(bad, FINITE):
         check_finite(bad)  # the very object passes unread
         with pytest.raises(ValueError, match="X contains NaN"):
             check_finite(bad.copy())  # an equal array is still read
         with pytest.raises(ValueError, match="X contains NaN"):
             check_finite(bad[:5])  # and so is a view of it
-        with known_finite():
+        with known(bad, BINARY), known(None, FINITE), known([1.0], FINITE):  # non-arrays declare nothing
             check_finite(bad)  # blocks nest
+            assert is_known(bad, BINARY) and not is_known([1.0], FINITE)
+        assert not is_known(bad, BINARY)  # each fact only in its own block
     with pytest.raises(ValueError, match="X contains NaN"):
         check_finite(bad)
+    with known(bad), pytest.raises(ValueError, match="X contains NaN"):  # no facts, nothing declared
+        check_finite(bad)
+
+
+def test_known_facts_skip_only_their_own_checks():
+    from emlib._validation import BINARY, COUNTS, FINITE, known, symbols_below
+
+    counts = np.array([[1.0], [2.5]])  # not counts: declared so, they pass unread (the caller's word)
+    with known(counts, FINITE, COUNTS):
+        Poisson([1.0, 2.0]).log_prob(counts)
+        with pytest.raises(ValueError, match="must be binary"):
+            Bernoulli([[0.5], [0.5]]).log_prob(counts)  # a fact about counts says nothing of binary
+    with pytest.raises(ValueError, match="must contain counts"):
+        Poisson([1.0, 2.0]).log_prob(counts)
+    binary = np.array([[0.0, 2.0]])
+    with known(binary, FINITE, BINARY):
+        Bernoulli([[0.5, 0.5]]).log_prob(binary)
+    symbols = np.array([0, 1, 5])
+    with known(symbols, symbols_below(6)):
+        assert Categorical(np.full((2, 6), 1 / 6)).log_prob(symbols).shape == (3, 2)
+        with pytest.raises(ValueError, match="model knows only n_symbols=3"):
+            Categorical(np.full((2, 3), 1 / 3)).log_prob(symbols)  # in range for 6 symbols, not for 3
+
+
+def test_em_reads_discrete_data_only_in_fit_validation(monkeypatch):
+    """Counts, binary data and symbols are validated once by fit; no E- or M-step reads them again
+    to prove it (the distributions' checks of them read only outside fit)."""
+    from emlib.distributions import bernoulli, categorical, poisson
+
+    reads = []
+
+    def counting(module, name):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda X, *args, **kw: reads.append(name) or real(X, *args, **kw))
+
+    counting(poisson, "_read_counts")
+    counting(bernoulli, "_read_binary")
+    counting(categorical, "check_symbols")
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(3.0, size=(200, 2)).astype(float)
+    binary = (rng.random((200, 4)) < 0.3).astype(float)
+    symbols = rng.integers(0, 4, size=200)
+    fitted = [PoissonMixture(2, max_iter=5, tol=0, random_state=0).fit(counts),
+              PoissonHMM(2, max_iter=5, tol=0, random_state=0).fit(counts),
+              BernoulliMixture(2, max_iter=5, tol=0, random_state=0).fit(binary),
+              CategoricalHMM(2, max_iter=5, tol=0, random_state=0).fit(symbols),
+              CategoricalHMM(2, n_features=6, max_iter=5, tol=0, random_state=0).fit(symbols)]
+    assert reads == []
+    for model, X in zip(fitted, (counts, counts, binary, symbols, symbols)):
+        model.score(X)
+    # outside fit, the distributions check what they are given
+    assert sorted(set(reads)) == ["_read_binary", "_read_counts", "check_symbols"]
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emlib._validation import as_numeric_array, is_known_finite
+from emlib._validation import FINITE, as_numeric_array, is_known
 
 # check_finite tests arrays up to this size entry by entry at once (a boolean temporary of at most
 # 64 KB); larger ones by their sum first.
@@ -289,7 +289,7 @@ def check_rows(X, n_features: int, name: str = "X", finite: bool = True) -> np.n
 
 def check_finite(X: np.ndarray, name: str = "X") -> None:
     """Raise ``ValueError`` naming ``name`` unless every entry of the float array ``X`` is finite."""
-    if is_known_finite(X):
+    if is_known(X, FINITE):
         return
     if not _all_finite(X):
         raise not_finite(name)

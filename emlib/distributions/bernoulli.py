@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector
-from emlib._validation import check_data
+from emlib._validation import BINARY, check_data, is_known
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -237,8 +237,15 @@ class Bernoulli:
 
 
 def _check_binary(X: np.ndarray, name: str = "X") -> np.ndarray:
+    """``X`` if every entry is 0 or 1; inside a fit, the data it validated as binary pass unread
+    (:func:`emlib._validation.known`)."""
+    if not is_known(X, BINARY):
+        _read_binary(X, name)
+    return X
+
+
+def _read_binary(X: np.ndarray, name: str) -> None:
     not_binary = (X != 0.0) & (X != 1.0)
     if not_binary.any():
         row, col = np.argwhere(not_binary)[0]
         raise ValueError(f"{name} must be binary (0/1), but {name}[{row}, {col}] = {X[row, col]:g}")
-    return X

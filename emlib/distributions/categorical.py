@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
+from emlib._validation import is_known, symbols_below
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -197,10 +198,16 @@ class Categorical:
         """
         return check_symbols(X, name, n_symbols)
 
+    def _symbols(self, X: ArrayLike) -> np.ndarray:
+        """:func:`check_symbols` against this model's symbols; inside a fit, the data it validated as
+        such pass unread (:func:`emlib._validation.known`)."""
+        if is_known(X, symbols_below(self.n_symbols)):
+            return X
+        return check_symbols(X, "X", self.n_symbols)
+
     def log_prob(self, X: ArrayLike) -> np.ndarray:
         """Log-probability of each symbol under each component: array of shape (N, K)."""
-        X = check_symbols(X, "X", self.n_symbols)
-        return self._log_probabilities_by_symbol[X]
+        return self._log_probabilities_by_symbol[self._symbols(X)]
 
     def log_prior(self) -> float:
         """Log-density of the Dirichlet prior at the current probabilities, up to a constant.
@@ -226,8 +233,9 @@ class Categorical:
         weights : ndarray of shape (N, K)
             Non-negative weight of each sample for each component.
         """
-        X = check_symbols(X, "X", self.n_symbols)
-        _, weights, totals = _check_weighted(np.zeros((X.shape[0], 1)), weights, 1, self.n_components)
+        X = self._symbols(X)
+        _, weights, totals = _check_weighted(np.zeros((X.shape[0], 1)), weights, 1, self.n_components,
+                                             finite_rows=False)
         K, M = self._probabilities.shape
         counts = np.empty((K, M))
         for k in range(K):

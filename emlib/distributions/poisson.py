@@ -11,7 +11,7 @@ from emlib._unconstrained import (
     nonnegative_from_vector,
     nonnegative_to_vector,
 )
-from emlib._validation import check_data
+from emlib._validation import COUNTS, check_data, is_known
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -233,10 +233,18 @@ def _check_rates(rates: np.ndarray) -> np.ndarray:
 
 
 def _check_counts_of(X: np.ndarray, name: str = "X") -> np.ndarray:
-    """Finite (N, D) floats that must be whole numbers >= 0 (a cheap check for validated shapes)."""
+    """Finite (N, D) floats that must be whole numbers >= 0 (a cheap check for validated shapes).
+
+    Inside a fit, the data it validated as counts pass unread (:func:`emlib._validation.known`).
+    """
+    if not is_known(X, COUNTS):
+        _read_counts(X, name)
+    return X
+
+
+def _read_counts(X: np.ndarray, name: str) -> None:
     bad = (X < 0) | (X != np.round(X))
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise ValueError(f"{name} must contain counts (whole numbers >= 0), but {name}[{row}, {col}] is "
                          f"{X[row, col]:g}")
-    return X

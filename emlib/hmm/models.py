@@ -9,12 +9,15 @@ import numpy as np
 
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
+    COUNTS,
+    FINITE,
     check_choice,
     check_column_ranges,
     check_n_features,
     check_nonnegative_float,
     check_positive_int,
     check_spread,
+    symbols_below,
 )
 from emlib.distributions import (
     COVARIANCE_TYPES,
@@ -346,6 +349,14 @@ class CategoricalHMM(BaseHMM):
             _check_inferred_symbols(X, self.n_components)
         return X
 
+    def _validated_facts(self, data) -> tuple:
+        # _check_X proved the symbols below the known number, or below the one inferred from them.
+        known = self._known_n_symbols()
+        X = getattr(data, "X", None)
+        if known is None and X is None:
+            return ()
+        return (symbols_below(known if known is not None else int(X.max()) + 1),)
+
     _symbols = True
 
     def _check_chunk(self, X) -> np.ndarray:
@@ -450,6 +461,9 @@ class PoissonHMM(BaseHMM):
         if not fitting:
             check_n_features(X, self.n_features_in_, type(self).__name__)
         return X
+
+    def _validated_facts(self, data) -> tuple:
+        return (FINITE, COUNTS)
 
     def _emission_start(self, X, largest=None):
         K, D = self.n_components, X.shape[1]

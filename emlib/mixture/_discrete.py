@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET
+from emlib._validation import BINARY, COUNTS, FINITE
 from emlib.distributions.bernoulli import DEFAULT_MIN_PROB, Bernoulli
 from emlib.distributions.poisson import Poisson
 from emlib.initialization import kmeans_start
@@ -198,6 +199,9 @@ class BernoulliMixture(BaseMixture):
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         return Bernoulli.check_data(X)
 
+    def _validated_facts(self, data) -> tuple:
+        return (FINITE, BINARY)
+
     def _start(self, X) -> _BernoulliStart:
         start = None
         if self.probabilities_init is not None:
@@ -335,6 +339,9 @@ class PoissonMixture(BaseMixture):
 
     def _check_X(self, X, fitting: bool) -> np.ndarray:
         return Poisson.check_data(X)
+
+    def _validated_facts(self, data) -> tuple:
+        return (FINITE, COUNTS)
 
     def _start(self, X) -> _PoissonStart:
         start = None if self.rates_init is None else _check_rates_init(self.rates_init, self.n_components, X.shape[1])

@@ -9,6 +9,7 @@ import numpy as np
 
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
+    FINITE,
     check_choice,
     check_column_ranges,
     check_n_features,
@@ -288,6 +289,9 @@ class GaussianMixture(BaseMixture):
         if fitting:
             check_spread(X)
         return X
+
+    def _validated_facts(self, data) -> tuple:
+        return () if isinstance(data, _MissingData) else (FINITE,)  # missing entries are NaN
 
     def _start(self, X) -> GaussianStart:
         K, D = self.n_components, X.shape[1]
