@@ -13,7 +13,8 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["Dataset", "load_earthquakes", "load_faithful", "load_goog", "load_seattle_weather"]
+__all__ = ["Dataset", "load_earthquakes", "load_faithful", "load_goog", "load_iris", "load_seattle_weather",
+           "load_wine"]
 
 
 @dataclass(frozen=True)
@@ -151,4 +152,56 @@ def load_goog() -> Dataset:
         feature_names=tuple(header[1:]),
         dates=np.array([r[0] for r in rows], dtype="datetime64[D]"),
         description=load_goog.__doc__,
+    )
+
+
+def load_iris() -> Dataset:
+    """Fisher's irises: four measurements (cm) of 150 flowers, 50 of each of three species.
+
+    Columns: sepal length, sepal width, petal length, petal width; ``labels`` holds the species,
+    ``"setosa"``, ``"versicolor"`` or ``"virginica"`` (50 rows each, in that order).
+
+    Source: Fisher, R. A. (1936) "The use of multiple measurements in taxonomic problems",
+    *Annals of Eugenics* 7, 179–188, from measurements by Anderson, E. (1935). Distributed with R
+    as ``datasets::iris`` (public domain); the same values as scikit-learn's ``load_iris``, which
+    follow Fisher's paper (the UCI repository's copy differs from it in two entries).
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (150, 4), columns ``("sepal_length", "sepal_width", "petal_length",
+        "petal_width")``, with ``labels``.
+    """
+    header, rows = _read_csv("iris.csv")
+    return Dataset(
+        data=np.array([r[:4] for r in rows], dtype=np.float64),
+        feature_names=tuple(header[:4]),
+        labels=np.array([r[4] for r in rows]),
+        description=load_iris.__doc__,
+    )
+
+
+def load_wine() -> Dataset:
+    """Chemical analysis of 178 Italian wines from three cultivars: 13 measurements each.
+
+    Columns: alcohol, malic acid, ash, alcalinity of ash, magnesium, total phenols, flavanoids,
+    nonflavanoid phenols, proanthocyanins, colour intensity, hue, OD280/OD315 of diluted wines,
+    proline; ``labels`` holds the cultivar, ``"class_0"`` (59 wines), ``"class_1"`` (71) or
+    ``"class_2"`` (48), in that order.
+
+    Source: Forina, M. et al., PARVUS (Institute of Pharmaceutical and Food Analysis and
+    Technologies, Genoa), via the UCI Machine Learning Repository's "Wine" data set (CC BY 4.0);
+    the same values as scikit-learn's ``load_wine``.
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (178, 13), with ``labels``.
+    """
+    header, rows = _read_csv("wine.csv")
+    return Dataset(
+        data=np.array([r[:13] for r in rows], dtype=np.float64),
+        feature_names=tuple(header[:13]),
+        labels=np.array([r[13] for r in rows]),
+        description=load_wine.__doc__,
     )

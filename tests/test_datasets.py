@@ -58,8 +58,35 @@ def test_goog():
     np.testing.assert_array_equal(data.data[0, :4], [100.0, 104.06, 95.96, 100.34])
 
 
+def test_iris():
+    data = datasets.load_iris()
+    assert data.data.shape == (150, 4) and data.data.dtype == np.float64
+    assert data.feature_names == ("sepal_length", "sepal_width", "petal_length", "petal_width")
+    # R: colMeans(iris[, 1:4]) = 5.843333 3.057333 3.758000 1.199333
+    np.testing.assert_allclose(data.data.mean(axis=0), [5.843333, 3.057333, 3.758, 1.199333], atol=5e-7)
+    species, counts = np.unique(data.labels, return_counts=True)
+    assert species.tolist() == ["setosa", "versicolor", "virginica"] and counts.tolist() == [50, 50, 50]
+    assert data.labels[0] == "setosa" and data.labels[-1] == "virginica" and data.dates is None
+    # Fisher's values in rows 35 and 38, where the UCI copy differs
+    np.testing.assert_array_equal(data.data[[34, 37]], [[4.9, 3.1, 1.5, 0.2], [4.9, 3.6, 1.4, 0.1]])
+
+
+def test_wine():
+    data = datasets.load_wine()
+    assert data.data.shape == (178, 13) and len(data.feature_names) == 13
+    assert data.feature_names[0] == "alcohol" and data.feature_names[-1] == "proline"
+    cultivars, counts = np.unique(data.labels, return_counts=True)
+    assert cultivars.tolist() == ["class_0", "class_1", "class_2"] and counts.tolist() == [59, 71, 48]
+    # UCI's summary: alcohol 11.0-14.8 (mean 13.0), proline 278-1680 (mean 746)
+    assert data.column("alcohol").min() == 11.03 and data.column("alcohol").max() == 14.83
+    assert data.column("proline").min() == 278 and data.column("proline").max() == 1680
+    assert round(data.column("proline").mean()) == 747
+    np.testing.assert_array_equal(data.data[0, :3], [14.23, 1.71, 2.43])
+
+
 @pytest.mark.parametrize("loader", [datasets.load_faithful, datasets.load_earthquakes,
-                                    datasets.load_seattle_weather, datasets.load_goog])
+                                    datasets.load_seattle_weather, datasets.load_goog, datasets.load_iris,
+                                    datasets.load_wine])
 def test_every_loader_documents_source_and_licence(loader):
     data = loader()
     assert "Source" in loader.__doc__ or "Distributed" in loader.__doc__ or "example of" in loader.__doc__
