@@ -52,6 +52,8 @@ _CACHE_BYTES = 1 << 19
 # No block is longer than this, however narrow its rows: with a few features, shorter blocks
 # would spend their time in Python's loop over them rather than in NumPy.
 _MAX_BLOCK_ROWS = 1 << 15
+# Up to this many rows, _CentredBlocks subtracts the centre by broadcasting (see there).
+_BROADCAST_ROWS = 512
 # From this many features on, full and tied covariances whiten with BLAS's triangular product
 # (scipy.linalg.blas, imported on first use): half the operations of a general matrix product.
 _TRIANGULAR_MIN_FEATURES = 16
@@ -1004,12 +1006,18 @@ class _CentredBlocks:
         self.X = np.ascontiguousarray(X)
         self.rows = max(1, min(X.shape[0], rows))
         self.centre = centre
-        if centre is not None:
+        # Few rows in one block: a broadcast subtraction (the same differences), whose slow loop
+        # over short rows costs less than tiling the centre and slicing.
+        self._broadcast = centre is not None and X.shape[0] <= min(rows, _BROADCAST_ROWS)
+        if centre is not None and not self._broadcast:
             self.tiled_centre = _tiled(centre, self.rows)
             self.buffer = np.empty((self.rows, X.shape[1]))
 
     def __iter__(self):
         n = self.X.shape[0]
+        if self._broadcast:
+            yield slice(0, n), self.X - self.centre
+            return
         for start in range(0, n, self.rows):
             stop = min(start + self.rows, n)
             if self.centre is None:
