@@ -76,3 +76,15 @@ def test_hypothesis_plugin_dropped_only_with_nothing_to_report(monkeypatch):
     assert plugin_after_session([plain], hypothesis_imported=True, monkeypatch=monkeypatch) is not None
     for report in (with_statistics, failing):
         assert plugin_after_session([plain, report], False, monkeypatch) is not None
+
+
+def test_kernels_start_without_debugpy():
+    """conftest.py puts tests/kernel_path first on the PYTHONPATH of the processes the tests start:
+    a kernel there finds no debugpy, and ipykernel starts it without its debugger (and pydevd)."""
+    import os
+    import subprocess
+
+    assert os.environ["PYTHONPATH"].split(os.pathsep)[0].endswith(os.path.join("tests", "kernel_path"))
+    probe = "import sys, ipykernel.debugger as d; print(d._is_debugpy_available, 'pydevd' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
