@@ -58,6 +58,17 @@ def _read_csv(filename: str) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
+def _labelled(filename: str, description: str) -> Dataset:
+    """A dataset whose CSV holds numeric columns and, last, a label for each row."""
+    header, rows = _read_csv(filename)
+    return Dataset(
+        data=np.array([r[:-1] for r in rows], dtype=np.float64),
+        feature_names=tuple(header[:-1]),
+        labels=np.array([r[-1] for r in rows]),
+        description=description,
+    )
+
+
 def load_faithful() -> Dataset:
     """Old Faithful geyser: 272 eruptions, duration and waiting time to the next one (minutes).
 
@@ -172,13 +183,7 @@ def load_iris() -> Dataset:
         ``data`` of shape (150, 4), columns ``("sepal_length", "sepal_width", "petal_length",
         "petal_width")``, with ``labels``.
     """
-    header, rows = _read_csv("iris.csv")
-    return Dataset(
-        data=np.array([r[:4] for r in rows], dtype=np.float64),
-        feature_names=tuple(header[:4]),
-        labels=np.array([r[4] for r in rows]),
-        description=load_iris.__doc__,
-    )
+    return _labelled("iris.csv", load_iris.__doc__)
 
 
 def load_wine() -> Dataset:
@@ -198,10 +203,4 @@ def load_wine() -> Dataset:
     Dataset
         ``data`` of shape (178, 13), with ``labels``.
     """
-    header, rows = _read_csv("wine.csv")
-    return Dataset(
-        data=np.array([r[:13] for r in rows], dtype=np.float64),
-        feature_names=tuple(header[:13]),
-        labels=np.array([r[13] for r in rows]),
-        description=load_wine.__doc__,
-    )
+    return _labelled("wine.csv", load_wine.__doc__)
