@@ -161,7 +161,7 @@ def _add_one(values):
 
 def test_a_kernel_runs_its_twin_until_the_twin_has_run_numpy_steps(monkeypatch, tmp_path):
     monkeypatch.setattr(_kernels, "NUMPY_STEPS", 10)
-    monkeypatch.setattr(_kernels, "_compiler_running", False)
+    monkeypatch.setattr(_kernels, "_compiler_running", lambda: False)
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
     kernel = _kernels.Kernel(_add_one, "void(float64[::1])")
     _kernels.KERNELS.remove(kernel)
@@ -197,7 +197,7 @@ def test_a_kernel_in_numbas_cache_skips_its_twin_once_the_compiler_runs(monkeypa
         return kernel
 
     twin_calls = []
-    monkeypatch.setattr(_kernels, "_compiler_running", True)
+    monkeypatch.setattr(_kernels, "_compiler_running", lambda: True)
     fresh_kernel()(np.zeros(3))  # not in the cache: the twin
     assert twin_calls == [3]
     fresh_kernel().compiled()  # compiled, and saved in the cache
@@ -207,7 +207,7 @@ def test_a_kernel_in_numbas_cache_skips_its_twin_once_the_compiler_runs(monkeypa
     loaded(values)  # in the cache, and the compiler runs: loaded, no twin
     assert twin_calls == [3] and loaded._compiled is not None
     np.testing.assert_array_equal(values, 1.0)
-    monkeypatch.setattr(_kernels, "_compiler_running", False)
+    monkeypatch.setattr(_kernels, "_compiler_running", lambda: False)
     waiting = fresh_kernel()
     waiting(np.zeros(4))  # in the cache, but starting numba's compiler costs more than the twin
     assert twin_calls == [3, 4] and waiting._compiled is None

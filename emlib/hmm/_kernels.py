@@ -24,8 +24,8 @@ small first fit in a fresh environment then waits for no compiler, and a kernel 
 called is compiled once the twin has run that many steps (the cost of compiling is paid at most
 once, and only where it pays). Loading a kernel from numba's cache costs about 10 ms once numba's
 compiler is running in the process (a kernel has been compiled or loaded) but about 0.9 s to start
-it: so a kernel found in the cache skips its twin from then on. ``use("numpy")`` and ``use("compiled")`` force either (tests);
-:func:`compile_all` compiles everything.
+it: so a kernel found in the cache skips its twin from then on. ``use("numpy")`` and
+``use("compiled")`` force either (tests); :func:`compile_all` compiles everything.
 
 Status codes returned by the kernels: ``-1`` all went well; a row ``>= 0`` is the first observation
 of probability zero (the Python wrappers turn it into an error naming the sequence and the step);
@@ -89,7 +89,6 @@ _BLOCK = 1024
 NUMPY_STEPS = 40_000
 _MODES = ("auto", "numpy", "compiled")
 _mode = "auto"
-_compiler_running = False  # a kernel has been compiled or loaded from numba's cache in this process
 KERNELS: list[Kernel] = []
 
 # numba types of the arguments
@@ -132,10 +131,8 @@ class Kernel:
 
     def compiled(self):
         """The compiled loop (compiled now, or loaded from numba's cache, the first time)."""
-        global _compiler_running
         if self._compiled is None:
             self._compiled = njit(self.signature, **_OPTIONS)(self.loop)
-            _compiler_running = True
         return self._compiled
 
     def run_compiled(self, *args):
@@ -150,14 +147,13 @@ class Kernel:
         return self.run_compiled(*args)
 
     def _twin_can_take(self, args) -> bool:
-        if _compiler_running and self._in_numba_cache():
+        if _compiler_running() and self._in_numba_cache():
             return False
         steps = args[self.steps_from].shape[0]
         if self.numpy_steps + steps > NUMPY_STEPS:
             return False
         self.numpy_steps += steps
         return True
-
 
     def _in_numba_cache(self) -> bool:
         if self._cached is None:
@@ -167,6 +163,11 @@ class Kernel:
             except (AttributeError, EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError):
                 self._cached = False
         return self._cached
+
+
+def _compiler_running() -> bool:
+    """Whether numba's compiler runs in this process: a kernel has been compiled or loaded."""
+    return any(each._compiled is not None for each in KERNELS)
 
 
 def kernel(signature: str, steps_from: int = 0):
