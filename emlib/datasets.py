@@ -8,13 +8,15 @@ dates or labels where the data have them. Sources and licences are in each loade
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
 
-__all__ = ["Dataset", "load_earthquakes", "load_faithful", "load_goog", "load_iris", "load_seattle_weather",
-           "load_wine"]
+__all__ = ["Dataset", "load_digits", "load_earthquakes", "load_faithful", "load_goog", "load_iris",
+           "load_seattle_weather", "load_wine"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,11 @@ class Dataset:
 
 
 def _read_csv(filename: str) -> tuple[list[str], list[list[str]]]:
-    with resources.files("emlib.data").joinpath(filename).open("r", encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
+    """The header and the rows of a CSV file in ``emlib/data`` (gzip-compressed if named ``*.gz``)."""
+    raw = resources.files("emlib.data").joinpath(filename).read_bytes()
+    if filename.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
     return rows[0], rows[1:]
 
 
@@ -204,3 +209,24 @@ def load_wine() -> Dataset:
         ``data`` of shape (178, 13), with ``labels``.
     """
     return _labelled("wine.csv", load_wine.__doc__)
+
+
+def load_digits() -> Dataset:
+    """Handwritten digits: 1,797 images of 8 by 8 pixels, each pixel's ink from 0 to 16.
+
+    Each image is a digit written by hand on a form, scanned as 32 by 32 black-and-white pixels and
+    reduced to 8 by 8 by counting the black pixels in each 4 by 4 block. Row ``r`` of the image is
+    columns ``8 r`` to ``8 r + 7`` of ``data`` (``data.reshape(-1, 8, 8)`` gives the images);
+    ``labels`` holds the digit written, ``"0"`` to ``"9"`` (174 to 183 images of each).
+
+    Source: Alpaydin, E. and Kaynak, C. (1998), "Optical Recognition of Handwritten Digits", the
+    test set of the UCI Machine Learning Repository's data set (CC BY 4.0), from forms preprocessed
+    by NIST's programs; the same values as scikit-learn's ``load_digits``.
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (1797, 64), columns ``pixel_0_0`` to ``pixel_7_7`` (row, column), with
+        ``labels``.
+    """
+    return _labelled("digits.csv.gz", load_digits.__doc__)

@@ -84,9 +84,31 @@ def test_wine():
     np.testing.assert_array_equal(data.data[0, :3], [14.23, 1.71, 2.43])
 
 
+def test_digits():
+    data = datasets.load_digits()
+    assert data.data.shape == (1797, 64) and data.data.dtype == np.float64
+    assert data.feature_names[0] == "pixel_0_0" and data.feature_names[9] == "pixel_1_1"
+    assert np.array_equal(data.data, np.round(data.data)) and data.data.min() == 0 and data.data.max() == 16
+    # UCI's class distribution of the test set of "Optical Recognition of Handwritten Digits"
+    digits, counts = np.unique(data.labels, return_counts=True)
+    assert digits.tolist() == list("0123456789")
+    assert counts.tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    images = data.data.reshape(-1, 8, 8)
+    np.testing.assert_array_equal(images[0, 0], [0, 0, 5, 13, 9, 1, 0, 0])  # the first row of a "0"
+    assert data.labels[0] == "0"
+
+
+def test_digits_match_scikit_learn_copy():
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    theirs = sklearn_datasets.load_digits()
+    ours = datasets.load_digits()
+    np.testing.assert_array_equal(ours.data, theirs.data)
+    np.testing.assert_array_equal(ours.labels.astype(int), theirs.target)
+
+
 @pytest.mark.parametrize("loader", [datasets.load_faithful, datasets.load_earthquakes,
                                     datasets.load_seattle_weather, datasets.load_goog, datasets.load_iris,
-                                    datasets.load_wine])
+                                    datasets.load_wine, datasets.load_digits])
 def test_every_loader_documents_source_and_licence(loader):
     data = loader()
     assert "Source" in loader.__doc__ or "Distributed" in loader.__doc__ or "example of" in loader.__doc__
