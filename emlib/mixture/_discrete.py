@@ -33,8 +33,7 @@ def bernoulli_start(X: ArrayLike, rng: np.random.Generator, n_components: int, i
     Hamming distance.)
     """
     _, groups = kmeans_start(X, n_components, rng, init=init, sample_weight=sample_weight)
-    overall = groups.sum(axis=1) @ X / groups.sum()
-    return Bernoulli((groups.T @ X + overall) / (groups.sum(axis=0) + 1.0)[:, None], min_prob=min_prob)
+    return Bernoulli(_smoothed_group_means(X, groups, pseudo_samples=1.0), min_prob=min_prob)
 
 
 def poisson_start(X: ArrayLike, rng: np.random.Generator, n_components: int, init: str,
@@ -46,8 +45,14 @@ def poisson_start(X: ArrayLike, rng: np.random.Generator, n_components: int, ini
     """
     _, groups = kmeans_start(X, n_components, rng, init=init, sample_weight=sample_weight,
                              labelled_rows=labelled_rows, labels=labels)
+    return Poisson(_smoothed_group_means(X, groups, pseudo_samples=0.5))
+
+
+def _smoothed_group_means(X: np.ndarray, groups: np.ndarray, pseudo_samples: float) -> np.ndarray:
+    """Each group's mean of ``X`` (N, D) with ``pseudo_samples`` samples at the overall mean added to
+    the group, shape (K, D); ``groups`` (N, K) holds each sample's weight in each group."""
     overall = groups.sum(axis=1) @ X / groups.sum()
-    return Poisson((groups.T @ X + 0.5 * overall) / (groups.sum(axis=0) + 0.5)[:, None])
+    return (groups.T @ X + pseudo_samples * overall) / (groups.sum(axis=0) + pseudo_samples)[:, None]
 
 
 class _BernoulliStart(NamedTuple):
