@@ -28,6 +28,7 @@ import numpy as np
 from emlib import em
 from emlib._validation import (
     FINITE,
+    check_flag,
     check_nonnegative_float,
     check_positive_int,
     known,
@@ -180,8 +181,8 @@ class EMEstimator:
 
     # -- running EM -------------------------------------------------------------------------------
     def _check_run_parameters(self) -> None:
-        """Check the settings every estimator shares (``n_init`` and the learning schedule only where
-        there are some)."""
+        """Check the settings every estimator shares (``n_init``, ``warm_start`` and the learning
+        schedule only where there are some)."""
         names = self._get_param_names()
         if "n_init" in names:
             check_positive_int(self.n_init, "n_init")
@@ -190,14 +191,14 @@ class EMEstimator:
             if isinstance(decay, bool) or not isinstance(decay, (int, float, np.integer, np.floating)) or not (
                     0.5 < decay <= 1):
                 raise ValueError(f"learning_decay must be a number in (0.5, 1], got {decay!r}")
-            offset = check_nonnegative_float(self.learning_offset, "learning_offset")
-            if not np.isfinite(offset):
-                raise ValueError(f"learning_offset must be a finite number >= 0, got {offset!r}")
+            check_nonnegative_float(self.learning_offset, "learning_offset")
+        if "warm_start" in names:
+            check_flag(self.warm_start, "warm_start")
         check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_float(self.tol, "tol")
         em.check_accelerate(self.accelerate)
         validate_random_state(self.random_state)
-        if not isinstance(self.verbose, (bool, int, np.integer)):
+        if not isinstance(self.verbose, (bool, np.bool_, int, np.integer)):
             raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
 
     def _validated_facts(self, data) -> tuple:

@@ -231,9 +231,17 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
 
 
 def check_nonnegative_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    """A finite real number >= 0 (an infinite ``reg_covar`` or prior would only fail later, unnamed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < np.inf:
+        raise ValueError(f"{name} must be a non-negative number (finite), got {value!r}")
     return float(value)
+
+
+def check_flag(value, name: str) -> bool:
+    """True or False (numpy's booleans too); ``TypeError`` for anything else, whose truth would be a guess."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_choice(value, name: str, choices) -> str:

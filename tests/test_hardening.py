@@ -267,3 +267,32 @@ def test_n_features_names_the_symbols_and_inference_still_works():
     with pytest.raises(ValueError, match="knows only n_features=5"):
         model.score(np.array([0, 5]))
     assert CategoricalHMM(2, n_features=8, random_state=0, max_iter=5).fit(X).emissionprob_.shape == (2, 8)
+
+
+# -- settings: numpy's scalars pass, infinite or non-boolean values are named -------------------------
+@pytest.mark.parametrize(("estimator", "X"), estimators_and_data(), ids=IDS)
+def test_numpy_booleans_are_booleans(estimator, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.set_params(verbose=np.False_, max_iter=2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("warm_start", ["no", None, 2, [True]])
+def test_warm_start_must_be_a_boolean(warm_start):
+    # bool("no") is True: a string would silently turn warm starts on.
+    with pytest.raises(TypeError, match="warm_start must be True or False"):
+        GaussianMixture(2, warm_start=warm_start).fit(CONTINUOUS)
+    GaussianMixture(2, warm_start=np.True_, max_iter=2, tol=0).fit(CONTINUOUS).fit(CONTINUOUS)
+
+
+@pytest.mark.parametrize(("estimator", "X", "name"), [
+    (GaussianMixture(2, reg_covar=np.inf), CONTINUOUS, "reg_covar"),
+    (GaussianHMM(2, reg_covar=np.inf), CONTINUOUS, "reg_covar"),
+    (CategoricalHMM(2, emissionprob_prior=np.inf), SYMBOLS, "emissionprob_prior"),
+    (PoissonMixture(2, tol=np.inf), COUNTS, "tol"),
+], ids=["GaussianMixture", "GaussianHMM", "CategoricalHMM", "PoissonMixture"])
+def test_infinite_settings_are_named(estimator, X, name):
+    with pytest.raises(ValueError, match=f"{name} must be a non-negative number \\(finite\\), got inf"):
+        estimator.fit(X)
+    with pytest.raises(ValueError, match="reg_covar must be a non-negative number"):
+        Gaussian(np.zeros((1, 1)), np.ones((1, 1, 1)), reg_covar=np.inf)
