@@ -296,3 +296,16 @@ def test_infinite_settings_are_named(estimator, X, name):
         estimator.fit(X)
     with pytest.raises(ValueError, match="reg_covar must be a non-negative number"):
         Gaussian(np.zeros((1, 1)), np.ones((1, 1, 1)), reg_covar=np.inf)
+
+
+# -- states: a transition matrix is sized by n_components -------------------------------------------
+@pytest.mark.parametrize("estimator", [GaussianHMM, CategoricalHMM, PoissonHMM], ids=lambda e: e.__name__)
+@pytest.mark.parametrize("n_components", [10**5, 10**9, 10**18])
+def test_too_many_states_are_refused_before_anything_is_allocated(estimator, n_components):
+    # n_components**2 transition probabilities (and as many prior pseudo-counts) were allocated
+    # before the data were looked at: a MemoryError, or minutes of paging.
+    X = {GaussianHMM: CONTINUOUS, CategoricalHMM: SYMBOLS, PoissonHMM: COUNTS}[estimator]
+    with pytest.raises(ValueError, match=f"n_components={n_components} asks for a transition matrix"):
+        estimator(n_components).fit(X)
+    with pytest.raises(ValueError, match=f"n_components={n_components} asks for a transition matrix"):
+        estimator(n_components).fit(X, states=np.zeros(len(X), dtype=int))

@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData", "hmm_statistics"]
 
 ALGORITHMS = ("viterbi", "posterior", "map")
+#: A table of probabilities (K x K transitions, K x M symbols) larger than this many entries is
+#: refused before it is allocated.
+MAX_TABLE_ENTRIES = 10**8
 _TINY = 1e3 * np.finfo(np.float64).tiny
 
 
@@ -593,6 +596,11 @@ class BaseHMM(EMEstimator):
     def _check_parameters(self) -> HMMSettings:
         """Validate every setting before any work; return what training needs."""
         K = check_positive_int(self.n_components, "n_components")
+        if K * K > MAX_TABLE_ENTRIES:
+            raise ValueError(
+                f"n_components={K} asks for a transition matrix of {K} x {K} probabilities, more than "
+                f"emlib allocates ({MAX_TABLE_ENTRIES:.0e} entries)"
+            )
         self._check_run_parameters()
         if not isinstance(self.init, str):
             raise TypeError(f"init must be one of {self._init_choices}, got {self.init!r}")

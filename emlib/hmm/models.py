@@ -27,7 +27,7 @@ from emlib.distributions import (
 )
 from emlib.distributions.categorical import check_symbols
 from emlib.distributions.poisson import check_counts
-from emlib.hmm._base import BaseHMM, HMMSettings
+from emlib.hmm._base import MAX_TABLE_ENTRIES, BaseHMM, HMMSettings
 from emlib.mixture._discrete import poisson_start
 from emlib.mixture._gaussian import gaussian_start
 
@@ -522,15 +522,11 @@ def _poisson_emission_start(X, rng, labelled_rows, labels, *, n_components, init
     return poisson_start(X, rng, n_components, init, labelled_rows=labelled_rows, labels=labels)
 
 
-# A symbol table larger than this many entries (states x symbols) is refused before it is allocated.
-_MAX_TABLE_ENTRIES = 10**8
-
-
 def _check_table_size(n_components: int, n_symbols: int, source: str) -> None:
-    if n_components * n_symbols > _MAX_TABLE_ENTRIES:
+    if n_components * n_symbols > MAX_TABLE_ENTRIES:
         raise ValueError(
             f"{source} asks for {n_symbols} symbols: an emission table of {n_components} x {n_symbols} "
-            f"probabilities is more than emlib allocates ({_MAX_TABLE_ENTRIES:.0e} entries). Recode the "
+            f"probabilities is more than emlib allocates ({MAX_TABLE_ENTRIES:.0e} entries). Recode the "
             "symbols as 0 .. M-1 for the M symbols that occur"
         )
 
