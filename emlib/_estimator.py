@@ -146,6 +146,22 @@ class EMEstimator:
                 f"this {type(self).__name__} is not fitted yet; call fit before using it"
             )
 
+    def _fitted_settings(self) -> dict[str, Any]:
+        """The settings that shape the fitted model, as it has them (subclasses: ``n_components``
+        and, say, ``covariance_type``)."""
+        return {}
+
+    def _check_continues_fit(self, action: str, remedy: str) -> None:
+        """A ValueError when ``action`` (a warm start, a ``partial_fit`` update), which continues
+        the fitted model, would run with settings that no longer describe it."""
+        for name, fitted in self._fitted_settings().items():
+            value = getattr(self, name)
+            if value != fitted:
+                raise ValueError(
+                    f"{name}={value!r}, but the fitted model has {name}={fitted!r}; {action} continues "
+                    f"it. {remedy}"
+                )
+
     # -- scikit-learn's tags ----------------------------------------------------------------------
     def __sklearn_tags__(self):
         from sklearn.utils import Tags, TargetTags, TransformerTags

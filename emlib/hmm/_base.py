@@ -515,6 +515,7 @@ class BaseHMM(EMEstimator):
         if is_dask_array(X):
             raise TypeError("partial_fit takes sequences in memory; fit takes a dask array (or pass X.compute())")
         settings = self._check_parameters()
+        self._check_continues_fit("partial_fit", "Call fit to start afresh")
         X = self._check_X(X, fitting=False)
         n = X.shape[0]
         lengths = check_lengths(lengths, n)
@@ -530,6 +531,9 @@ class BaseHMM(EMEstimator):
         self._settings = settings
         self.emission_ = model.emission
         return self
+
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {"n_components": self.emission_.n_components}
 
     def _chunked_sequences(self, X, lengths, states):
         """Chunked data for a dask array whose chunks hold whole sequences, the random sample of its

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -192,6 +192,9 @@ class GaussianHMM(BaseHMM):
 
     def _check_survey(self, found) -> None:
         check_column_ranges(found.minimum, found.maximum)
+
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {**super()._fitted_settings(), "covariance_type": self.emission_.covariance_type}
 
     def _emission_start(self, X, largest=None):
         K, D = self.n_components, X.shape[1]

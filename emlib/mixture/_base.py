@@ -291,6 +291,8 @@ class BaseMixture(EMEstimator):
         """
         self._check_parameters()
         warm = bool(self.warm_start) and self.__sklearn_is_fitted__()
+        if warm:
+            self._check_continues_fit("a warm start", "Set warm_start=False to start afresh")
         if is_dask_array(X):
             model, data, n_features, weight = self._chunked_em_problem(X, sample_weight, warm)
         else:
@@ -361,6 +363,7 @@ class BaseMixture(EMEstimator):
         if is_dask_array(X):
             raise TypeError("partial_fit takes a batch in memory; fit takes a dask array (or pass X.compute())")
         self._check_parameters()
+        self._check_continues_fit("partial_fit", "Call fit to start afresh")
         X = self._checked_fitted_X(X)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         keep = sample_weight > 0
@@ -383,6 +386,9 @@ class BaseMixture(EMEstimator):
                 f"X has {n_positive} sample(s) (with positive weight), fewer than "
                 f"n_components={self.n_components}"
             )
+
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {"n_components": self.components_.n_components}
 
     def _fitted_start(self) -> _FittedStart:
         return _FittedStart(self.components_, self.weights_)

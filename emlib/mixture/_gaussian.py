@@ -293,6 +293,9 @@ class GaussianMixture(BaseMixture):
     def _validated_facts(self, data) -> tuple:
         return () if isinstance(data, _MissingData) else (FINITE,)  # missing entries are NaN
 
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {**super()._fitted_settings(), "covariance_type": self.components_.covariance_type}
+
     def _start(self, X) -> GaussianStart:
         K, D = self.n_components, X.shape[1]
         means = None if self.means_init is None else _check_means_init(self.means_init, K, D)
