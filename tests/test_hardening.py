@@ -309,3 +309,13 @@ def test_too_many_states_are_refused_before_anything_is_allocated(estimator, n_c
         estimator(n_components).fit(X)
     with pytest.raises(ValueError, match=f"n_components={n_components} asks for a transition matrix"):
         estimator(n_components).fit(X, states=np.zeros(len(X), dtype=int))
+
+
+# -- starting values: one check, and magnitudes the data may have ------------------------------------
+@pytest.mark.parametrize("estimator", [GaussianMixture, GaussianHMM], ids=lambda e: e.__name__)
+@pytest.mark.parametrize("value", [1e101, -1e155, 1e300])
+def test_means_init_beyond_the_datas_magnitudes_is_named(estimator, value):
+    # Squared distances to such a mean overflow: the fit failed later with "weights contain NaN or
+    # infinite values", after numpy's overflow warnings.
+    with pytest.raises(ValueError, match="means_init has values as large as"):
+        estimator(2, means_init=[[value, 0.0], [0.0, 0.0]]).fit(CONTINUOUS)

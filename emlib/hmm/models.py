@@ -29,7 +29,7 @@ from emlib.distributions.categorical import check_symbols
 from emlib.distributions.poisson import check_counts
 from emlib.hmm._base import MAX_TABLE_ENTRIES, BaseHMM, HMMSettings
 from emlib.mixture._discrete import poisson_start
-from emlib.mixture._gaussian import gaussian_start
+from emlib.mixture._gaussian import check_means_init, gaussian_start
 
 if TYPE_CHECKING:
     from emlib._typing import ArrayLike, FixedNames, RandomState
@@ -200,11 +200,7 @@ class GaussianHMM(BaseHMM):
         K, D = self.n_components, X.shape[1]
         means = covariances = None
         if self.means_init is not None:
-            means = np.array(self.means_init, dtype=np.float64)
-            if means.ndim == 1 and D == 1:
-                means = means[:, None]
-            if means.shape != (K, D) or not np.all(np.isfinite(means)):
-                raise ValueError(f"means_init must be a finite array of shape {(K, D)}, got shape {means.shape}")
+            means = check_means_init(self.means_init, K, D)
         if self.covariances_init is not None:
             covariances = Gaussian.check_covariances(self.covariances_init, self.covariance_type, K, D,
                                                      name="covariances_init")
