@@ -202,6 +202,7 @@ def check_sample_weight(sample_weight, n_samples: int, name: str = "sample_weigh
         raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
     if not np.any(weight > 0):
         raise ValueError(f"{name} is zero everywhere; at least one sample needs positive weight")
+    _check_weight_scale(weight, name, whole=True)
     return weight
 
 
@@ -217,7 +218,23 @@ def check_chunk_weights(sample_weight, n_samples: int, name: str = "sample_weigh
         raise ValueError(f"{name} contains NaN or infinite values")
     if np.any(weight < 0):
         raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
+    _check_weight_scale(weight, name, whole=False)
     return weight
+
+
+def _check_weight_scale(weight: np.ndarray, name: str, whole: bool) -> None:
+    """A ValueError when the largest weight is beyond :data:`MAX_MAGNITUDE` (sums of weights, or of
+    weighted squares, would overflow), or, for the weights of all the data (``whole``), below its
+    reciprocal (the reciprocal of their sum would). Only the ratios of frequency weights matter."""
+    if weight.size == 0:
+        return
+    largest = float(weight.max())
+    if largest > MAX_MAGNITUDE or (whole and largest < 1.0 / MAX_MAGNITUDE):
+        raise ValueError(
+            f"{name} has a largest weight of {largest:g}; only the ratios of the weights matter, so "
+            f"divide them by their largest (emlib takes a largest weight from {1.0 / MAX_MAGNITUDE:.0e} "
+            f"to {MAX_MAGNITUDE:.0e})"
+        )
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
