@@ -170,8 +170,9 @@ def as_numeric_array(X, name: str = "X", what: str = "numbers") -> np.ndarray:
             raise TypeError(f"{name} must contain {what}: {exc}") from None
     if np.issubdtype(array.dtype, np.complexfloating):
         raise ValueError(f"{name} must contain real {what}: Complex data not supported")
-    if not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)):
-        # Strings and the like: a wrong value (as scikit-learn says), not a wrong type.
+    if array.dtype.kind not in _REAL_KINDS:
+        # Strings, dates, durations (numpy counts timedelta64 as a number) and the like: a wrong
+        # value (as scikit-learn says), not a wrong type.
         raise ValueError(f"{name} must contain {what}, got an array of dtype {array.dtype}")
     return array
 

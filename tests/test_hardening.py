@@ -319,3 +319,23 @@ def test_means_init_beyond_the_datas_magnitudes_is_named(estimator, value):
     # infinite values", after numpy's overflow warnings.
     with pytest.raises(ValueError, match="means_init has values as large as"):
         estimator(2, means_init=[[value, 0.0], [0.0, 0.0]]).fit(CONTINUOUS)
+
+
+# -- dtypes ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("estimator", "X"), estimators_and_data(), ids=IDS)
+def test_durations_are_not_numbers(estimator, X):
+    # numpy counts timedelta64 as a number (datetime64 it does not): durations were fitted in
+    # whatever unit their dtype had.
+    with pytest.raises(ValueError, match=r"X must contain .*, got an array of dtype timedelta64\[s\]"):
+        estimator.fit(np.abs(X).astype("timedelta64[s]"))
+
+
+def test_float16_symbols_pass_without_numpy_warnings():
+    # Comparing float16 symbols with 2**62 overflowed in numpy's cast: a RuntimeWarning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = CategoricalHMM(2, random_state=0, max_iter=5).fit(SYMBOLS.astype(np.float16))
+        assert model.n_features_ == 3
+        model.predict(SYMBOLS.astype(np.float16))
+        Categorical([[0.5, 0.5]]).log_prob(np.array([0.0, 1.0], dtype=np.float16))

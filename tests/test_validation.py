@@ -31,6 +31,7 @@ def test_check_data_shapes_and_types():
         (np.zeros((2, 2, 2)), r"data must be 1-D \(n_samples,\) or 2-D .* got 3-D"),
         (np.float64(3.0), "data must be 1-D .* got 0-D"),
         ([["a"]], "data must contain numbers, got an array of dtype <U1"),
+        (np.arange(3).astype("timedelta64[s]"), r"data must contain numbers, got an array of dtype timedelta64\[s\]"),
         (np.array([object(), 1.0], dtype=object), "data must contain numbers: float"),
         ([[1, 2], [3]], "data must be a rectangular array of numbers"),
         ([1j], "data must contain real numbers"),
