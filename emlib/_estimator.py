@@ -28,6 +28,7 @@ import numpy as np
 from emlib import em
 from emlib._validation import (
     FINITE,
+    check_flag,
     check_nonnegative_float,
     check_positive_int,
     known,
@@ -145,6 +146,22 @@ class EMEstimator:
                 f"this {type(self).__name__} is not fitted yet; call fit before using it"
             )
 
+    def _fitted_settings(self) -> dict[str, Any]:
+        """The settings that shape the fitted model, as it has them (subclasses: ``n_components``
+        and, say, ``covariance_type``)."""
+        return {}
+
+    def _check_continues_fit(self, action: str, remedy: str) -> None:
+        """A ValueError when ``action`` (a warm start, a ``partial_fit`` update), which continues
+        the fitted model, would run with settings that no longer describe it."""
+        for name, fitted in self._fitted_settings().items():
+            value = getattr(self, name)
+            if value != fitted:
+                raise ValueError(
+                    f"{name}={value!r}, but the fitted model has {name}={fitted!r}; {action} continues "
+                    f"it. {remedy}"
+                )
+
     # -- scikit-learn's tags ----------------------------------------------------------------------
     def __sklearn_tags__(self):
         from sklearn.utils import Tags, TargetTags, TransformerTags
@@ -180,8 +197,8 @@ class EMEstimator:
 
     # -- running EM -------------------------------------------------------------------------------
     def _check_run_parameters(self) -> None:
-        """Check the settings every estimator shares (``n_init`` and the learning schedule only where
-        there are some)."""
+        """Check the settings every estimator shares (``n_init``, ``warm_start`` and the learning
+        schedule only where there are some)."""
         names = self._get_param_names()
         if "n_init" in names:
             check_positive_int(self.n_init, "n_init")
@@ -190,14 +207,14 @@ class EMEstimator:
             if isinstance(decay, bool) or not isinstance(decay, (int, float, np.integer, np.floating)) or not (
                     0.5 < decay <= 1):
                 raise ValueError(f"learning_decay must be a number in (0.5, 1], got {decay!r}")
-            offset = check_nonnegative_float(self.learning_offset, "learning_offset")
-            if not np.isfinite(offset):
-                raise ValueError(f"learning_offset must be a finite number >= 0, got {offset!r}")
+            check_nonnegative_float(self.learning_offset, "learning_offset")
+        if "warm_start" in names:
+            check_flag(self.warm_start, "warm_start")
         check_positive_int(self.max_iter, "max_iter", minimum=0)
         check_nonnegative_float(self.tol, "tol")
         em.check_accelerate(self.accelerate)
         validate_random_state(self.random_state)
-        if not isinstance(self.verbose, (bool, int, np.integer)):
+        if not isinstance(self.verbose, (bool, np.bool_, int, np.integer)):
             raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
 
     def _validated_facts(self, data) -> tuple:

@@ -170,8 +170,9 @@ def as_numeric_array(X, name: str = "X", what: str = "numbers") -> np.ndarray:
             raise TypeError(f"{name} must contain {what}: {exc}") from None
     if np.issubdtype(array.dtype, np.complexfloating):
         raise ValueError(f"{name} must contain real {what}: Complex data not supported")
-    if not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)):
-        # Strings and the like: a wrong value (as scikit-learn says), not a wrong type.
+    if array.dtype.kind not in _REAL_KINDS:
+        # Strings, dates, durations (numpy counts timedelta64 as a number) and the like: a wrong
+        # value (as scikit-learn says), not a wrong type.
         raise ValueError(f"{name} must contain {what}, got an array of dtype {array.dtype}")
     return array
 
@@ -202,6 +203,7 @@ def check_sample_weight(sample_weight, n_samples: int, name: str = "sample_weigh
         raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
     if not np.any(weight > 0):
         raise ValueError(f"{name} is zero everywhere; at least one sample needs positive weight")
+    _check_weight_scale(weight, name, whole=True)
     return weight
 
 
@@ -217,7 +219,23 @@ def check_chunk_weights(sample_weight, n_samples: int, name: str = "sample_weigh
         raise ValueError(f"{name} contains NaN or infinite values")
     if np.any(weight < 0):
         raise ValueError(f"{name} must be non-negative, but {name}[{int(np.argmin(weight))}] is {weight.min():g}")
+    _check_weight_scale(weight, name, whole=False)
     return weight
+
+
+def _check_weight_scale(weight: np.ndarray, name: str, whole: bool) -> None:
+    """A ValueError when the largest weight is beyond :data:`MAX_MAGNITUDE` (sums of weights, or of
+    weighted squares, would overflow), or, for the weights of all the data (``whole``), below its
+    reciprocal (the reciprocal of their sum would). Only the ratios of frequency weights matter."""
+    if weight.size == 0:
+        return
+    largest = float(weight.max())
+    if largest > MAX_MAGNITUDE or (whole and largest < 1.0 / MAX_MAGNITUDE):
+        raise ValueError(
+            f"{name} has a largest weight of {largest:g}; only the ratios of the weights matter, so "
+            f"divide them by their largest (emlib takes a largest weight from {1.0 / MAX_MAGNITUDE:.0e} "
+            f"to {MAX_MAGNITUDE:.0e})"
+        )
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
@@ -231,9 +249,17 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
 
 
 def check_nonnegative_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    """A finite real number >= 0 (an infinite ``reg_covar`` or prior would only fail later, unnamed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < np.inf:
+        raise ValueError(f"{name} must be a non-negative number (finite), got {value!r}")
     return float(value)
+
+
+def check_flag(value, name: str) -> bool:
+    """True or False (numpy's booleans too); ``TypeError`` for anything else, whose truth would be a guess."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_choice(value, name: str, choices) -> str:

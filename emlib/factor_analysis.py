@@ -194,14 +194,19 @@ def varimax(loadings: ArrayLike, *, max_iter: int = 500, tol: float = 1e-10) -> 
     rotation : ndarray of shape (n_components, n_components)
         The orthogonal matrix ``R``.
     """
-    W = np.asarray(loadings, dtype=np.float64)
+    W = check_data(loadings, "loadings")  # (D, k), finite, of the data's magnitudes (1-D: one factor)
+    check_positive_int(max_iter, "max_iter", minimum=0)
+    check_nonnegative_float(tol, "tol")
     D, k = W.shape
+    # The rotation does not depend on the loadings' scale: iterate on them scaled by a power of two
+    # (exactly) to a largest magnitude in [0.5, 1), where their fourth powers cannot overflow.
+    unit = np.ldexp(W, -int(np.frexp(np.max(np.abs(W)))[1]))
     R = np.eye(k)
     criterion = 0.0
     for _ in range(max_iter):
-        rotated = W @ R
+        rotated = unit @ R
         # Gradient of the varimax criterion; its polar factor (from the SVD) is the next rotation.
-        gradient = W.T @ (rotated**3 - rotated * (np.sum(rotated**2, axis=0) / D))
+        gradient = unit.T @ (rotated**3 - rotated * (np.sum(rotated**2, axis=0) / D))
         u, s, vt = np.linalg.svd(gradient)
         R = u @ vt
         previous, criterion = criterion, np.sum(s)

@@ -254,3 +254,29 @@ def test_unfitted_and_wrong_width_errors():
         fa.sample(0)
     with pytest.raises(TypeError, match="random_state"):
         FactorAnalysis(random_state="seed").fit(np.eye(3))
+
+
+@pytest.mark.parametrize(("loadings", "kwargs", "match"), [
+    # Each once fell through to numpy: an SVD that did not converge, a failed unpacking, NaN from an
+    # empty mean, an overflow; and a negative max_iter or NaN tol passed unnoticed.
+    (np.full((3, 2), np.nan), {}, "loadings contains NaN"),
+    (np.ones((2, 2, 2)), {}, "loadings must be 1-D .* or 2-D"),
+    (np.zeros((0, 2)), {}, "loadings is empty"),
+    (np.full((3, 2), 1e200), {}, "loadings has values as large as 1e"),
+    ("abc", {}, "loadings must contain numbers"),
+    (np.ones((3, 2)), {"max_iter": -1}, "max_iter must be an integer >= 0"),
+    (np.ones((3, 2)), {"tol": np.nan}, "tol must be a non-negative number"),
+])
+def test_varimax_names_bad_arguments(loadings, kwargs, match):
+    with np.errstate(all="raise"), pytest.raises(ValueError, match=match):
+        varimax(loadings, **kwargs)
+
+
+def test_varimax_does_not_depend_on_the_scale():
+    W = np.random.default_rng(4).normal(size=(6, 2))
+    rotated, R = varimax(W)
+    for scale in (1e90, 1e-90, 3.0):
+        with np.errstate(over="raise", invalid="raise"):
+            scaled, R_scaled = varimax(W * scale)
+        np.testing.assert_allclose(R_scaled, R, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(scaled / scale, rotated, rtol=1e-12, atol=1e-14)

@@ -267,3 +267,75 @@ def test_n_features_names_the_symbols_and_inference_still_works():
     with pytest.raises(ValueError, match="knows only n_features=5"):
         model.score(np.array([0, 5]))
     assert CategoricalHMM(2, n_features=8, random_state=0, max_iter=5).fit(X).emissionprob_.shape == (2, 8)
+
+
+# -- settings: numpy's scalars pass, infinite or non-boolean values are named -------------------------
+@pytest.mark.parametrize(("estimator", "X"), estimators_and_data(), ids=IDS)
+def test_numpy_booleans_are_booleans(estimator, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.set_params(verbose=np.False_, max_iter=2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("warm_start", ["no", None, 2, [True]])
+def test_warm_start_must_be_a_boolean(warm_start):
+    # bool("no") is True: a string would silently turn warm starts on.
+    with pytest.raises(TypeError, match="warm_start must be True or False"):
+        GaussianMixture(2, warm_start=warm_start).fit(CONTINUOUS)
+    GaussianMixture(2, warm_start=np.True_, max_iter=2, tol=0).fit(CONTINUOUS).fit(CONTINUOUS)
+
+
+@pytest.mark.parametrize(("estimator", "X", "name"), [
+    (GaussianMixture(2, reg_covar=np.inf), CONTINUOUS, "reg_covar"),
+    (GaussianHMM(2, reg_covar=np.inf), CONTINUOUS, "reg_covar"),
+    (CategoricalHMM(2, emissionprob_prior=np.inf), SYMBOLS, "emissionprob_prior"),
+    (PoissonMixture(2, tol=np.inf), COUNTS, "tol"),
+], ids=["GaussianMixture", "GaussianHMM", "CategoricalHMM", "PoissonMixture"])
+def test_infinite_settings_are_named(estimator, X, name):
+    with pytest.raises(ValueError, match=f"{name} must be a non-negative number \\(finite\\), got inf"):
+        estimator.fit(X)
+    with pytest.raises(ValueError, match="reg_covar must be a non-negative number"):
+        Gaussian(np.zeros((1, 1)), np.ones((1, 1, 1)), reg_covar=np.inf)
+
+
+# -- states: a transition matrix is sized by n_components -------------------------------------------
+@pytest.mark.parametrize("estimator", [GaussianHMM, CategoricalHMM, PoissonHMM], ids=lambda e: e.__name__)
+@pytest.mark.parametrize("n_components", [10**5, 10**9, 10**18])
+def test_too_many_states_are_refused_before_anything_is_allocated(estimator, n_components):
+    # n_components**2 transition probabilities (and as many prior pseudo-counts) were allocated
+    # before the data were looked at: a MemoryError, or minutes of paging.
+    X = {GaussianHMM: CONTINUOUS, CategoricalHMM: SYMBOLS, PoissonHMM: COUNTS}[estimator]
+    with pytest.raises(ValueError, match=f"n_components={n_components} asks for a transition matrix"):
+        estimator(n_components).fit(X)
+    with pytest.raises(ValueError, match=f"n_components={n_components} asks for a transition matrix"):
+        estimator(n_components).fit(X, states=np.zeros(len(X), dtype=int))
+
+
+# -- starting values: one check, and magnitudes the data may have ------------------------------------
+@pytest.mark.parametrize("estimator", [GaussianMixture, GaussianHMM], ids=lambda e: e.__name__)
+@pytest.mark.parametrize("value", [1e101, -1e155, 1e300])
+def test_means_init_beyond_the_datas_magnitudes_is_named(estimator, value):
+    # Squared distances to such a mean overflow: the fit failed later with "weights contain NaN or
+    # infinite values", after numpy's overflow warnings.
+    with pytest.raises(ValueError, match="means_init has values as large as"):
+        estimator(2, means_init=[[value, 0.0], [0.0, 0.0]]).fit(CONTINUOUS)
+
+
+# -- dtypes ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("estimator", "X"), estimators_and_data(), ids=IDS)
+def test_durations_are_not_numbers(estimator, X):
+    # numpy counts timedelta64 as a number (datetime64 it does not): durations were fitted in
+    # whatever unit their dtype had.
+    with pytest.raises(ValueError, match=r"X must contain .*, got an array of dtype timedelta64\[s\]"):
+        estimator.fit(np.abs(X).astype("timedelta64[s]"))
+
+
+def test_float16_symbols_pass_without_numpy_warnings():
+    # Comparing float16 symbols with 2**62 overflowed in numpy's cast: a RuntimeWarning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = CategoricalHMM(2, random_state=0, max_iter=5).fit(SYMBOLS.astype(np.float16))
+        assert model.n_features_ == 3
+        model.predict(SYMBOLS.astype(np.float16))
+        Categorical([[0.5, 0.5]]).log_prob(np.array([0.0, 1.0], dtype=np.float16))

@@ -540,6 +540,20 @@ def test_bad_sample_weight(sample_weight, match):
         GaussianMixture(2).fit(GOOD_X, sample_weight=sample_weight)
 
 
+@pytest.mark.parametrize(("sample_weight", "largest"), [
+    (np.r_[np.full(2, 1e308), np.ones(18)], "1e.308"), (np.r_[1e101, np.ones(19)], "1e.101"),
+    (np.full(20, 1e-320), "9.99989e-321"),
+])
+def test_sample_weights_of_extreme_scale_are_named(sample_weight, largest):
+    # Sums of such weights overflowed (a FloatingPointError under np.errstate(over="raise")), or
+    # their reciprocal did ("statistics can only be scaled by a finite number").
+    match = f"sample_weight has a largest weight of {largest}; only the ratios of the weights matter"
+    with np.errstate(over="raise"), pytest.raises(ValueError, match=match):
+        GaussianMixture(2).fit(GOOD_X, sample_weight=sample_weight)
+    with np.errstate(over="raise"), pytest.raises(ValueError, match=match):
+        GaussianMixture(2, random_state=0).fit(GOOD_X).partial_fit(GOOD_X, sample_weight=sample_weight)
+
+
 def test_use_before_fit_is_a_clear_error():
     gm = GaussianMixture(2)
     for use in (lambda: gm.predict(GOOD_X), lambda: gm.predict_proba(GOOD_X), lambda: gm.score(GOOD_X),

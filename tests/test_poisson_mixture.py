@@ -77,3 +77,22 @@ def test_bad_rates_init_and_unfitted():
         PoissonMixture(2, rates_init=[1.0, 2.0, 3.0]).fit([1, 2, 3])
     with pytest.raises(NotFittedError):
         PoissonMixture(2).predict([1, 2])
+
+
+def test_counts_that_no_component_can_emit_are_named():
+    # A zero rate emits only zeros. Zero rates in rates_init (or fitted to a column of zeros, for a
+    # later partial_fit) gave a NaN E-step that failed with "weights contain NaN or infinite
+    # values", and predict returned component 0 where predict_proba refused.
+    rng = np.random.default_rng(0)
+    counts = np.c_[rng.poisson(3.0, 60), rng.poisson(3.0, 60)]
+    for accelerate in (None, "squarem"):
+        with pytest.raises(ValueError, match=r"a sample of X, \[\d+, \d+\], has probability zero under "
+                                             "every component of the current parameters"):
+            PoissonMixture(2, rates_init=[[1.0, 0.0], [2.0, 0.0]], accelerate=accelerate).fit(counts)
+    pm = PoissonMixture(2, random_state=0).fit(np.c_[counts[:, 0], np.zeros(60, dtype=int)])
+    with pytest.raises(ValueError, match=r"a sample of X, \[1, 3\], has probability zero"):
+        pm.partial_fit([[1, 3]])
+    for method in (pm.predict, pm.predict_proba):
+        with pytest.raises(ValueError, match="sample 1 of X has zero probability under every component"):
+            method([[1, 0], [1, 3]])
+    assert np.isneginf(pm.score_samples([[1, 3]])).all()  # a log-likelihood, not a decision

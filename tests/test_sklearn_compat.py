@@ -270,6 +270,18 @@ def test_warm_start_continues_from_the_last_fit():
     np.testing.assert_array_equal(cold.loglik_history_, first)
 
 
+def test_warm_start_refuses_settings_that_no_longer_describe_the_fit():
+    # The warm start went on with the fitted 3 components (or covariances) whatever the new settings said.
+    X = three_blobs()
+    gm = GaussianMixture(3, max_iter=3, tol=0, warm_start=True, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="n_components=2, but the fitted model has n_components=3; a warm "
+                                         "start continues it. Set warm_start=False to start afresh"):
+        gm.set_params(n_components=2).fit(X)
+    with pytest.raises(ValueError, match="covariance_type='tied', but the fitted model has covariance_type='full'"):
+        gm.set_params(n_components=3, covariance_type="tied").fit(X)
+    assert gm.set_params(warm_start=False).fit(X).covariances_.shape == (2, 2)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_precisions_and_criteria_have_sklearns_shapes_and_meanings(covariance_type):
     from sklearn.mixture import GaussianMixture as SklearnGaussianMixture

@@ -416,6 +416,24 @@ def test_partial_fit_refuses_another_number_of_features_and_dask_arrays():
         model.partial_fit(da.from_array(gaussian_data(100, 33), chunks=50))
 
 
+@pytest.mark.parametrize(("make", "data"), [
+    (partial(GaussianMixture, 2), gaussian_data(100, 34)), (partial(PoissonMixture, 2), count_data(100, 35)),
+    (partial(GaussianHMM, 2), sequences(3, 36)[0]), (partial(CategoricalHMM, 2), sequences(3, 37, "symbols")[0]),
+], ids=["GaussianMixture", "PoissonMixture", "GaussianHMM", "CategoricalHMM"])
+def test_partial_fit_refuses_settings_that_no_longer_describe_the_fit(make, data):
+    # The HMMs failed inside numpy ("operands could not be broadcast together"); the mixtures went on
+    # with the fitted number of components, whatever n_components said.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = make(random_state=0, max_iter=5).fit(data)
+    with pytest.raises(ValueError, match="n_components=3, but the fitted model has n_components=2; "
+                                         "partial_fit continues it. Call fit to start afresh"):
+        model.set_params(n_components=3).partial_fit(data)
+    if "covariance_type" in model.get_params():
+        with pytest.raises(ValueError, match="covariance_type='diag', but the fitted model has covariance_type='full'"):
+            model.set_params(n_components=2, covariance_type="diag").partial_fit(data)
+
+
 def test_sklearn_partial_fit_check():
     """scikit-learn runs its partial_fit check only for classifiers, regressors and clusterers;
     it applies to a density estimator as well."""

@@ -6,6 +6,7 @@ import pytest
 from emlib._validation import (
     check_choice,
     check_data,
+    check_flag,
     check_lengths,
     check_n_features,
     check_nonnegative_float,
@@ -30,6 +31,7 @@ def test_check_data_shapes_and_types():
         (np.zeros((2, 2, 2)), r"data must be 1-D \(n_samples,\) or 2-D .* got 3-D"),
         (np.float64(3.0), "data must be 1-D .* got 0-D"),
         ([["a"]], "data must contain numbers, got an array of dtype <U1"),
+        (np.arange(3).astype("timedelta64[s]"), r"data must contain numbers, got an array of dtype timedelta64\[s\]"),
         (np.array([object(), 1.0], dtype=object), "data must contain numbers: float"),
         ([[1, 2], [3]], "data must be a rectangular array of numbers"),
         ([1j], "data must contain real numbers"),
@@ -61,9 +63,13 @@ def test_scalar_checks():
         with pytest.raises(ValueError, match="n must be an integer >= 1"):
             check_positive_int(bad, "n")
     assert check_nonnegative_float(0, "tol") == 0.0
-    for bad in (-1e-9, np.nan, "1", True, None):
+    for bad in (-1e-9, np.nan, np.inf, "1", True, None):
         with pytest.raises(ValueError, match="tol must be a non-negative number"):
             check_nonnegative_float(bad, "tol")
+    assert check_flag(np.True_, "flag") is True and check_flag(False, "flag") is False
+    for bad in ("no", None, 0, 1.0):
+        with pytest.raises(TypeError, match="flag must be True or False"):
+            check_flag(bad, "flag")
     assert check_choice("a", "kind", ("a", "b")) == "a"
     with pytest.raises(ValueError, match="kind must be one of 'a', 'b'; got 'c'"):
         check_choice("c", "kind", ("a", "b"))

@@ -47,9 +47,7 @@ def check_symbols(X: ArrayLike, name: str = "X", n_symbols: int | None = None,
         array = np.asarray(X)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a 1-D array of integer symbols: {exc}") from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
+    if array.dtype.kind not in "biufc":  # not timedelta64, which numpy counts as a number
         raise ValueError(f"{name} must contain integer symbols, got an array of dtype {array.dtype}")
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
@@ -75,7 +73,7 @@ def check_symbols(X: ArrayLike, name: str = "X", n_symbols: int | None = None,
     if np.issubdtype(array.dtype, np.bool_):
         array = array.astype(np.int64)
     largest = array.max()
-    if largest >= 2**62:  # beyond any table of symbols, and beyond int64 arithmetic
+    if float(largest) >= 2.0**62:  # beyond any table of symbols, and beyond int64 arithmetic
         bad = int(np.argmax(array))
         raise ValueError(
             f"{name}[{bad}] is symbol {largest}, beyond any number of symbols a model could hold; recode "

@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["HMMEM", "BaseHMM", "HMMSettings", "HMMStatistics", "SequenceData", "hmm_statistics"]
 
 ALGORITHMS = ("viterbi", "posterior", "map")
+#: A table of probabilities (K x K transitions, K x M symbols) larger than this many entries is
+#: refused before it is allocated.
+MAX_TABLE_ENTRIES = 10**8
 _TINY = 1e3 * np.finfo(np.float64).tiny
 
 
@@ -512,6 +515,7 @@ class BaseHMM(EMEstimator):
         if is_dask_array(X):
             raise TypeError("partial_fit takes sequences in memory; fit takes a dask array (or pass X.compute())")
         settings = self._check_parameters()
+        self._check_continues_fit("partial_fit", "Call fit to start afresh")
         X = self._check_X(X, fitting=False)
         n = X.shape[0]
         lengths = check_lengths(lengths, n)
@@ -527,6 +531,9 @@ class BaseHMM(EMEstimator):
         self._settings = settings
         self.emission_ = model.emission
         return self
+
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {"n_components": self.emission_.n_components}
 
     def _chunked_sequences(self, X, lengths, states):
         """Chunked data for a dask array whose chunks hold whole sequences, the random sample of its
@@ -593,6 +600,11 @@ class BaseHMM(EMEstimator):
     def _check_parameters(self) -> HMMSettings:
         """Validate every setting before any work; return what training needs."""
         K = check_positive_int(self.n_components, "n_components")
+        if K * K > MAX_TABLE_ENTRIES:
+            raise ValueError(
+                f"n_components={K} asks for a transition matrix of {K} x {K} probabilities, more than "
+                f"emlib allocates ({MAX_TABLE_ENTRIES:.0e} entries)"
+            )
         self._check_run_parameters()
         if not isinstance(self.init, str):
             raise TypeError(f"init must be one of {self._init_choices}, got {self.init!r}")

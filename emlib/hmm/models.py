@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -27,9 +27,9 @@ from emlib.distributions import (
 )
 from emlib.distributions.categorical import check_symbols
 from emlib.distributions.poisson import check_counts
-from emlib.hmm._base import BaseHMM, HMMSettings
+from emlib.hmm._base import MAX_TABLE_ENTRIES, BaseHMM, HMMSettings
 from emlib.mixture._discrete import poisson_start
-from emlib.mixture._gaussian import gaussian_start
+from emlib.mixture._gaussian import check_means_init, gaussian_start
 
 if TYPE_CHECKING:
     from emlib._typing import ArrayLike, FixedNames, RandomState
@@ -193,15 +193,14 @@ class GaussianHMM(BaseHMM):
     def _check_survey(self, found) -> None:
         check_column_ranges(found.minimum, found.maximum)
 
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {**super()._fitted_settings(), "covariance_type": self.emission_.covariance_type}
+
     def _emission_start(self, X, largest=None):
         K, D = self.n_components, X.shape[1]
         means = covariances = None
         if self.means_init is not None:
-            means = np.array(self.means_init, dtype=np.float64)
-            if means.ndim == 1 and D == 1:
-                means = means[:, None]
-            if means.shape != (K, D) or not np.all(np.isfinite(means)):
-                raise ValueError(f"means_init must be a finite array of shape {(K, D)}, got shape {means.shape}")
+            means = check_means_init(self.means_init, K, D)
         if self.covariances_init is not None:
             covariances = Gaussian.check_covariances(self.covariances_init, self.covariance_type, K, D,
                                                      name="covariances_init")
@@ -522,15 +521,11 @@ def _poisson_emission_start(X, rng, labelled_rows, labels, *, n_components, init
     return poisson_start(X, rng, n_components, init, labelled_rows=labelled_rows, labels=labels)
 
 
-# A symbol table larger than this many entries (states x symbols) is refused before it is allocated.
-_MAX_TABLE_ENTRIES = 10**8
-
-
 def _check_table_size(n_components: int, n_symbols: int, source: str) -> None:
-    if n_components * n_symbols > _MAX_TABLE_ENTRIES:
+    if n_components * n_symbols > MAX_TABLE_ENTRIES:
         raise ValueError(
             f"{source} asks for {n_symbols} symbols: an emission table of {n_components} x {n_symbols} "
-            f"probabilities is more than emlib allocates ({_MAX_TABLE_ENTRIES:.0e} entries). Recode the "
+            f"probabilities is more than emlib allocates ({MAX_TABLE_ENTRIES:.0e} entries). Recode the "
             "symbols as 0 .. M-1 for the M symbols that occur"
         )
 

@@ -129,6 +129,15 @@ def mixture_statistics(data: MixtureData, components: Distribution,
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights) + components.log_penalty()
     resp, log_evidence = posterior_from_log_prob(components.log_prob(data.X), log_weights)
+    impossible = np.flatnonzero(np.isneginf(log_evidence))
+    if impossible.size:  # its responsibilities are NaN
+        row = data.X[impossible[0]]
+        values = ", ".join(f"{value:g}" for value in row[:8]) + (", ..." if row.size > 8 else "")
+        raise ValueError(
+            f"a sample of X, [{values}], has probability zero under every component of the current "
+            "parameters, and no EM step can change that: zeros in the starting values (a rate of 0 "
+            "emits only zeros) or, for partial_fit, components fitted to a column of zeros"
+        )
     if data.unit_weights:
         return components.statistics(data.X, resp), float(log_evidence.sum())
     weighted = (resp.T * data.sample_weight).T
@@ -291,6 +300,8 @@ class BaseMixture(EMEstimator):
         """
         self._check_parameters()
         warm = bool(self.warm_start) and self.__sklearn_is_fitted__()
+        if warm:
+            self._check_continues_fit("a warm start", "Set warm_start=False to start afresh")
         if is_dask_array(X):
             model, data, n_features, weight = self._chunked_em_problem(X, sample_weight, warm)
         else:
@@ -361,6 +372,7 @@ class BaseMixture(EMEstimator):
         if is_dask_array(X):
             raise TypeError("partial_fit takes a batch in memory; fit takes a dask array (or pass X.compute())")
         self._check_parameters()
+        self._check_continues_fit("partial_fit", "Call fit to start afresh")
         X = self._checked_fitted_X(X)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         keep = sample_weight > 0
@@ -383,6 +395,9 @@ class BaseMixture(EMEstimator):
                 f"X has {n_positive} sample(s) (with positive weight), fewer than "
                 f"n_components={self.n_components}"
             )
+
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {"n_components": self.components_.n_components}
 
     def _fitted_start(self) -> _FittedStart:
         return _FittedStart(self.components_, self.weights_)
@@ -476,16 +491,22 @@ class BaseMixture(EMEstimator):
 
         Raises ``ValueError`` for a sample that every component gives zero density.
         """
+        return np.ascontiguousarray(self._possible_posterior(X))
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Most probable component of each sample, shape (n_samples,).
+
+        Raises ``ValueError`` for a sample that every component gives zero density.
+        """
+        return np.argmax(self._possible_posterior(X).T, axis=0)
+
+    def _possible_posterior(self, X) -> np.ndarray:
+        """The responsibilities (N, K); a ValueError for a sample no component can produce."""
         posterior, log_evidence = self._posterior(X)
         impossible = np.flatnonzero(np.isneginf(log_evidence))
         if impossible.size:
             raise ValueError(f"sample {impossible[0]} of X has zero probability under every component")
-        return np.ascontiguousarray(posterior)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Most probable component of each sample, shape (n_samples,)."""
-        posterior, _ = self._posterior(X)
-        return np.argmax(posterior.T, axis=0)
+        return posterior
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log-likelihood ``log p(x_n)`` of each sample, shape (n_samples,)."""

@@ -10,6 +10,7 @@ import numpy as np
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     FINITE,
+    MAX_MAGNITUDE,
     check_choice,
     check_column_ranges,
     check_n_features,
@@ -293,9 +294,12 @@ class GaussianMixture(BaseMixture):
     def _validated_facts(self, data) -> tuple:
         return () if isinstance(data, _MissingData) else (FINITE,)  # missing entries are NaN
 
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {**super()._fitted_settings(), "covariance_type": self.components_.covariance_type}
+
     def _start(self, X) -> GaussianStart:
         K, D = self.n_components, X.shape[1]
-        means = None if self.means_init is None else _check_means_init(self.means_init, K, D)
+        means = None if self.means_init is None else check_means_init(self.means_init, K, D)
         covariances = None if self.covariances_init is None else Gaussian.check_covariances(
             self.covariances_init, self.covariance_type, K, D, name="covariances_init")
         return GaussianStart(K, self.covariance_type, float(self.reg_covar), self.init, self._initial_weights(),
@@ -429,7 +433,8 @@ class GaussianMixture(BaseMixture):
         return P @ np.swapaxes(P, -1, -2)
 
 
-def _check_means_init(means_init, n_components: int, n_features: int) -> np.ndarray:
+def check_means_init(means_init, n_components: int, n_features: int) -> np.ndarray:
+    """``means_init`` as a finite (K, D) float array (a 1-D array for one feature), of the data's magnitudes."""
     try:
         means = np.array(means_init, dtype=np.float64)
     except (TypeError, ValueError):
@@ -440,4 +445,10 @@ def _check_means_init(means_init, n_components: int, n_features: int) -> np.ndar
         raise ValueError(f"means_init must have shape {(n_components, n_features)}, got {means.shape}")
     if not np.all(np.isfinite(means)):
         raise ValueError("means_init contains NaN or infinite values")
+    largest = np.max(np.abs(means))
+    if largest > MAX_MAGNITUDE:  # squared distances to such a mean overflow
+        raise ValueError(
+            f"means_init has values as large as {largest:.3g} in absolute value, beyond what emlib fits "
+            f"({MAX_MAGNITUDE:.0e}, as for the data)"
+        )
     return means
