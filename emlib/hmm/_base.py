@@ -70,16 +70,20 @@ class SequenceData(NamedTuple):
 
 
 class HMMSettings(NamedTuple):
-    """What training needs besides the starting values, validated by the estimator.
+    """What training needs besides the emission's starting values, validated by the estimator.
 
     ``fixed`` holds the names users write (``"transmat"``, ``"means"``, ``"emissionprob"``);
     ``emission_fixed`` the emission distribution's own names for the fixed emission parameters.
+    ``startprob_init`` and ``transmat_init`` are the starting start probabilities and transition
+    matrix (uniform where not given), validated once, by the check that names them.
     """
 
     startprob_prior: np.ndarray  # (K,) Dirichlet pseudo-counts
     transmat_prior: np.ndarray  # (K, K)
     fixed: frozenset
     emission_fixed: tuple[str, ...]
+    startprob_init: np.ndarray | None = None  # (K,)
+    transmat_init: np.ndarray | None = None  # (K, K)
 
 
 @dataclass(frozen=True, eq=False)
@@ -447,8 +451,7 @@ class BaseHMM(EMEstimator):
             raise ValueError(
                 f"n_components={self.n_components} needs at least as many samples, got {n}"
             )
-        startprob, transmat = self._initial_start_and_transitions()
-        start = _HMMStart(startprob, transmat, emission_start)
+        start = _HMMStart(settings.startprob_init, settings.transmat_init, emission_start)
         if fully:  # supervised: no iterations, the counts of the known states
             result = self._count(HMMEM(settings, start), data)
         else:
@@ -600,11 +603,11 @@ class BaseHMM(EMEstimator):
         fixed = self._check_fixed(self.fixed)
         startprob_prior = _check_pseudo_counts(self.startprob_prior, "startprob_prior", (K,))
         transmat_prior = _check_pseudo_counts(self.transmat_prior, "transmat_prior", (K, K))
-        # Validate the starting probabilities now, so that errors name them before any work.
-        self._initial_start_and_transitions()
+        # Validated now, so that errors name them before any work; fit starts from these arrays.
+        startprob, transmat = self._initial_start_and_transitions()
         emission_fixed = tuple(self._emission_aliases.get(name, name) for name in sorted(fixed)
                                if name in self._emission_names)
-        return HMMSettings(startprob_prior, transmat_prior, fixed, emission_fixed)
+        return HMMSettings(startprob_prior, transmat_prior, fixed, emission_fixed, startprob, transmat)
 
     def _check_fixed(self, fixed) -> frozenset:
         if isinstance(fixed, str):
