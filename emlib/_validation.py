@@ -10,7 +10,8 @@ import numpy as np
 
 # dtype kinds of arrays that as_numeric_array returns as they are: booleans, integers and floats.
 _REAL_KINDS = "biuf"
-# What fit's validation proved about the arrays it returned, in the current context (see known).
+# What fit's validation proved about the arrays it returned, in the current context (see known):
+# (array, facts, what has been derived from it) for each enclosing block.
 _KNOWN: ContextVar[tuple] = ContextVar("known", default=())
 
 #: Facts that :func:`known` can declare about an array: every entry is a finite number;
@@ -37,11 +38,14 @@ def known(X, *facts):
     time on a short series; a tenth for diagonal Gaussians at 10,000 x 32). Only the object
     itself is trusted, not a copy or a view of it; outside the block the distributions check
     whatever they are given. ``X`` that is not an ndarray (None, say) declares nothing.
+
+    The block also promises that ``X`` does not change inside it: :func:`derived` computes what
+    the steps derive from ``X`` alone once per block.
     """
     if not isinstance(X, np.ndarray) or not facts:
         yield
         return
-    token = _KNOWN.set(_KNOWN.get() + ((X, frozenset(facts)),))
+    token = _KNOWN.set(_KNOWN.get() + ((X, frozenset(facts), {}),))
     try:
         yield
     finally:
@@ -50,7 +54,24 @@ def known(X, *facts):
 
 def is_known(X, fact) -> bool:
     """Whether an enclosing :func:`known` block declared ``fact`` about this very array ``X``."""
-    return any(X is array and fact in facts for array, facts in _KNOWN.get())
+    for array, facts, _ in _KNOWN.get():
+        if X is array and fact in facts:
+            return True
+    return False
+
+
+def derived(X, name: str, compute):
+    """``compute(X)``: a constant of the data that every E-step needs (the log-factorials of counts,
+    say), computed once per enclosing :func:`known` block about this very array ``X`` and read-only;
+    outside such blocks, at every call. ``name`` tells the constants of one array apart."""
+    for array, _, constants in _KNOWN.get():
+        if X is array:
+            value = constants.get(name)
+            if value is None:
+                value = constants[name] = compute(X)
+                value.flags.writeable = False
+            return value
+    return compute(X)
 
 
 def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:

@@ -529,12 +529,18 @@ def test_fit_validates_the_starting_probabilities_once(monkeypatch):
 
     X, _ = gaussian_truth().sample(200, random_state=0)
     calls = {"check_probability_vector": 0, "check_stochastic_matrix": 0}
-    for name in calls:
-        def counting(*args, _check=getattr(_base, name), _name=name, **kwargs):
-            calls[_name] += 1
-            return _check(*args, **kwargs)
 
-        monkeypatch.setattr(_base, name, counting)
+    def counting(name):
+        check = getattr(_base, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return check(*args, **kwargs)
+
+        return counted
+
+    for name in calls:
+        monkeypatch.setattr(_base, name, counting(name))
     model = GaussianHMM(3, startprob_init=[0.5, 0.3, 0.2], transmat_init=STICKY, random_state=0, max_iter=0)
     model.fit(X)
     assert calls == {"check_probability_vector": 1, "check_stochastic_matrix": 1}

@@ -209,6 +209,7 @@ class HMMEM:
         self.start = start
         self.startprob = self.transmat = self.emission = None
         self._buffers = None
+        self._sized_emission = None  # (emission, length of its part of the vector)
 
     def initialize(self, data: SequenceData, rng: np.random.Generator) -> None:
         data = local_part(data)  # for a dask array, a random sample of its rows
@@ -224,6 +225,12 @@ class HMMEM:
         # Pseudo-counts on structural zeros are never used, so they carry no prior either.
         self.start_pseudo_counts = self.settings.startprob_prior * allowed_start
         self.transition_pseudo_counts = self.settings.transmat_prior * allowed_transitions
+        # What every E-step's log-prior and every extrapolation's set_vector would otherwise find
+        # again: the positive pseudo-counts (None when there are none, the default) and the lengths
+        # of the start and transition parts of the vector.
+        self._start_counted = _positive_or_none(self.start_pseudo_counts)
+        self._transitions_counted = _positive_or_none(self.transition_pseudo_counts)
+        self._n_allowed = (int(allowed_start.sum()), int(allowed_transitions.sum()))
 
     def _emission_free(self) -> bool:
         return len(self.settings.emission_fixed) < len(self.emission.parameter_names)
@@ -286,10 +293,10 @@ class HMMEM:
         """Set the free parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are
         invalid (the parameters are then unchanged)."""
         fixed = self.settings.fixed
-        n_start = 0 if "startprob" in fixed else int(self.allowed_start.sum())
-        n_transitions = 0 if "transmat" in fixed else int(self.allowed_transitions.sum())
+        n_start = 0 if "startprob" in fixed else self._n_allowed[0]
+        n_transitions = 0 if "transmat" in fixed else self._n_allowed[1]
         free = self._emission_free()
-        n_emission = self.emission.get_vector(self.settings.emission_fixed).size if free else 0
+        n_emission = self._emission_vector_size() if free else 0
         vector = check_vector(vector, n_start + n_transitions + n_emission, "vector")
         head, rest = vector[:n_start], vector[n_start:]
         body, tail = rest[:n_transitions], rest[n_transitions:]
@@ -299,23 +306,40 @@ class HMMEM:
             self.emission.set_vector(tail, self.settings.emission_fixed)
         self.startprob, self.transmat = startprob, transmat
 
+    def _emission_vector_size(self) -> int:
+        """Length of the emission's part of the vector: found once per emission object (whose
+        shape never changes), since finding it means building that part."""
+        sized = self._sized_emission
+        if sized is None or sized[0] is not self.emission:
+            sized = self._sized_emission = (self.emission,
+                                            self.emission.get_vector(self.settings.emission_fixed).size)
+        return sized[1]
+
     def log_prior(self) -> float:
         """Log-density of the Dirichlet priors at the current parameters, up to a constant."""
         settings = self.settings
         total = 0.0
         if "startprob" not in settings.fixed:
-            total += _pseudo_count_log_prior(self.start_pseudo_counts, self.startprob)
+            total += _pseudo_count_log_prior(self.start_pseudo_counts, self._start_counted, self.startprob)
         if "transmat" not in settings.fixed:
-            total += _pseudo_count_log_prior(self.transition_pseudo_counts, self.transmat)
+            total += _pseudo_count_log_prior(self.transition_pseudo_counts, self._transitions_counted,
+                                             self.transmat)
         emission_prior = getattr(self.emission, "log_prior", None)
         if emission_prior is not None and self._emission_free():
             total += emission_prior()
         return total
 
 
-def _pseudo_count_log_prior(pseudo_counts: np.ndarray, probabilities: np.ndarray) -> float:
+def _positive_or_none(pseudo_counts: np.ndarray) -> np.ndarray | None:
+    """Where the pseudo-counts are positive (bool, their shape), or None if nowhere."""
     counted = pseudo_counts > 0
-    if not counted.any():
+    return counted if counted.any() else None
+
+
+def _pseudo_count_log_prior(pseudo_counts: np.ndarray, counted: np.ndarray | None,
+                            probabilities: np.ndarray) -> float:
+    """``sum(pseudo_counts * log(probabilities))`` over the ``counted`` entries (None: none)."""
+    if counted is None:
         return 0.0
     with np.errstate(divide="ignore"):
         return float(np.sum(pseudo_counts[counted] * np.log(probabilities[counted])))
