@@ -384,8 +384,8 @@ class Gaussian:
         # The expansion cancels about eps * m^2 / v in absolute terms: for a component far from
         # the centre with a tiny variance (a collapse held by reg_covar) that is visible in the
         # log-likelihood. Such components are scored directly.
-        farthest = spread.max(axis=1)
-        for k in np.flatnonzero(farthest > _EXPANSION_LIMIT) if farthest.max() > _EXPANSION_LIMIT else ():
+        far = np.flatnonzero(spread.max(axis=1) > _EXPANSION_LIMIT) if spread.max() > _EXPANSION_LIMIT else ()
+        for k in far:
             for start in range(0, n, _BLOCK_ROWS):
                 d = X[start:start + _BLOCK_ROWS] - self._means[k]
                 out[start:start + _BLOCK_ROWS, k] = (d * d) @ (-0.5 * precisions[k]) + log_norm[k]
@@ -867,10 +867,20 @@ def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) 
     By two matrix products per block of rows (``centre`` None: the origin); for spherical
     components (equal precisions along each row) the squares are summed once per row.
     """
-    D = X.shape[1]
-    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+    N, D = X.shape
+    rows = _cache_rows(2 * D)
     linear = linear.T  # (D, K)
     quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
+    if N <= rows:  # one block (a small call): the same products, without setting up blocks
+        y = X if centre is None else X - centre
+        if spherical:
+            np.multiply(np.einsum("ij,ij->i", y, y)[:, None], quadratic, out=out)
+        else:
+            np.matmul(np.square(y), quadratic, out=out)
+        out += np.matmul(y, linear)
+        out += constant
+        return
+    blocks = _CentredBlocks(X, centre, rows)
     constant = _tiled(constant, blocks.rows)
     squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
     term = np.empty((blocks.rows, linear.shape[1]))
@@ -912,6 +922,12 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances, trac
         if kernel(np.ascontiguousarray(X), np.ascontiguousarray(weights.T), _origin_if_none(centre, D),
                   first, second) != 0.0:
             raise not_finite("X")
+    elif N <= _cache_rows(2 * D):  # one block (a small call): the same products, without setting up blocks
+        check_finite(X)
+        y = X if centre is None else X - centre
+        w = weights.T
+        first += w @ y
+        second += w @ (np.einsum("ij,ij->i", y, y) if traced else np.square(y))
     else:
         check_finite(X)
         blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
@@ -926,7 +942,7 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances, trac
             first += w @ y
             second += w @ y2
     centre = _origin_if_none(centre, D)
-    centres = np.repeat(centre[None], K, axis=0)
+    centres = np.broadcast_to(centre, (K, D)).copy()
     active = totals > 0
     safe = np.where(active, totals, 1.0)[:, None]
     offsets = first / safe
