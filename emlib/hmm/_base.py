@@ -944,6 +944,8 @@ def _safe_cumulative(probabilities: np.ndarray) -> np.ndarray:
 
 
 def _check_pseudo_counts(value, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    if type(value) in (int, float) and 0 <= value < np.inf:  # one pseudo-count for all (0, the default)
+        return np.full(shape, float(value))
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
