@@ -135,7 +135,7 @@ class Gaussian:
             means = np.array(means, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (K, D)") from None
-        if means.ndim != 2 or 0 in means.shape or not np.all(np.isfinite(means)):
+        if means.ndim != 2 or 0 in means.shape or not np.isfinite(means).all():
             raise ValueError(f"means must be a finite, non-empty array of shape (K, D), got shape {means.shape}")
         self._means = means
         self.covariances = covariances  # validates and factorises
@@ -221,7 +221,7 @@ class Gaussian:
         """
         ctype = self.covariance_type
         if ctype in ("diag", "spherical"):
-            if fitting and np.any(covariances <= 0):
+            if fitting and (covariances <= 0).any():
                 covariances = _jitter_variances(covariances, self.reg_covar)
             self._store_covariances(covariances)
             self._cholesky = None
@@ -942,7 +942,8 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances, trac
             first += w @ y
             second += w @ y2
     centre = _origin_if_none(centre, D)
-    centres = np.broadcast_to(centre, (K, D)).copy()
+    centres = np.empty((K, D))
+    centres[:] = centre
     active = totals > 0
     safe = np.where(active, totals, 1.0)[:, None]
     offsets = first / safe
