@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import TYPE_CHECKING
@@ -448,13 +449,13 @@ class Gaussian:
         # (n, K D), from one matrix product about the mean of the means c; the squared coordinates
         # of each component summed by a matrix product with a block of ones (for few components)
         # or along each group of D columns.
-        centre = self._means.mean(axis=0)
+        centre = np.add.reduce(self._means, axis=0) / K  # the mean of the means (np.mean's arithmetic)
         blocks = _CentredBlocks(X, centre, _matrix_rows((K + 1) * D))
         rows = blocks.rows
         stacked = P.transpose(1, 0, 2).reshape(D, K * D)
         shift = _tiled(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
         constant = _tiled(log_norm, rows)
-        summing = -0.5 * np.repeat(np.eye(K), D, axis=0) if K <= 4 else None  # (K D, K)
+        summing = _summing_matrix(K, D) if K <= 4 else None  # (K D, K)
         whitened = np.empty((rows, K * D))
         for block, y in blocks:
             w, o = whitened[: len(y)], out[block]
@@ -481,7 +482,8 @@ class Gaussian:
         if self.covariance_type in ("full", "tied"):
             L = self._cholesky if self.covariance_type == "full" else self._cholesky[None]
             half_log_det = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
-            half_log_det = np.broadcast_to(half_log_det, (self.n_components,))
+            if self.covariance_type == "tied":  # one matrix for every component
+                half_log_det = np.broadcast_to(half_log_det, (self.n_components,))
         else:
             half_log_det = 0.5 * np.log(self._diagonal_variances()).sum(axis=1)
         return -0.5 * D * _LOG_2PI - half_log_det
@@ -772,9 +774,15 @@ def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,
     scatter = np.zeros((K, D, D))
     components = np.flatnonzero(active)
     if D < _TRIANGULAR_MIN_FEATURES:
+        rows = _matrix_rows(D)
         for k in components:
             roots = np.sqrt(weights[:, k])
-            for block, y in _CentredBlocks(X, means[k], _matrix_rows(D)):
+            if X.shape[0] <= rows:  # one block (a small call): no blocks to set up
+                y = X - means[k]
+                y *= roots[:, None]
+                scatter[k] += y.T @ y
+                continue
+            for block, y in _CentredBlocks(X, means[k], rows):
                 y *= roots[block, None]
                 scatter[k] += y.T @ y
         return scatter
@@ -859,6 +867,14 @@ def _weighted_second_moment(X: np.ndarray, weights: np.ndarray, centre: np.ndarr
         y *= r[:, None]
         second += y.T @ y
     return second
+
+
+@functools.lru_cache(maxsize=64)
+def _summing_matrix(K: int, D: int) -> np.ndarray:
+    """``-1/2`` times the (K D, K) matrix that sums each group of ``D`` columns (read-only, shared)."""
+    summing = -0.5 * np.repeat(np.eye(K), D, axis=0)
+    summing.flags.writeable = False
+    return summing
 
 
 def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) -> None:
@@ -1103,7 +1119,7 @@ def _cholesky(matrices: np.ndarray) -> np.ndarray | None:
     except np.linalg.LinAlgError:
         return None
     pivots = np.square(np.diagonal(factors, axis1=-2, axis2=-1))
-    if np.any(pivots <= _SINGULAR_RTOL * np.diagonal(matrices, axis1=-2, axis2=-1)):
+    if (pivots <= _SINGULAR_RTOL * np.diagonal(matrices, axis1=-2, axis2=-1)).any():
         return None
     return factors
 
