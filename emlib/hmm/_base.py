@@ -281,10 +281,13 @@ class HMMEM:
         """
         fixed = self.settings.fixed
         parts = [np.empty(0)]
+        # (a support of None: every entry allowed, which spares the masked copy)
         if "startprob" not in fixed:
-            parts.append(simplex_to_vector(self.startprob, self.allowed_start))
+            every = self._n_allowed[0] == self.startprob.size
+            parts.append(simplex_to_vector(self.startprob, None if every else self.allowed_start))
         if "transmat" not in fixed:
-            parts.append(simplex_to_vector(self.transmat, self.allowed_transitions))
+            every = self._n_allowed[1] == self.transmat.size
+            parts.append(simplex_to_vector(self.transmat, None if every else self.allowed_transitions))
         if self._emission_free():
             parts.append(self.emission.get_vector(self.settings.emission_fixed))
         return np.concatenate(parts)
