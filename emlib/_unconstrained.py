@@ -84,8 +84,11 @@ def simplex_from_vector(vector: np.ndarray, support: np.ndarray, name: str) -> n
     whose coordinates are all zero, or whose squares overflow, is a ``ValueError``.
     """
     _check_squarable(vector, name)
-    squares = np.zeros(support.shape)
-    squares[support] = np.square(vector)
+    if vector.size == support.size:  # every entry free (no structural zeros): no scatter needed
+        squares = np.square(vector).reshape(support.shape)
+    else:
+        squares = np.zeros(support.shape)
+        squares[support] = np.square(vector)
     totals = squares.sum(axis=-1, keepdims=True)
     if not (totals > 0.0).all():
         raise ValueError(f"{name}: a row of probabilities is all zero")

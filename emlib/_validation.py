@@ -10,7 +10,8 @@ import numpy as np
 
 # dtype kinds of arrays that as_numeric_array returns as they are: booleans, integers and floats.
 _REAL_KINDS = "biuf"
-# What fit's validation proved about the arrays it returned, in the current context (see known).
+# What fit's validation proved about the arrays it returned, in the current context (see known):
+# (array, facts, what has been derived from it) for each enclosing block.
 _KNOWN: ContextVar[tuple] = ContextVar("known", default=())
 
 #: Facts that :func:`known` can declare about an array: every entry is a finite number;
@@ -37,11 +38,14 @@ def known(X, *facts):
     time on a short series; a tenth for diagonal Gaussians at 10,000 x 32). Only the object
     itself is trusted, not a copy or a view of it; outside the block the distributions check
     whatever they are given. ``X`` that is not an ndarray (None, say) declares nothing.
+
+    The block also promises that ``X`` does not change inside it: :func:`derived` computes what
+    the steps derive from ``X`` alone once per block.
     """
     if not isinstance(X, np.ndarray) or not facts:
         yield
         return
-    token = _KNOWN.set(_KNOWN.get() + ((X, frozenset(facts)),))
+    token = _KNOWN.set(_KNOWN.get() + ((X, frozenset(facts), {}),))
     try:
         yield
     finally:
@@ -50,7 +54,24 @@ def known(X, *facts):
 
 def is_known(X, fact) -> bool:
     """Whether an enclosing :func:`known` block declared ``fact`` about this very array ``X``."""
-    return any(X is array and fact in facts for array, facts in _KNOWN.get())
+    for array, facts, _ in _KNOWN.get():
+        if X is array and fact in facts:
+            return True
+    return False
+
+
+def derived(X, name: str, compute):
+    """``compute(X)``: a constant of the data that every E-step needs (the log-factorials of counts,
+    say), computed once per enclosing :func:`known` block about this very array ``X`` and read-only;
+    outside such blocks, at every call. ``name`` tells the constants of one array apart."""
+    for array, _, constants in _KNOWN.get():
+        if X is array:
+            value = constants.get(name)
+            if value is None:
+                value = constants[name] = compute(X)
+                value.flags.writeable = False
+            return value
+    return compute(X)
 
 
 def check_random_state(random_state, name: str = "random_state") -> np.random.Generator:
@@ -102,13 +123,14 @@ def check_data(X, name: str = "X", *, allow_nan: bool = False, nan_hint: str = "
     if array.shape[1] == 0:
         raise ValueError(f"{name} is empty: 0 feature(s) (shape={array.shape}) while a minimum of 1 is required.")
     array = np.ascontiguousarray(array, dtype=dtype)
-    finite = np.isfinite(array)
-    if not finite.all():
+    if np.isfinite(array).all():
+        largest = np.abs(array).max()
+    else:
         if np.isinf(array).any():
             raise ValueError(f"{name} contains infinite values (inf)")
         if not allow_nan:
             raise ValueError(f"{name} contains NaN; remove or impute the missing values{nan_hint}")
-    largest = np.nanmax(np.abs(array))
+        largest = np.nanmax(np.abs(array))
     if largest > MAX_MAGNITUDE:
         advice = (f"Rescale the data (divide by a power of ten that brings them below {MAX_MAGNITUDE:.0e})"
                   if what == "numbers" else f"emlib fits {what} up to {MAX_MAGNITUDE:.0e}")
@@ -130,8 +152,11 @@ MIN_SPREAD = 1e-100
 def check_spread(X: np.ndarray, name: str = "X") -> None:
     """A ValueError naming the scale when the features of continuous data vary by less than
     :data:`MIN_SPREAD` (their variances would underflow), unless they do not vary at all."""
-    with np.errstate(invalid="ignore"):
-        check_column_ranges(np.nanmin(X, axis=0), np.nanmax(X, axis=0), name)
+    minimum, maximum = X.min(axis=0), X.max(axis=0)  # NaN for a column with missing entries
+    if np.isnan(minimum).any():
+        with np.errstate(invalid="ignore"):
+            minimum, maximum = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    check_column_ranges(minimum, maximum, name)
 
 
 def check_column_ranges(minimum: np.ndarray, maximum: np.ndarray, name: str = "X") -> None:
@@ -270,19 +295,23 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def _sum_tolerance(value, n_terms: int, atol: float | None) -> float:
-    """How far from one a sum of ``n_terms`` probabilities may be: round-off of the given dtype."""
+_FLOAT64_EPS = float(np.finfo(np.float64).eps)
+
+
+def _sum_tolerance(given: np.ndarray, n_terms: int, atol: float | None) -> float:
+    """How far from one a sum of ``n_terms`` probabilities may be: round-off of the dtype of the
+    array ``given``."""
     if atol is not None:
         return atol
-    dtype = np.asarray(value).dtype
-    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(np.float64).eps
-    return max(1e-8, 4.0 * max(n_terms, 1) * float(eps))
+    eps = float(np.finfo(given.dtype).eps) if given.dtype.kind == "f" else _FLOAT64_EPS
+    return max(1e-8, 4.0 * max(n_terms, 1) * eps)
 
 
 def check_probability_vector(p, name: str, size: int | None = None, atol: float | None = None) -> np.ndarray:
     """A 1-D array of non-negative numbers summing to one (within the round-off of their dtype)."""
-    atol = _sum_tolerance(p, np.size(p), atol)
-    array = _as_float_array(p, name)
+    given = np.asarray(p)
+    atol = _sum_tolerance(given, given.size, atol)
+    array = _as_float_array(given, name)
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
     if size is not None and array.shape[0] != size:
@@ -297,16 +326,18 @@ def check_probability_vector(p, name: str, size: int | None = None, atol: float 
 def check_stochastic_matrix(A, name: str, shape: tuple[int, int] | None = None,
                             atol: float | None = None) -> np.ndarray:
     """A 2-D array of non-negative numbers whose rows each sum to one (within their dtype's round-off)."""
-    atol = _sum_tolerance(A, np.shape(A)[-1] if np.ndim(A) else 1, atol)
-    array = _as_float_array(A, name)
+    given = np.asarray(A)
+    atol = _sum_tolerance(given, given.shape[-1] if given.ndim else 1, atol)
+    array = _as_float_array(given, name)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {array.shape}")
     if shape is not None and array.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}")
     _check_probabilities(array, name)
     sums = array.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
-    if bad.size:
+    off = np.abs(sums - 1.0) > atol
+    if off.any():
+        bad = np.flatnonzero(off)
         raise ValueError(
             f"each row of {name} must sum to one, but row {bad[0]} sums to {sums[bad[0]]:.10g}"
         )
@@ -345,11 +376,11 @@ def _as_float_array(value, name: str) -> np.ndarray:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be an array of numbers") from None
-    if not np.all(np.isfinite(array)):
+    if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return array
 
 
 def _check_probabilities(array: np.ndarray, name: str) -> None:
-    if np.any(array < 0):
+    if (array < 0).any():
         raise ValueError(f"{name} has negative entries (min {array.min():.3g}); probabilities must be >= 0")

@@ -42,17 +42,26 @@ def kmeans_plusplus(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
         np.minimum(nearest, np.sum((X - centre) ** 2, axis=1), out=nearest)
     for i in range(n_clusters):
         if i == 0 and (centres is None or len(centres) == 0):
-            chosen[0] = rng.choice(n, p=weight / weight.sum())
+            chosen[0] = _draw(rng, weight / weight.sum())
         else:
             score = weight * nearest
             total = score.sum()
             if total > 0:
-                chosen[i] = rng.choice(n, p=score / total)
+                chosen[i] = _draw(rng, score / total)
             else:
                 remaining = np.setdiff1d(np.flatnonzero(weight > 0), chosen[:i])
                 chosen[i] = rng.choice(remaining) if remaining.size else rng.choice(np.flatnonzero(weight > 0))
         np.minimum(nearest, np.sum((X - X[chosen[i]]) ** 2, axis=1), out=nearest)
     return X[chosen]
+
+
+def _draw(rng: np.random.Generator, p: np.ndarray) -> int:
+    """``rng.choice(len(p), p=p)`` for probabilities ``p`` that sum to one (made so by the caller),
+    without the checks of ``p`` that take most of that call's time: the same draw from the same
+    random number (tests compare the two)."""
+    cumulative = p.cumsum()
+    cumulative /= cumulative[-1]
+    return int(cumulative.searchsorted(rng.random(), side="right"))
 
 
 def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -61,9 +70,9 @@ def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
     Distances are expanded as ``|y|^2 - 2 y.c + |c|^2`` about the centres' mean (so little cancels)
     and computed block by block; ties go to the lower index.
     """
-    offset = centres.mean(axis=0)
+    offset = np.add.reduce(centres, axis=0) / centres.shape[0]  # their mean (np.mean's arithmetic)
     cc = centres - offset
-    squared_norms = np.sum(cc**2, axis=1)
+    squared_norms = (cc**2).sum(axis=1)
     nearest = np.empty(X.shape[0], dtype=np.intp)
     for start in range(0, X.shape[0], _BLOCK_ROWS):
         y = X[start:start + _BLOCK_ROWS] - offset
@@ -102,7 +111,7 @@ def lloyd(X: np.ndarray, centres: np.ndarray, sample_weight: np.ndarray | None =
         new = nearest_centre(X, centres)
         if forced is not None:
             new = np.where(forced >= 0, forced, new)
-        if np.array_equal(new, assignment):
+        if (new == assignment).all():
             break
         assignment = new
         totals = np.bincount(assignment, weights=weight, minlength=K)

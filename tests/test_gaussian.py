@@ -201,6 +201,9 @@ def test_n_parameters(covariance_type, expected):
         ("full", np.stack([np.eye(4)] * 2 + [np.eye(4) + np.triu(np.ones((4, 4)), 1)]),
          r"covariances\[2\] is not symmetric"),
         ("full", np.stack([np.eye(4)] * 2 + [np.ones((4, 4))]), r"covariances\[2\] is not positive definite"),
+        # the first matrix at fault is named, whichever test it fails
+        ("full", np.stack([np.eye(4), -np.eye(4), np.eye(4) + np.triu(np.ones((4, 4)), 1)]),
+         r"covariances\[1\] is not positive definite"),
         ("tied", -np.eye(4), "covariances is not positive definite"),
         ("diag", np.zeros((3, 4)), "covariances must be positive"),
         ("spherical", [1.0, 1.0, -1.0], "covariances must be positive"),

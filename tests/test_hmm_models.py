@@ -522,3 +522,29 @@ def test_a_state_collapsed_in_the_final_fit_is_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # healthy data: no warning at all
         GaussianHMM(2, random_state=0).fit(np.concatenate([X[:100], X[130:] + 5.0]))
+
+
+def test_fit_validates_the_starting_probabilities_once(monkeypatch):
+    """fit checks startprob_init and transmat_init once each (before any work, naming them) and starts
+    from the arrays that check returned."""
+    from emlib.hmm import _base
+
+    X, _ = gaussian_truth().sample(200, random_state=0)
+    calls = {"check_probability_vector": 0, "check_stochastic_matrix": 0}
+
+    def counting(name):
+        check = getattr(_base, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return check(*args, **kwargs)
+
+        return counted
+
+    for name in calls:
+        monkeypatch.setattr(_base, name, counting(name))
+    model = GaussianHMM(3, startprob_init=[0.5, 0.3, 0.2], transmat_init=STICKY, random_state=0, max_iter=0)
+    model.fit(X)
+    assert calls == {"check_probability_vector": 1, "check_stochastic_matrix": 1}
+    np.testing.assert_array_equal(model.startprob_, [0.5, 0.3, 0.2])
+    np.testing.assert_array_equal(model.transmat_, STICKY / STICKY.sum(axis=1, keepdims=True))

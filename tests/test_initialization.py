@@ -81,3 +81,19 @@ def test_overall_covariance_shapes_and_floor(covariance_type):
     cov = overall_covariance(X, None, covariance_type, 3, 0.0)
     variances = cov if covariance_type in ("diag", "spherical") else np.diagonal(cov, axis1=-2, axis2=-1)
     assert np.all(variances > 0)
+
+
+def test_draw_is_the_draw_of_generator_choice():
+    """k-means++ draws each centre as rng.choice(n, p=p) would, from the same random number."""
+    from emlib.initialization import _draw
+
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        p = rng.random(int(rng.integers(1, 200))) ** 3
+        p[rng.random(p.size) < 0.2] = 0.0
+        if p.sum() == 0:
+            continue
+        p /= p.sum()
+        ours, numpys = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+        assert _draw(ours, p) == numpys.choice(p.size, p=p)
+        assert ours.random() == numpys.random()  # the same state afterwards

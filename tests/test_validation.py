@@ -123,3 +123,41 @@ def test_check_lengths():
     for value, match in cases:
         with pytest.raises(ValueError, match=match):
             check_lengths(value, 5)
+
+
+def test_derived_constants_are_computed_once_per_known_block():
+    """Inside a known block a constant of the data is computed once (and read-only); outside, or for
+    another array, at every call."""
+    from emlib._validation import FINITE, derived, known
+
+    X = np.arange(6.0).reshape(3, 2)
+    calls = []
+
+    def row_sums(data):
+        calls.append(1)
+        return data.sum(axis=1)
+
+    with known(X, FINITE):
+        first, again = derived(X, "sums", row_sums), derived(X, "sums", row_sums)
+        assert first is again and len(calls) == 1
+        assert not first.flags.writeable
+        derived(X.copy(), "sums", row_sums)  # a copy is another array
+        assert len(calls) == 2
+    derived(X, "sums", row_sums)  # outside the block
+    assert len(calls) == 3
+    np.testing.assert_array_equal(first, [1.0, 5.0, 9.0])
+
+
+def test_poisson_hmm_fit_computes_the_log_factorials_once(monkeypatch):
+    """The log-factorials of the counts, a constant of every E-step, are computed once per fit."""
+    from emlib import PoissonHMM
+    from emlib.distributions import poisson
+
+    calls = []
+    original = poisson._log_factorials
+    monkeypatch.setattr(poisson, "_log_factorials", lambda X: calls.append(1) or original(X))
+    X = np.random.default_rng(0).poisson(np.repeat([2.0, 9.0], 50)[:, None], (100, 1))
+    model = PoissonHMM(2, random_state=0, max_iter=5, tol=0).fit(X)
+    assert len(calls) == 1
+    model.score(X)  # outside the fit: computed for the call
+    assert len(calls) == 2

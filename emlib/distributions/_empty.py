@@ -8,6 +8,9 @@ import numpy as np
 
 from emlib.exceptions import DegenerateComponentWarning
 
+# A total weight at or below this is none at all (zero, or underflowed).
+_NO_WEIGHT = 1e3 * float(np.finfo(np.float64).tiny)
+
 
 def empty_components(totals: np.ndarray, kept: str = "parameters",
                      advice: str = "fewer components") -> np.ndarray:
@@ -16,7 +19,7 @@ def empty_components(totals: np.ndarray, kept: str = "parameters",
     Such a component has nothing to be fitted to; the caller leaves its ``kept`` unchanged. The
     warning points at the caller of the distribution's ``fit``.
     """
-    empty = ~(totals > 1e3 * np.finfo(np.float64).tiny)
+    empty = ~(totals > _NO_WEIGHT)
     if empty.any():
         warnings.warn(
             f"component(s) {np.flatnonzero(empty).tolist()} received no weight; their {kept} are "

@@ -227,8 +227,13 @@ def _check_same_shapes(a: np.ndarray, b: np.ndarray) -> None:
         raise ValueError(f"cannot add statistics of different shapes: {a.shape} and {b.shape}")
 
 
+_NOTHING_FIXED = frozenset()
+
+
 def _check_fixed(fixed, parameter_names: tuple[str, ...]) -> frozenset:
     """The names in ``fixed`` as a set; a ValueError for a name the family does not have."""
+    if type(fixed) in (tuple, frozenset) and not fixed:  # nothing fixed: every step of most fits
+        return _NOTHING_FIXED
     if isinstance(fixed, str):
         fixed = (fixed,)
     try:

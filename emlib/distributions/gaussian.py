@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import TYPE_CHECKING
@@ -135,7 +136,7 @@ class Gaussian:
             means = np.array(means, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (K, D)") from None
-        if means.ndim != 2 or 0 in means.shape or not np.all(np.isfinite(means)):
+        if means.ndim != 2 or 0 in means.shape or not np.isfinite(means).all():
             raise ValueError(f"means must be a finite, non-empty array of shape (K, D), got shape {means.shape}")
         self._means = means
         self.covariances = covariances  # validates and factorises
@@ -196,13 +197,19 @@ class Gaussian:
                 f"{name} for covariance_type={covariance_type!r} must have shape {expected}{context}, "
                 f"got {value.shape}"
             )
-        if not np.all(np.isfinite(value)):
+        if not np.isfinite(value).all():
             raise ValueError(f"{name} contains NaN or infinite values")
         if covariance_type in ("diag", "spherical"):
-            if np.any(value <= 0):
+            if (value <= 0).any():
                 raise ValueError(f"{name} must be positive for covariance_type={covariance_type!r}")
             return value
         matrices = value if covariance_type == "full" else value[None]
+        # All at once first (allclose's test, without its wrapper, and one stacked factorisation);
+        # only a stack that fails is examined matrix by matrix, for the error that names the first.
+        transposed = np.swapaxes(matrices, 1, 2)
+        tolerance = 1e-12 * np.abs(matrices).max(axis=(1, 2))[:, None, None] + 1e-8 * np.abs(transposed)
+        if (np.abs(matrices - transposed) <= tolerance).all() and _cholesky(matrices) is not None:
+            return value
         for k, matrix in enumerate(matrices):
             where = f"{name}[{k}]" if covariance_type == "full" else name
             scale = np.abs(matrix).max()
@@ -221,7 +228,7 @@ class Gaussian:
         """
         ctype = self.covariance_type
         if ctype in ("diag", "spherical"):
-            if fitting and np.any(covariances <= 0):
+            if fitting and (covariances <= 0).any():
                 covariances = _jitter_variances(covariances, self.reg_covar)
             self._store_covariances(covariances)
             self._cholesky = None
@@ -384,8 +391,8 @@ class Gaussian:
         # The expansion cancels about eps * m^2 / v in absolute terms: for a component far from
         # the centre with a tiny variance (a collapse held by reg_covar) that is visible in the
         # log-likelihood. Such components are scored directly.
-        farthest = spread.max(axis=1)
-        for k in np.flatnonzero(farthest > _EXPANSION_LIMIT) if farthest.max() > _EXPANSION_LIMIT else ():
+        far = np.flatnonzero(spread.max(axis=1) > _EXPANSION_LIMIT) if spread.max() > _EXPANSION_LIMIT else ()
+        for k in far:
             for start in range(0, n, _BLOCK_ROWS):
                 d = X[start:start + _BLOCK_ROWS] - self._means[k]
                 out[start:start + _BLOCK_ROWS, k] = (d * d) @ (-0.5 * precisions[k]) + log_norm[k]
@@ -448,13 +455,13 @@ class Gaussian:
         # (n, K D), from one matrix product about the mean of the means c; the squared coordinates
         # of each component summed by a matrix product with a block of ones (for few components)
         # or along each group of D columns.
-        centre = self._means.mean(axis=0)
+        centre = np.add.reduce(self._means, axis=0) / K  # the mean of the means (np.mean's arithmetic)
         blocks = _CentredBlocks(X, centre, _matrix_rows((K + 1) * D))
         rows = blocks.rows
         stacked = P.transpose(1, 0, 2).reshape(D, K * D)
         shift = _tiled(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
         constant = _tiled(log_norm, rows)
-        summing = -0.5 * np.repeat(np.eye(K), D, axis=0) if K <= 4 else None  # (K D, K)
+        summing = _summing_matrix(K, D) if K <= 4 else None  # (K D, K)
         whitened = np.empty((rows, K * D))
         for block, y in blocks:
             w, o = whitened[: len(y)], out[block]
@@ -481,7 +488,8 @@ class Gaussian:
         if self.covariance_type in ("full", "tied"):
             L = self._cholesky if self.covariance_type == "full" else self._cholesky[None]
             half_log_det = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
-            half_log_det = np.broadcast_to(half_log_det, (self.n_components,))
+            if self.covariance_type == "tied":  # one matrix for every component
+                half_log_det = np.broadcast_to(half_log_det, (self.n_components,))
         else:
             half_log_det = 0.5 * np.log(self._diagonal_variances()).sum(axis=1)
         return -0.5 * D * _LOG_2PI - half_log_det
@@ -772,9 +780,15 @@ def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,
     scatter = np.zeros((K, D, D))
     components = np.flatnonzero(active)
     if D < _TRIANGULAR_MIN_FEATURES:
+        rows = _matrix_rows(D)
         for k in components:
             roots = np.sqrt(weights[:, k])
-            for block, y in _CentredBlocks(X, means[k], _matrix_rows(D)):
+            if X.shape[0] <= rows:  # one block (a small call): no blocks to set up
+                y = X - means[k]
+                y *= roots[:, None]
+                scatter[k] += y.T @ y
+                continue
+            for block, y in _CentredBlocks(X, means[k], rows):
                 y *= roots[block, None]
                 scatter[k] += y.T @ y
         return scatter
@@ -861,16 +875,34 @@ def _weighted_second_moment(X: np.ndarray, weights: np.ndarray, centre: np.ndarr
     return second
 
 
+@functools.lru_cache(maxsize=64)
+def _summing_matrix(K: int, D: int) -> np.ndarray:
+    """``-1/2`` times the (K D, K) matrix that sums each group of ``D`` columns (read-only, shared)."""
+    summing = -0.5 * np.repeat(np.eye(K), D, axis=0)
+    summing.flags.writeable = False
+    return summing
+
+
 def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) -> None:
     """``out[n, k] = sum_d (y_d linear[k, d] - y_d^2 precisions[k, d] / 2) + constant[k]``, ``y = x - c``.
 
     By two matrix products per block of rows (``centre`` None: the origin); for spherical
     components (equal precisions along each row) the squares are summed once per row.
     """
-    D = X.shape[1]
-    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+    N, D = X.shape
+    rows = _cache_rows(2 * D)
     linear = linear.T  # (D, K)
     quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
+    if N <= rows:  # one block (a small call): the same products, without setting up blocks
+        y = X if centre is None else X - centre
+        if spherical:
+            np.multiply(np.einsum("ij,ij->i", y, y)[:, None], quadratic, out=out)
+        else:
+            np.matmul(np.square(y), quadratic, out=out)
+        out += np.matmul(y, linear)
+        out += constant
+        return
+    blocks = _CentredBlocks(X, centre, rows)
     constant = _tiled(constant, blocks.rows)
     squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
     term = np.empty((blocks.rows, linear.shape[1]))
@@ -912,6 +944,12 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances, trac
         if kernel(np.ascontiguousarray(X), np.ascontiguousarray(weights.T), _origin_if_none(centre, D),
                   first, second) != 0.0:
             raise not_finite("X")
+    elif N <= _cache_rows(2 * D):  # one block (a small call): the same products, without setting up blocks
+        check_finite(X)
+        y = X if centre is None else X - centre
+        w = weights.T
+        first += w @ y
+        second += w @ (np.einsum("ij,ij->i", y, y) if traced else np.square(y))
     else:
         check_finite(X)
         blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
@@ -926,7 +964,8 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances, trac
             first += w @ y
             second += w @ y2
     centre = _origin_if_none(centre, D)
-    centres = np.repeat(centre[None], K, axis=0)
+    centres = np.empty((K, D))
+    centres[:] = centre
     active = totals > 0
     safe = np.where(active, totals, 1.0)[:, None]
     offsets = first / safe
@@ -1086,7 +1125,7 @@ def _cholesky(matrices: np.ndarray) -> np.ndarray | None:
     except np.linalg.LinAlgError:
         return None
     pivots = np.square(np.diagonal(factors, axis1=-2, axis2=-1))
-    if np.any(pivots <= _SINGULAR_RTOL * np.diagonal(matrices, axis1=-2, axis2=-1)):
+    if (pivots <= _SINGULAR_RTOL * np.diagonal(matrices, axis1=-2, axis2=-1)).any():
         return None
     return factors
 

@@ -11,7 +11,7 @@ from emlib._unconstrained import (
     nonnegative_from_vector,
     nonnegative_to_vector,
 )
-from emlib._validation import COUNTS, check_data, is_known
+from emlib._validation import COUNTS, check_data, derived, is_known
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -151,15 +151,15 @@ class Poisson:
         X = _check_counts_of(check_rows(X, self.n_features))
         rates = self._rates
         zero = rates == 0
-        with np.errstate(divide="ignore"):
+        some_zero = zero.any()
+        if some_zero:
             log_rates = np.where(zero, 0.0, np.log(np.where(zero, 1.0, rates)))
+        else:
+            log_rates = np.log(rates)
         out = X @ log_rates.T
         out -= rates.sum(axis=1)
-        # scipy is imported here, not at module level, to keep `import emlib` light.
-        from scipy.special import gammaln
-
-        out -= gammaln(X + 1.0).sum(axis=1, keepdims=True)
-        if zero.any():
+        out -= derived(X, "log factorials", _log_factorials)
+        if some_zero:
             # A zero rate gives probability zero to any positive count (0**x with x > 0).
             impossible = (X > 0).astype(np.float64) @ zero.T.astype(np.float64) > 0
             out[impossible] = -np.inf
@@ -222,6 +222,14 @@ class Poisson:
         """One row of counts from component ``components[i]`` for each i: int array (len(components), D)."""
         components = np.asarray(components, dtype=np.intp)
         return rng.poisson(self._rates[components]).astype(np.int64)
+
+
+def _log_factorials(X: np.ndarray) -> np.ndarray:
+    """``log(x!)`` summed over each row of counts (N, D): shape (N, 1)."""
+    # scipy is imported here, not at module level, to keep `import emlib` light.
+    from scipy.special import gammaln
+
+    return gammaln(X + 1.0).sum(axis=1, keepdims=True)
 
 
 def _check_rates(rates: np.ndarray) -> np.ndarray:

@@ -73,16 +73,20 @@ class SequenceData(NamedTuple):
 
 
 class HMMSettings(NamedTuple):
-    """What training needs besides the starting values, validated by the estimator.
+    """What training needs besides the emission's starting values, validated by the estimator.
 
     ``fixed`` holds the names users write (``"transmat"``, ``"means"``, ``"emissionprob"``);
     ``emission_fixed`` the emission distribution's own names for the fixed emission parameters.
+    ``startprob_init`` and ``transmat_init`` are the starting start probabilities and transition
+    matrix (uniform where not given), validated once, by the check that names them.
     """
 
     startprob_prior: np.ndarray  # (K,) Dirichlet pseudo-counts
     transmat_prior: np.ndarray  # (K, K)
     fixed: frozenset
     emission_fixed: tuple[str, ...]
+    startprob_init: np.ndarray | None = None  # (K,)
+    transmat_init: np.ndarray | None = None  # (K, K)
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,6 +212,7 @@ class HMMEM:
         self.start = start
         self.startprob = self.transmat = self.emission = None
         self._buffers = None
+        self._sized_emission = None  # (emission, length of its part of the vector)
 
     def initialize(self, data: SequenceData, rng: np.random.Generator) -> None:
         data = local_part(data)  # for a dask array, a random sample of its rows
@@ -223,6 +228,12 @@ class HMMEM:
         # Pseudo-counts on structural zeros are never used, so they carry no prior either.
         self.start_pseudo_counts = self.settings.startprob_prior * allowed_start
         self.transition_pseudo_counts = self.settings.transmat_prior * allowed_transitions
+        # What every E-step's log-prior and every extrapolation's set_vector would otherwise find
+        # again: the positive pseudo-counts (None when there are none, the default) and the lengths
+        # of the start and transition parts of the vector.
+        self._start_counted = _positive_or_none(self.start_pseudo_counts)
+        self._transitions_counted = _positive_or_none(self.transition_pseudo_counts)
+        self._n_allowed = (int(allowed_start.sum()), int(allowed_transitions.sum()))
 
     def _emission_free(self) -> bool:
         return len(self.settings.emission_fixed) < len(self.emission.parameter_names)
@@ -273,10 +284,13 @@ class HMMEM:
         """
         fixed = self.settings.fixed
         parts = [np.empty(0)]
+        # (a support of None: every entry allowed, which spares the masked copy)
         if "startprob" not in fixed:
-            parts.append(simplex_to_vector(self.startprob, self.allowed_start))
+            every = self._n_allowed[0] == self.startprob.size
+            parts.append(simplex_to_vector(self.startprob, None if every else self.allowed_start))
         if "transmat" not in fixed:
-            parts.append(simplex_to_vector(self.transmat, self.allowed_transitions))
+            every = self._n_allowed[1] == self.transmat.size
+            parts.append(simplex_to_vector(self.transmat, None if every else self.allowed_transitions))
         if self._emission_free():
             parts.append(self.emission.get_vector(self.settings.emission_fixed))
         return np.concatenate(parts)
@@ -285,10 +299,10 @@ class HMMEM:
         """Set the free parameters from :meth:`get_vector`'s coordinates; ``ValueError`` if they are
         invalid (the parameters are then unchanged)."""
         fixed = self.settings.fixed
-        n_start = 0 if "startprob" in fixed else int(self.allowed_start.sum())
-        n_transitions = 0 if "transmat" in fixed else int(self.allowed_transitions.sum())
+        n_start = 0 if "startprob" in fixed else self._n_allowed[0]
+        n_transitions = 0 if "transmat" in fixed else self._n_allowed[1]
         free = self._emission_free()
-        n_emission = self.emission.get_vector(self.settings.emission_fixed).size if free else 0
+        n_emission = self._emission_vector_size() if free else 0
         vector = check_vector(vector, n_start + n_transitions + n_emission, "vector")
         head, rest = vector[:n_start], vector[n_start:]
         body, tail = rest[:n_transitions], rest[n_transitions:]
@@ -298,23 +312,40 @@ class HMMEM:
             self.emission.set_vector(tail, self.settings.emission_fixed)
         self.startprob, self.transmat = startprob, transmat
 
+    def _emission_vector_size(self) -> int:
+        """Length of the emission's part of the vector: found once per emission object (whose
+        shape never changes), since finding it means building that part."""
+        sized = self._sized_emission
+        if sized is None or sized[0] is not self.emission:
+            sized = self._sized_emission = (self.emission,
+                                            self.emission.get_vector(self.settings.emission_fixed).size)
+        return sized[1]
+
     def log_prior(self) -> float:
         """Log-density of the Dirichlet priors at the current parameters, up to a constant."""
         settings = self.settings
         total = 0.0
         if "startprob" not in settings.fixed:
-            total += _pseudo_count_log_prior(self.start_pseudo_counts, self.startprob)
+            total += _pseudo_count_log_prior(self.start_pseudo_counts, self._start_counted, self.startprob)
         if "transmat" not in settings.fixed:
-            total += _pseudo_count_log_prior(self.transition_pseudo_counts, self.transmat)
+            total += _pseudo_count_log_prior(self.transition_pseudo_counts, self._transitions_counted,
+                                             self.transmat)
         emission_prior = getattr(self.emission, "log_prior", None)
         if emission_prior is not None and self._emission_free():
             total += emission_prior()
         return total
 
 
-def _pseudo_count_log_prior(pseudo_counts: np.ndarray, probabilities: np.ndarray) -> float:
+def _positive_or_none(pseudo_counts: np.ndarray) -> np.ndarray | None:
+    """Where the pseudo-counts are positive (bool, their shape), or None if nowhere."""
     counted = pseudo_counts > 0
-    if not counted.any():
+    return counted if counted.any() else None
+
+
+def _pseudo_count_log_prior(pseudo_counts: np.ndarray, counted: np.ndarray | None,
+                            probabilities: np.ndarray) -> float:
+    """``sum(pseudo_counts * log(probabilities))`` over the ``counted`` entries (None: none)."""
+    if counted is None:
         return 0.0
     with np.errstate(divide="ignore"):
         return float(np.sum(pseudo_counts[counted] * np.log(probabilities[counted])))
@@ -450,8 +481,7 @@ class BaseHMM(EMEstimator):
             raise ValueError(
                 f"n_components={self.n_components} needs at least as many samples, got {n}"
             )
-        startprob, transmat = self._initial_start_and_transitions()
-        start = _HMMStart(startprob, transmat, emission_start)
+        start = _HMMStart(settings.startprob_init, settings.transmat_init, emission_start)
         if fully:  # supervised: no iterations, the counts of the known states
             result = self._count(HMMEM(settings, start), data)
         else:
@@ -612,11 +642,11 @@ class BaseHMM(EMEstimator):
         fixed = self._check_fixed(self.fixed)
         startprob_prior = _check_pseudo_counts(self.startprob_prior, "startprob_prior", (K,))
         transmat_prior = _check_pseudo_counts(self.transmat_prior, "transmat_prior", (K, K))
-        # Validate the starting probabilities now, so that errors name them before any work.
-        self._initial_start_and_transitions()
+        # Validated now, so that errors name them before any work; fit starts from these arrays.
+        startprob, transmat = self._initial_start_and_transitions()
         emission_fixed = tuple(self._emission_aliases.get(name, name) for name in sorted(fixed)
                                if name in self._emission_names)
-        return HMMSettings(startprob_prior, transmat_prior, fixed, emission_fixed)
+        return HMMSettings(startprob_prior, transmat_prior, fixed, emission_fixed, startprob, transmat)
 
     def _check_fixed(self, fixed) -> frozenset:
         if isinstance(fixed, str):
@@ -929,6 +959,8 @@ def _safe_cumulative(probabilities: np.ndarray) -> np.ndarray:
 
 
 def _check_pseudo_counts(value, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    if type(value) in (int, float) and 0 <= value < np.inf:  # one pseudo-count for all (0, the default)
+        return np.full(shape, float(value))
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
