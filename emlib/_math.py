@@ -92,29 +92,3 @@ def invert_lower_triangular(L: np.ndarray) -> np.ndarray:
         row[..., i] += 1.0
         inverse[..., i, :] = row / L[..., i, i, None]
     return inverse
-
-
-def kmeans_plusplus(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
-                    sample_weight: np.ndarray | None = None) -> np.ndarray:
-    """Indices of ``n_clusters`` rows of ``X`` (N, D) chosen by k-means++ seeding.
-
-    The first centre is drawn in proportion to ``sample_weight``; each next one in proportion to the
-    weight times the squared distance to the nearest centre chosen so far (Arthur & Vassilvitskii,
-    2007). When every remaining point of positive weight coincides with a centre, the rest are drawn
-    uniformly from the rows of positive weight not chosen yet.
-    """
-    n = X.shape[0]
-    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    chosen = np.empty(n_clusters, dtype=np.intp)
-    chosen[0] = rng.choice(n, p=weight / weight.sum())
-    nearest = np.sum((X - X[chosen[0]]) ** 2, axis=1)
-    for i in range(1, n_clusters):
-        score = weight * nearest
-        total = score.sum()
-        if total > 0:
-            chosen[i] = rng.choice(n, p=score / total)
-        else:
-            remaining = np.setdiff1d(np.flatnonzero(weight > 0), chosen[:i])
-            chosen[i] = rng.choice(remaining) if remaining.size else rng.choice(np.flatnonzero(weight > 0))
-        np.minimum(nearest, np.sum((X - X[chosen[i]]) ** 2, axis=1), out=nearest)
-    return chosen

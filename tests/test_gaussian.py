@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from emlib._math import (
     invert_lower_triangular,
-    kmeans_plusplus,
     logsumexp_rows,
     normalize_log_rows,
 )
@@ -309,19 +308,6 @@ def test_normalize_log_rows_impossible_row():
     assert log_evidence[0] == -np.inf and np.all(np.isnan(posterior[0]))
     np.testing.assert_array_equal(posterior[1], [1.0, 0.0])
     assert logsumexp_rows(np.array([[-np.inf, -np.inf]]))[0] == -np.inf
-
-
-def test_kmeans_plusplus():
-    rng = np.random.default_rng(12)
-    X = np.concatenate([rng.normal(size=(50, 2)) + c for c in ([0, 0], [20, 0], [0, 20])])
-    chosen = kmeans_plusplus(X, 3, np.random.default_rng(0))
-    assert sorted(set(chosen // 50)) == [0, 1, 2]  # one centre in each far-apart cluster
-    weight = np.ones(150)
-    weight[:100] = 0
-    chosen = kmeans_plusplus(X, 3, np.random.default_rng(0), weight)
-    assert np.all(chosen >= 100) and len(set(chosen)) == 3  # only rows of positive weight
-    identical = kmeans_plusplus(np.zeros((4, 2)), 3, np.random.default_rng(0))
-    assert len(set(identical)) == 3  # distinct rows even when all coincide
 
 
 def test_numerically_singular_counts_as_singular():

@@ -75,6 +75,16 @@ def test_kmeans_plusplus_spreads_and_continues_from_known_centres():
     assert kmeans_plusplus(duplicates, 3, np.random.default_rng(0)).shape == (3, 2)
 
 
+def test_kmeans_plusplus_draws_only_rows_of_positive_weight():
+    rng = np.random.default_rng(12)
+    X = np.concatenate([rng.normal(size=(50, 2)) + c for c in ([0, 0], [20, 0], [0, 20])])
+    weight = np.ones(150)
+    weight[:100] = 0
+    chosen = kmeans_plusplus(X, 3, np.random.default_rng(0), weight)
+    rows = [int(np.flatnonzero((X == c).all(axis=1))[0]) for c in chosen]
+    assert min(rows) >= 100 and len(set(rows)) == 3
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_overall_covariance_shapes_and_floor(covariance_type):
     X = np.column_stack([blobs(5)[:, 0], np.ones(600)])  # a constant feature
