@@ -263,6 +263,23 @@ def _check_weight_scale(weight: np.ndarray, name: str, whole: bool) -> None:
         )
 
 
+def output_array(out, shape: tuple[int, ...], name: str = "out") -> np.ndarray:
+    """``out`` checked as the array a function writes its result into, or a new array (None).
+
+    It must be a writable C-contiguous float64 ndarray of exactly ``shape``.
+    """
+    if out is None:
+        return np.empty(shape)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64:
+        raise TypeError(f"{name} must be a float64 numpy array of shape {shape} or None, got "
+                        + (f"an array of dtype {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__))
+    if out.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"{name} must be a writable C-contiguous array")
+    return out
+
+
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if (
         isinstance(value, bool)

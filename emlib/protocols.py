@@ -90,8 +90,9 @@ class Distribution(Protocol):
     @property
     def n_parameters(self) -> int: ...
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
-        """Log-density of each row under each component, (N, K)."""
+    def log_prob(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Log-density of each row under each component, (N, K); written into ``out`` if given (a
+        C-contiguous float64 (N, K) array, returned), so that an E-step reuses one array."""
         ...
 
     def log_penalty(self) -> np.ndarray:

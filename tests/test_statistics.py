@@ -183,6 +183,78 @@ def test_the_models_em_fit_drives_are_em_models():
         assert isinstance(model, EMModel)
 
 
+# -- log_prob into a given array; E-steps that reuse their arrays --------------------------------
+@pytest.mark.parametrize(("name", "covariance_type"), FAMILIES)
+def test_log_prob_writes_into_out(name, covariance_type):
+    dist, X = family(name, np.random.default_rng(1), covariance_type=covariance_type or "full")
+    expected = dist.log_prob(X)
+    out = np.full((len(X), dist.n_components), np.nan)
+    assert dist.log_prob(X, out=out) is out
+    np.testing.assert_array_equal(out, expected)  # the same arithmetic, bit for bit
+
+
+@pytest.mark.parametrize(("name", "covariance_type"), [("gaussian", "diag"), ("poisson", None),
+                                                       ("bernoulli", None), ("categorical", None)])
+@pytest.mark.parametrize(("out", "error", "match"), [
+    (np.empty((50, 3), dtype=np.float32), TypeError, "out must be a float64 numpy array"),
+    ([[0.0] * 3] * 50, TypeError, "got list"),
+    (np.empty((50, 4)), ValueError, r"out must have shape \(50, 3\), got \(50, 4\)"),
+    (np.empty((3, 50)).T, ValueError, "writable C-contiguous"),
+])
+def test_log_prob_refuses_a_bad_out(name, covariance_type, out, error, match):
+    dist, X = family(name, np.random.default_rng(1), covariance_type=covariance_type or "full")
+    with pytest.raises(error, match=match):
+        dist.log_prob(X, out=out)
+
+
+def _spy_on_log_prob(monkeypatch, cls):
+    """Record the ``out`` argument of every ``cls.log_prob`` call."""
+    seen = []
+    original = cls.log_prob
+
+    def spy(self, X, out=None):
+        seen.append(out)
+        return original(self, X, out=out)
+
+    monkeypatch.setattr(cls, "log_prob", spy)
+    return seen
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mixture_e_steps_reuse_one_set_of_arrays(monkeypatch, weighted):
+    """Every E-step of a fit scores into the same (N, K) array and puts the responsibilities in the
+    same (K, N) one: arrays of megabytes allocated afresh each iteration cost page faults."""
+    from emlib.mixture import MixtureData, MixtureEM, mixture_statistics
+
+    rng = np.random.default_rng(0)
+    X = _mixture_data(rng)
+    sample_weight = rng.uniform(0.5, 2.0, len(X)) if weighted else np.ones(len(X))
+    components = Gaussian(np.array([[-2.0] * 3, [2.0] * 3]), np.ones((2, 3)), "diag")
+    model = MixtureEM(lambda X, w, rng: (components, np.array([0.5, 0.5])))
+    data = MixtureData(X, sample_weight, not weighted)
+    model.initialize(data, rng)
+    seen = _spy_on_log_prob(monkeypatch, Gaussian)
+    first, _ = model.e_step(data)
+    kept = model._workspace.array("responsibilities", (2, len(X)))
+    model.m_step(data, first)
+    second, loglik = model.e_step(data)
+    assert len(seen) == 2 and seen[0] is not None and seen[0] is seen[1]
+    assert model._workspace.array("responsibilities", (2, len(X))) is kept
+    # and the statistics are those of the E-step without a workspace, bit for bit
+    expected, expected_loglik = mixture_statistics(data, model.components, model.weights)
+    np.testing.assert_array_equal(second.totals, expected.totals)
+    np.testing.assert_array_equal(second.first, expected.first)
+    assert loglik == expected_loglik
+
+
+def test_hmm_e_steps_score_into_their_buffers(monkeypatch):
+    seen = _spy_on_log_prob(monkeypatch, Poisson)
+    counts = np.random.default_rng(0).poisson(4.0, (200, 1))
+    PoissonHMM(2, random_state=0, max_iter=3, tol=0).fit(counts)
+    fit_calls = [out for out in seen if out is not None and out.shape == (200, 2)]
+    assert len(fit_calls) >= 4 and all(out is fit_calls[0] for out in fit_calls)
+
+
 # -- EM climbs: no estimator ever reports a decrease ----------------------------------------------------
 def _mixture_data(rng, n=300):
     return np.concatenate([rng.normal(-2, 1, (n // 2, 3)), rng.normal(2, 0.5, (n - n // 2, 3))])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector
-from emlib._validation import BINARY, check_data, is_known
+from emlib._validation import BINARY, check_data, is_known, output_array
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -165,10 +165,13 @@ class Bernoulli:
             )
         return array
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
-        """Log-probability of each binary row of ``X`` (N, D) under each component: shape (N, K)."""
+    def log_prob(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Log-probability of each binary row of ``X`` (N, D) under each component: shape (N, K),
+        written into ``out`` if given."""
         X = _check_binary(check_rows(X, self.n_features))
-        return X @ self._logit.T + self._log_one_minus.sum(axis=1)
+        out = np.matmul(X, self._logit.T, out=output_array(out, (X.shape[0], self.n_components)))
+        out += self._log_one_minus.sum(axis=1)
+        return out
 
     def log_penalty(self) -> np.ndarray:
         """Zeros (K,): clipping to ``[min_prob, 1 - min_prob]`` is an exact constrained maximiser,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
-from emlib._validation import is_known, symbols_below
+from emlib._validation import is_known, output_array, symbols_below
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -203,11 +203,15 @@ class Categorical:
             return X
         return check_symbols(X, "X", self.n_symbols)
 
-    def log_prob(self, X: ArrayLike) -> np.ndarray:
-        """Log-probability of each symbol under each component: array of shape (N, K)."""
+    def log_prob(self, X: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
+        """Log-probability of each symbol under each component: array of shape (N, K), written into
+        ``out`` if given."""
+        symbols = self._symbols(X)
+        out = output_array(out, (symbols.shape[0], self.n_components))
         # Rows of the (M, K) table gathered by np.take: the same copy as indexing with the symbols,
-        # about ten times faster for a few components.
-        return np.take(self._log_probabilities_by_symbol, self._symbols(X), axis=0)
+        # about ten times faster for a few components. The symbols are checked, so "clip" never
+        # clips; it lets np.take write into ``out`` directly ("raise" would go through a copy).
+        return np.take(self._log_probabilities_by_symbol, symbols, axis=0, out=out, mode="clip")
 
     def log_prior(self) -> float:
         """Log-density of the Dirichlet prior at the current probabilities, up to a constant.

@@ -21,6 +21,7 @@ from emlib._validation import (
     check_choice,
     check_data,
     check_nonnegative_float,
+    output_array,
 )
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
@@ -354,20 +355,21 @@ class Gaussian:
         """Validate data for this family: a finite 1-D or 2-D numeric array (as (N, D) floats)."""
         return check_data(X, name, allow_nan=allow_nan, nan_hint=nan_hint)
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
-        """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K)."""
+    def log_prob(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Log-density of each row of ``X`` (N, D) under each component: array of shape (N, K),
+        written into ``out`` if given."""
         X = np.ascontiguousarray(check_rows(X, self.n_features, finite=False))
+        out = output_array(out, (X.shape[0], self.n_components))
         if self.covariance_type in ("diag", "spherical"):
-            return self._log_prob_diagonal(X)  # checks that X is finite
+            return self._log_prob_diagonal(X, out)  # checks that X is finite
         check_finite(X)
         if self.covariance_type == "tied":
-            return self._log_prob_tied(X)
-        return self._log_prob_full(X)
+            return self._log_prob_tied(X, out)
+        return self._log_prob_full(X, out)
 
-    def _log_prob_diagonal(self, X: np.ndarray) -> np.ndarray:
+    def _log_prob_diagonal(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
         n, D = X.shape
         K = self.n_components
-        out = np.empty((n, K))
         variances = self._diagonal_variances()
         precisions = 1.0 / variances  # (K, D)
         centre = _expansion_centre(self._means, variances)  # None: the origin
@@ -398,13 +400,12 @@ class Gaussian:
                 out[start:start + _BLOCK_ROWS, k] = (d * d) @ (-0.5 * precisions[k]) + log_norm[k]
         return out
 
-    def _log_prob_tied(self, X: np.ndarray) -> np.ndarray:
+    def _log_prob_tied(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
         # One covariance: whiten each row once, z = (x - c) P, then
         # |(x - mu_k) P|^2 = |z|^2 - 2 z.w_k + |w_k|^2 with w_k = (mu_k - c) P: one product for every
         # component. Centred on c, the mean of the means, the expansion cancels little.
-        n, D = X.shape
+        D = X.shape[1]
         K = self.n_components
-        out = np.empty((n, K))
         P = self._precision_cholesky[0]  # (D, D), upper triangular
         centre = self._means.mean(axis=0)
         whitened_means = (self._means - centre) @ P  # (K, D)
@@ -430,10 +431,9 @@ class Gaussian:
                 o[:, k] += log_norm[k]
         return out
 
-    def _log_prob_full(self, X: np.ndarray) -> np.ndarray:
-        n, D = X.shape
+    def _log_prob_full(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+        D = X.shape[1]
         K = self.n_components
-        out = np.empty((n, K))
         P = self._precision_cholesky  # (K, D, D), P_k = L_k^{-T}
         log_norm = self._log_norm_const()
         if D >= _TRIANGULAR_MIN_FEATURES:

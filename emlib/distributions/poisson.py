@@ -11,7 +11,7 @@ from emlib._unconstrained import (
     nonnegative_from_vector,
     nonnegative_to_vector,
 )
-from emlib._validation import COUNTS, check_data, derived, is_known
+from emlib._validation import COUNTS, check_data, derived, is_known, output_array
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -146,9 +146,11 @@ class Poisson:
         """
         return check_counts(X, name)
 
-    def log_prob(self, X: ArrayLike) -> np.ndarray:
-        """Log-probability of each row of counts ``X`` (N, D) under each component: shape (N, K)."""
+    def log_prob(self, X: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
+        """Log-probability of each row of counts ``X`` (N, D) under each component: shape (N, K),
+        written into ``out`` if given."""
         X = _check_counts_of(check_rows(X, self.n_features))
+        out = output_array(out, (X.shape[0], self.n_components))
         rates = self._rates
         zero = rates == 0
         some_zero = zero.any()
@@ -156,7 +158,7 @@ class Poisson:
             log_rates = np.where(zero, 0.0, np.log(np.where(zero, 1.0, rates)))
         else:
             log_rates = np.log(rates)
-        out = X @ log_rates.T
+        np.matmul(X, log_rates.T, out=out)
         out -= rates.sum(axis=1)
         out -= derived(X, "log factorials", _log_factorials)
         if some_zero:

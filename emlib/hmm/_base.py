@@ -140,7 +140,8 @@ def hmm_statistics(data: SequenceData, startprob: np.ndarray, transmat: np.ndarr
     emission_free : bool, default True
         Whether the emission statistics are needed (False when every emission parameter is fixed).
     buffers : object, optional
-        Output arrays (posteriors (T, K) and the counts) to reuse from one iteration to the next.
+        Work and output arrays (log-emissions and posteriors (T, K), the counts) to reuse from one
+        iteration to the next.
     parameters_fixed : bool, default False
         Only for the error message: whether some parameters are fixed.
 
@@ -157,7 +158,7 @@ def hmm_statistics(data: SequenceData, startprob: np.ndarray, transmat: np.ndarr
     penalty = emission.log_penalty()
 
     def fresh_log_emission():
-        work = own_float_array(emission.log_prob(data.X))
+        work = emission.log_prob(data.X, out=buffers.log_emission)
         if penalty.any():
             work += penalty
         if data.labelled_rows is not None:

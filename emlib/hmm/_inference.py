@@ -317,6 +317,7 @@ class EStepBuffers:
     """Output and work arrays of the E-step, allocated once and reused across iterations."""
 
     def __init__(self, T: int, K: int):
+        self.log_emission = np.empty((T, K))  # overwritten by the forward pass
         self.posteriors = np.empty((T, K))
         self.log_scaling = np.empty(T)
         self.pairwise = np.empty((K, K))

@@ -76,18 +76,43 @@ def responsibilities(components: Distribution, weights: np.ndarray, X: np.ndarra
     return posterior_from_log_prob(components.log_prob(X), log_weights)
 
 
-def posterior_from_log_prob(log_prob: np.ndarray, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class EStepWorkspace:
+    """The large arrays of a mixture's E-step, kept from one iteration to the next.
+
+    A fit scores the same rows at every iteration. Allocated afresh each time, arrays of a few
+    megabytes (N x K floats) go back to the system when freed and come back one page fault per
+    4 KiB page, which on a virtual machine can cost as much as the arithmetic on them.
+    """
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The float64 array called ``name``, of this shape (contents undefined)."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape:
+            array = self._arrays[name] = np.empty(shape)
+        return array
+
+
+def _empty(workspace: EStepWorkspace | None, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.empty(shape) if workspace is None else workspace.array(name, shape)
+
+
+def posterior_from_log_prob(log_prob: np.ndarray, log_weights: np.ndarray,
+                            workspace: EStepWorkspace | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Responsibilities (N, K) and log-evidence (N,) from the components' log-densities (N, K).
 
     ``log_weights`` (K,) is added to every row: the log mixing weights, plus any per-component
-    penalty of the objective being climbed.
+    penalty of the objective being climbed. With a ``workspace`` the responsibilities are its
+    array, overwritten by the next call.
     """
     n = log_prob.shape[0]
     K = log_weights.shape[0]
     log_weights = log_weights[:, None]
-    resp_t = np.empty((K, n))
+    resp_t = _empty(workspace, "responsibilities", (K, n))
     log_evidence = np.empty(n)
-    work = np.empty((K, min(n, _E_STEP_ROWS)))
+    work = _empty(workspace, "work", (K, min(n, _E_STEP_ROWS)))
     for start in range(0, n, _E_STEP_ROWS):
         stop = min(start + _E_STEP_ROWS, n)
         block = work[:, : stop - start]
@@ -104,8 +129,8 @@ class MixtureData(NamedTuple):
     unit_weights: bool  # every sample weight is 1: skip the multiplications
 
 
-def mixture_statistics(data: MixtureData, components: Distribution,
-                       weights: np.ndarray) -> tuple[SufficientStatistics, float]:
+def mixture_statistics(data: MixtureData, components: Distribution, weights: np.ndarray,
+                       workspace: EStepWorkspace | None = None) -> tuple[SufficientStatistics, float]:
     """The E-step of a mixture on in-memory data: expected sufficient statistics and the objective.
 
     Parameters
@@ -116,6 +141,8 @@ def mixture_statistics(data: MixtureData, components: Distribution,
         ``K`` components of any family of ``emlib.distributions``.
     weights : ndarray of shape (K,)
         Mixing weights.
+    workspace : EStepWorkspace, optional
+        Arrays to reuse for the log-densities and responsibilities (the fit's, for its data).
 
     Returns
     -------
@@ -128,7 +155,8 @@ def mixture_statistics(data: MixtureData, components: Distribution,
     """
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights) + components.log_penalty()
-    resp, log_evidence = posterior_from_log_prob(components.log_prob(data.X), log_weights)
+    log_prob = components.log_prob(data.X, out=_empty(workspace, "log_prob", (data.X.shape[0], weights.shape[0])))
+    resp, log_evidence = posterior_from_log_prob(log_prob, log_weights, workspace)
     impossible = np.flatnonzero(np.isneginf(log_evidence))
     if impossible.size:  # its responsibilities are NaN
         row = data.X[impossible[0]]
@@ -140,8 +168,8 @@ def mixture_statistics(data: MixtureData, components: Distribution,
         )
     if data.unit_weights:
         return components.statistics(data.X, resp), float(log_evidence.sum())
-    weighted = (resp.T * data.sample_weight).T
-    return components.statistics(data.X, weighted), float(data.sample_weight @ log_evidence)
+    resp.T[...] *= data.sample_weight  # in place: the responsibilities are this call's own
+    return components.statistics(data.X, resp), float(data.sample_weight @ log_evidence)
 
 
 def pack_mixture_chunk(X: np.ndarray, sample_weight: np.ndarray | None, extra=None) -> MixtureData:
@@ -180,6 +208,7 @@ class MixtureEM:
         self.start = start
         self.components = None
         self.weights = None
+        self._workspace = EStepWorkspace()
 
     def initialize(self, data: MixtureData, rng: np.random.Generator) -> None:
         data = local_part(data)  # for a dask array, a random sample of its rows
@@ -188,7 +217,9 @@ class MixtureEM:
     def e_step(self, data: MixtureData) -> tuple[SufficientStatistics, float]:
         """Expected sufficient statistics under the responsibilities, and the objective
         (see :func:`mixture_statistics`); summed over the chunks of chunked data."""
-        return sum_over_chunks(self.statistics_function, data, self.components, self.weights)
+        # Chunks differ in size and may run elsewhere: only in-memory data reuse the workspace.
+        workspace = None if isinstance(data, ChunkedData) else self._workspace
+        return sum_over_chunks(self.statistics_function, data, self.components, self.weights, workspace)
 
     def m_step(self, data: MixtureData, statistics: SufficientStatistics) -> None:
         """Mixing weights from the totals; the components from their statistics."""

@@ -81,12 +81,13 @@ class _MissingData(NamedTuple):
     mean_imputed: np.ndarray | None  # X with each NaN replaced by its column's weighted mean: for starting
 
 
-def missing_mixture_statistics(data: Any, components: Gaussian, weights: np.ndarray):
+def missing_mixture_statistics(data: Any, components: Gaussian, weights: np.ndarray, workspace=None):
     """The E-step of a Gaussian mixture on rows with missing entries: statistics and objective.
 
     ``data`` is a ``_MissingData`` (rows grouped once) or a ``MixtureData`` (one chunk of a dask
     array, grouped here). Diagonal and spherical components get diagonal-only moments, as from
     complete data, so that statistics of batches with and without missing entries add up.
+    ``workspace`` is not used: the rows are scored pattern by pattern.
     """
     patterns = data.patterns if isinstance(data, _MissingData) else missing.MissingPatterns(data.X)
     log_evidence, statistics = missing.expected_statistics(

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._math import invert_lower_triangular, normalize_log_rows
-from emlib._validation import check_data
+from emlib._validation import check_data, output_array
 from emlib.distributions import WeightedMoments
 
 if TYPE_CHECKING:
@@ -340,6 +340,14 @@ class ObservedGaussian:
         """Full covariance matrices (K, D, D), or the one shared (D, D) matrix of tied components."""
         return _covariance_stack(self.components)
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
-        """``log N(x_o | mu_{k,o}, Sigma_{k,oo})`` for every row and component: shape (N, K)."""
-        return observed_log_prob(MissingPatterns(X), self.components.means, self.covariance_stack())
+    def log_prob(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``log N(x_o | mu_{k,o}, Sigma_{k,oo})`` for every row and component: shape (N, K), copied
+        into ``out`` if given."""
+        patterns = MissingPatterns(X)
+        if out is not None:
+            output_array(out, (patterns.n_samples, self.components.n_components))
+        result = observed_log_prob(patterns, self.components.means, self.covariance_stack())
+        if out is None:
+            return result
+        out[...] = result
+        return out
