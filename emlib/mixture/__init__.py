@@ -17,6 +17,7 @@ chunk by chunk (``fit``).
 
 from emlib.mixture._base import (
     BaseMixture,
+    EStepWorkspace,
     MixtureData,
     MixtureEM,
     mixture_statistics,
@@ -29,6 +30,7 @@ from emlib.mixture._gaussian import GaussianMixture
 __all__ = [
     "BaseMixture",
     "BernoulliMixture",
+    "EStepWorkspace",
     "GaussianMixture",
     "MixtureData",
     "MixtureEM",

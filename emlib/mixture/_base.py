@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from emlib.elbo import Decomposition
     from emlib.protocols import Distribution, SufficientStatistics
 
-__all__ = ["BaseMixture", "MixtureData", "MixtureEM", "mixture_statistics", "responsibilities"]
+__all__ = ["BaseMixture", "EStepWorkspace", "MixtureData", "MixtureEM", "mixture_statistics", "responsibilities"]
 
 # Rows per block in the E-step: the (K, rows) working arrays stay in cache.
 _E_STEP_ROWS = 2048
@@ -141,7 +141,7 @@ def mixture_statistics(data: MixtureData, components: Distribution, weights: np.
         ``K`` components of any family of ``emlib.distributions``.
     weights : ndarray of shape (K,)
         Mixing weights.
-    workspace : EStepWorkspace, optional
+    workspace : emlib.mixture.EStepWorkspace, optional
         Arrays to reuse for the log-densities and responsibilities (the fit's, for its data).
 
     Returns
