@@ -130,6 +130,21 @@ class Gaussian:
 
     def __init__(self, means: ArrayLike, covariances: ArrayLike, covariance_type: str = "full",
                  reg_covar: float = 1e-6):
+        self._set_settings_and_means(means, covariance_type, reg_covar)
+        self.covariances = covariances  # validates and factorises
+
+    @classmethod
+    def _with_checked_covariances(cls, means: ArrayLike, covariances: np.ndarray, covariance_type: str,
+                                  reg_covar: float) -> Gaussian:
+        """``Gaussian(means, covariances, ...)`` for covariances that :meth:`check_covariances`
+        returned for these means' shape (a start from ``covariances_init``, which the estimators check
+        once per fit): factorised without being checked again."""
+        gaussian = cls.__new__(cls)
+        gaussian._set_settings_and_means(means, covariance_type, reg_covar)
+        gaussian._set_covariances(covariances, fitting=False)
+        return gaussian
+
+    def _set_settings_and_means(self, means: ArrayLike, covariance_type: str, reg_covar: float) -> None:
         self.covariance_type = check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
         self.reg_covar = check_nonnegative_float(reg_covar, "reg_covar")
         try:
@@ -139,7 +154,6 @@ class Gaussian:
         if means.ndim != 2 or 0 in means.shape or not np.isfinite(means).all():
             raise ValueError(f"means must be a finite, non-empty array of shape (K, D), got shape {means.shape}")
         self._means = means
-        self.covariances = covariances  # validates and factorises
 
     # -- parameters -------------------------------------------------------------------------------
     @property

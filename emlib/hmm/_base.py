@@ -78,7 +78,9 @@ class HMMSettings(NamedTuple):
     ``fixed`` holds the names users write (``"transmat"``, ``"means"``, ``"emissionprob"``);
     ``emission_fixed`` the emission distribution's own names for the fixed emission parameters.
     ``startprob_init`` and ``transmat_init`` are the starting start probabilities and transition
-    matrix (uniform where not given), validated once, by the check that names them.
+    matrix (uniform where not given), validated once, by the check that names them;
+    ``emission_init`` the emission's starting values that the settings check validated (the
+    probabilities of ``CategoricalHMM``'s ``emissionprob_init``), None where there are none.
     """
 
     startprob_prior: np.ndarray  # (K,) Dirichlet pseudo-counts
@@ -87,6 +89,7 @@ class HMMSettings(NamedTuple):
     emission_fixed: tuple[str, ...]
     startprob_init: np.ndarray | None = None  # (K,)
     transmat_init: np.ndarray | None = None  # (K, K)
+    emission_init: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -468,7 +471,7 @@ class BaseHMM(EMEstimator):
         if is_dask_array(X):
             data, X, largest = self._chunked_sequences(X, lengths, states)
             n, fully = int(sum(data.row_chunks)), False
-            emission_start = self._emission_start(X, largest=largest)
+            emission_start = self._emission_start(X, settings, largest=largest)
         else:
             X = self._check_X(X, fitting=True)
             n = X.shape[0]
@@ -476,7 +479,7 @@ class BaseHMM(EMEstimator):
             labelled_rows, labels = self._check_states(states, n)
             fully = labelled_rows is not None and labelled_rows.shape[0] == n
             data = SequenceData(X, lengths, _inference.sequence_starts(lengths), labelled_rows, labels, fully)
-            emission_start = self._emission_start(X)
+            emission_start = self._emission_start(X, settings)
         if n < self.n_components and not fully:
             raise ValueError(
                 f"n_components={self.n_components} needs at least as many samples, got {n}"
@@ -928,9 +931,11 @@ class BaseHMM(EMEstimator):
     def _check_X(self, X, fitting: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _emission_start(self, X, largest=None):  # pragma: no cover - abstract
-        """The emission's start, ``(X, rng, labelled_rows, labels) -> emission``; ``largest`` is the
-        columns' largest values over all the data when ``X`` is a sample of it."""
+    def _emission_start(self, X, settings: HMMSettings, largest=None):  # pragma: no cover - abstract
+        """The emission's start, ``(X, rng, labelled_rows, labels) -> emission``, from the starting
+        values given (checked here, or by the settings check: ``settings.emission_init``) and
+        checked only once per fit; ``largest`` is the columns' largest values over all the data when
+        ``X`` is a sample of it."""
         raise NotImplementedError
 
     def _n_free_emission_parameters(self) -> int:  # pragma: no cover - abstract

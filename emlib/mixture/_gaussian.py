@@ -59,15 +59,16 @@ def gaussian_start(X: ArrayLike, rng: np.random.Generator, n_components: int, co
     """Starting Gaussian components: the shared default start of mixtures and HMMs.
 
     The centres are ``means`` if given, else those of :func:`~emlib.initialization.kmeans_start`;
-    the covariances are ``covariances`` if given, else those of the groups of samples nearest each
-    centre (the covariance of all the data for a group left empty).
+    the covariances are ``covariances`` if given (what :meth:`Gaussian.check_covariances` returned
+    for them: the estimators check their ``covariances_init`` once per fit), else those of the groups
+    of samples nearest each centre (the covariance of all the data for a group left empty).
     """
     if means is not None and covariances is not None:  # given: nothing to learn from the data
-        return Gaussian(means, covariances, covariance_type, reg_covar=reg_covar)
+        return Gaussian._with_checked_covariances(means, covariances, covariance_type, reg_covar)
     centres, groups = kmeans_start(X, n_components, rng, init=init, sample_weight=sample_weight,
                                    centres=means, labelled_rows=labelled_rows, labels=labels)
     if covariances is not None:
-        return Gaussian(centres, covariances, covariance_type, reg_covar=reg_covar)
+        return Gaussian._with_checked_covariances(centres, covariances, covariance_type, reg_covar)
     overall = overall_covariance(X, sample_weight, covariance_type, n_components, reg_covar)
     components = Gaussian(centres, overall, covariance_type, reg_covar=reg_covar)
     return components.fit(X, groups, fixed=("means",) if means is not None else ())
