@@ -87,7 +87,8 @@ def test_check_probability_vector():
         ([1.2, -0.2, 0.0], "w has negative entries"),
         ([0.2, 0.2, 0.2], "w must sum to one, but sums to 0.6"),
         ([np.nan, 0.5, 0.5], "w contains NaN"),
-        (["a", "b", "c"], "w must be an array of numbers"),
+        (["a", "b", "c"], "w must contain probabilities, got an array of dtype <U1"),
+        (np.array(["0.5", "0.25", "0.25"]), "w must contain probabilities, got an array of dtype"),
     ]
     for p, match in cases:
         with pytest.raises(ValueError, match=match):
@@ -102,6 +103,7 @@ def test_check_stochastic_matrix():
         ([[1.0]], r"A must have shape \(2, 2\)"),
         ([[0.5, 0.5], [0.7, 0.7]], "each row of A must sum to one, but row 1 sums to 1.4"),
         ([[1.5, -0.5], [0.5, 0.5]], "A has negative entries"),
+        (np.array([["0.5", "0.5"], ["1", "0"]]), "A must contain probabilities, got an array of dtype <U3"),
     ]
     for value, match in cases:
         with pytest.raises(ValueError, match=match):
