@@ -280,10 +280,13 @@ def check_nonnegative_float(value, name: str) -> float:
     return float(value)
 
 
-def check_flag(value, name: str) -> bool:
-    """True or False (numpy's booleans too); ``TypeError`` for anything else, whose truth would be a guess."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+def check_flag(value, name: str, levels: bool = False) -> bool:
+    """True or False (numpy's booleans too; with ``levels``, an integer verbosity level as scikit-learn
+    takes, true when non-zero); ``TypeError`` for anything else, whose truth would be a guess."""
+    kinds = (bool, np.bool_, numbers.Integral) if levels else (bool, np.bool_)
+    if not isinstance(value, kinds):
+        also = " (or an integer level)" if levels else ""
+        raise TypeError(f"{name} must be True or False{also}, got {value!r}")
     return bool(value)
 
 

@@ -70,6 +70,10 @@ def test_scalar_checks():
     for bad in ("no", None, 0, 1.0):
         with pytest.raises(TypeError, match="flag must be True or False"):
             check_flag(bad, "flag")
+    assert check_flag(np.int64(2), "verbose", levels=True) is True and check_flag(0, "verbose", levels=True) is False
+    for bad in ("yes", None, 1.0):
+        with pytest.raises(TypeError, match=r"verbose must be True or False \(or an integer level\)"):
+            check_flag(bad, "verbose", levels=True)
     assert check_choice("a", "kind", ("a", "b")) == "a"
     with pytest.raises(ValueError, match="kind must be one of 'a', 'b'; got 'c'"):
         check_choice("c", "kind", ("a", "b"))
