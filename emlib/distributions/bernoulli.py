@@ -21,10 +21,11 @@ from emlib.distributions._statistics import (
     _check_sums,
     _check_weighted,
     check_rows,
+    check_sampling,
 )
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["DEFAULT_MIN_PROB", "Bernoulli"]
 
@@ -226,9 +227,11 @@ class Bernoulli:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One draw from component ``components[i]`` for each i: 0/1 floats of shape (len(components), D)."""
-        components = np.asarray(components, dtype=np.intp)
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One draw from component ``components[i]`` for each i: 0/1 floats of shape (len(components), D).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
         uniform = rng.random((components.size, self.n_features))
         return (uniform < self._probabilities[components]).astype(np.float64)
 

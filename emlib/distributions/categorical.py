@@ -14,10 +14,11 @@ from emlib.distributions._statistics import (
     _check_fixed,
     _check_sums,
     _check_weighted,
+    check_sampling,
 )
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["Categorical", "check_symbols"]
 
@@ -281,9 +282,11 @@ class Categorical:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: ArrayLike, rng: np.random.Generator) -> np.ndarray:
-        """One symbol from component ``components[i]`` for each i: int array of shape (len(components),)."""
-        components = np.asarray(components, dtype=np.intp)
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One symbol from component ``components[i]`` for each i: int array of shape (len(components),).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
         cumulative = np.cumsum(self._probabilities, axis=1)
         # Round-off must not push a uniform draw past the last symbol a component can emit.
         M = self.n_symbols

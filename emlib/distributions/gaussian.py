@@ -30,12 +30,13 @@ from emlib.distributions._statistics import (
     _check_weighted,
     check_finite,
     check_rows,
+    check_sampling,
     not_finite,
 )
 from emlib.exceptions import DegenerateComponentWarning
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
 
@@ -758,11 +759,12 @@ class Gaussian:
             )
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One draw from component ``components[i]`` for each i: array of shape (len(components), D)."""
-        components = np.asarray(components, dtype=np.intp).reshape(-1)
-        if components.size and (components.min() < 0 or components.max() >= self.n_components):
-            raise ValueError(f"components must be integers in [0, {self.n_components})")
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One draw from component ``components[i]`` for each i: array of shape (len(components), D).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
+        components = components.reshape(-1)
         z = rng.standard_normal((components.size, self.n_features))
         if self.covariance_type in ("diag", "spherical"):
             return self._means[components] + z * np.sqrt(self._diagonal_variances())[components]

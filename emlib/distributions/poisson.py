@@ -19,10 +19,11 @@ from emlib.distributions._statistics import (
     _check_sums,
     _check_weighted,
     check_rows,
+    check_sampling,
 )
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["Poisson", "check_counts"]
 
@@ -218,9 +219,11 @@ class Poisson:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: ArrayLike, rng: np.random.Generator) -> np.ndarray:
-        """One row of counts from component ``components[i]`` for each i: int array (len(components), D)."""
-        components = np.asarray(components, dtype=np.intp)
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One row of counts from component ``components[i]`` for each i: int array (len(components), D).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
         return rng.poisson(self._rates[components]).astype(np.int64)
 
 
