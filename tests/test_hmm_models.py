@@ -550,7 +550,7 @@ def test_fit_validates_the_starting_probabilities_once(monkeypatch):
     np.testing.assert_array_equal(model.transmat_, STICKY / STICKY.sum(axis=1, keepdims=True))
 
 
-def test_fit_validates_the_emission_starting_values_once(monkeypatch):
+def test_fit_validates_the_emission_starting_values_once(count_calls):
     """emissionprob_init, covariances_init and rates_init are checked once per fit (emissionprob_init by
     the settings check, before the data are read), however many runs start from them; the starts are
     the values given."""
@@ -563,21 +563,13 @@ def test_fit_validates_the_emission_starting_values_once(monkeypatch):
     covariances = np.array([[[0.5]], [[0.6]], [[0.7]]])
     counts, _ = poisson_truth().sample(200, random_state=0)
     rates = poisson_truth().rates_
-    calls = {"categorical": 0, "covariances": 0, "poisson": 0}
-
-    def counted(key, check):
-        def counting(*args, **kwargs):
-            calls[key] += 1
-            return check(*args, **kwargs)
-        return counting
-
-    monkeypatch.setattr(models, "_checked_categorical", counted("categorical", models._checked_categorical))
-    monkeypatch.setattr(Gaussian, "check_covariances", staticmethod(counted("covariances", Gaussian.check_covariances)))
-    monkeypatch.setattr(models, "Poisson", counted("poisson", models.Poisson))
+    count_calls(models, "_checked_categorical", "categorical")
+    count_calls(Gaussian, "check_covariances", "covariances")
+    count_calls(models, "Poisson", "poisson")
     model = CategoricalHMM(3, emissionprob_init=emissionprob, n_init=3, max_iter=0, random_state=0).fit(symbols)
     np.testing.assert_allclose(model.emissionprob_, emissionprob, rtol=1e-15)  # renormalised rows
     model = GaussianHMM(3, covariances_init=covariances, n_init=3, max_iter=0, random_state=0).fit(X)
     np.testing.assert_array_equal(model.covariances_, covariances)
     model = PoissonHMM(3, rates_init=rates, n_init=3, max_iter=0, random_state=0).fit(counts)
     np.testing.assert_array_equal(model.rates_, rates)
-    assert calls == {"categorical": 1, "covariances": 1, "poisson": 1}
+    assert count_calls.calls == {"categorical": 1, "covariances": 1, "poisson": 1}

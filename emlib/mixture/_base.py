@@ -248,8 +248,8 @@ class BaseMixture(EMEstimator):
 
     Subclasses provide ``_check_X(X)`` (validation for their data type, returning an (N, D)
     array) and ``_start(X)`` (a callable ``start(X, sample_weight, rng) -> (components,
-    weights)`` with the settings bound, for :class:`MixtureEM`). They may override
-    ``_check_initial_values(X)`` to validate user starting values before fitting, and, for data the
+    weights)`` with the settings bound, for :class:`MixtureEM`, whose user starting values it
+    checks against the data, once per fit and before any work). They may override, for data the
     components cannot score directly (missing entries), ``_em_problem(X, sample_weight, start)``
     and ``_scoring_components(X)``. The fitted components are in ``components_``.
     """
@@ -327,11 +327,9 @@ class BaseMixture(EMEstimator):
             self._check_enough_samples(np.count_nonzero(keep))
             if warm:
                 check_n_features(X, self.n_features_in_, type(self).__name__)
-            else:
-                self._check_initial_values(X)
+            start = self._fitted_start() if warm else self._start(X)
             if not keep.all():  # a zero weight is an absent row
                 X, sample_weight = X[keep], sample_weight[keep]
-            start = self._fitted_start() if warm else self._start(X)
             model, data = self._em_problem(X, sample_weight, start)
             n_features, weight = X.shape[1], float(sample_weight.sum())
         result = self._run_em(model, data, tol_scale=weight, n_init=1 if warm else self.n_init)
@@ -443,8 +441,6 @@ class BaseMixture(EMEstimator):
         sample = found.sample if found.sample.ndim == 2 else found.sample[:, None]
         if warm:
             check_n_features(sample, self.n_features_in_, type(self).__name__)
-        else:
-            self._check_initial_values(sample)
         start = self._fitted_start() if warm else self._start(sample)
         model, local = self._em_problem(sample, found.sample_weight_local, start, found)
         arrays = (found.X,) if found.sample_weight is None else (found.X, found.sample_weight)
@@ -472,9 +468,6 @@ class BaseMixture(EMEstimator):
                     "weights_init must be positive: a component that starts with zero weight never "
                     f"gets any (weights_init[{int(np.argmin(weights))}] is 0)"
                 )
-
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        """Validate user starting values against the data before fitting (subclasses extend)."""
 
     def _initial_weights(self) -> np.ndarray:
         if self.weights_init is not None:

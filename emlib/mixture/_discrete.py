@@ -213,9 +213,6 @@ class BernoulliMixture(BaseMixture):
             start = _check_probabilities_init(self.probabilities_init, self.n_components, X.shape[1])
         return _BernoulliStart(self.n_components, self.init, self.min_prob, self._initial_weights(), start)
 
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        self._start(X)
-
     @property
     def probabilities_(self) -> np.ndarray:
         """``P(feature d = 1 | component k)``, shape (K, D)."""
@@ -351,9 +348,6 @@ class PoissonMixture(BaseMixture):
     def _start(self, X) -> _PoissonStart:
         start = None if self.rates_init is None else _check_rates_init(self.rates_init, self.n_components, X.shape[1])
         return _PoissonStart(self.n_components, self.init, self._initial_weights(), start)
-
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        self._start(X)
 
     @property
     def rates_(self) -> np.ndarray:

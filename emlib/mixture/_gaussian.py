@@ -391,9 +391,6 @@ class GaussianMixture(BaseMixture):
         return missing.conditional_means(missing.MissingPatterns(X), self.weights_, self.means_,
                                          covariances)
 
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        self._start(X)  # validates means_init and covariances_init against the data
-
     def _warn_if_degenerate(self) -> None:
         # Judged on the final fit only: EM may pass through a collapse and leave it again.
         self.components_.warn_if_collapsed(stacklevel=user_stacklevel())
