@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector
-from emlib._validation import BINARY, check_data, is_known
+from emlib._validation import BINARY, as_numeric_array, check_data, is_known
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -70,7 +70,7 @@ class Bernoulli:
         ):
             raise ValueError(f"min_prob must be a number in (0, 0.5), got {min_prob!r}")
         self.min_prob = float(min_prob)
-        probabilities = np.array(probabilities, dtype=np.float64, ndmin=2)
+        probabilities = np.array(as_numeric_array(probabilities, "probabilities"), dtype=np.float64, ndmin=2)
         if probabilities.ndim != 2:
             raise ValueError(
                 f"probabilities must have shape (K, D), got shape {probabilities.shape}"
@@ -94,7 +94,7 @@ class Bernoulli:
 
     @probabilities.setter
     def probabilities(self, value: ArrayLike) -> None:
-        value = np.array(value, dtype=np.float64)
+        value = np.array(as_numeric_array(value, "probabilities"), dtype=np.float64)
         if value.shape != self._shape:
             raise ValueError(f"probabilities must have shape {self._shape}, got {value.shape}")
         if not np.all(np.isfinite(value)):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
-from emlib._validation import is_known, symbols_below
+from emlib._validation import as_numeric_array, is_known, symbols_below
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -302,7 +302,7 @@ class Categorical:
 
 def _check_rows(value, name: str) -> np.ndarray:
     try:
-        array = np.array(value, dtype=np.float64, ndmin=2)
+        array = np.array(as_numeric_array(value, name), dtype=np.float64, ndmin=2)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be an array of numbers of shape (K, M)") from None
     if array.ndim != 2:

@@ -149,7 +149,7 @@ class Gaussian:
         self.covariance_type = check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
         self.reg_covar = check_nonnegative_float(reg_covar, "reg_covar")
         try:
-            means = np.array(means, dtype=np.float64, ndmin=2)
+            means = np.array(as_numeric_array(means, "means"), dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (K, D)") from None
         if means.ndim != 2 or 0 in means.shape or not np.isfinite(means).all():
@@ -174,7 +174,7 @@ class Gaussian:
 
     @means.setter
     def means(self, value: ArrayLike) -> None:
-        value = np.array(value, dtype=np.float64)
+        value = np.array(as_numeric_array(value, "means"), dtype=np.float64)
         if value.shape != self._means.shape or not np.all(np.isfinite(value)):
             raise ValueError(f"means must be a finite array of shape {self._means.shape}")
         self._means = value

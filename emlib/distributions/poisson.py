@@ -11,7 +11,7 @@ from emlib._unconstrained import (
     nonnegative_from_vector,
     nonnegative_to_vector,
 )
-from emlib._validation import COUNTS, check_data, derived, is_known
+from emlib._validation import COUNTS, as_numeric_array, check_data, derived, is_known
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -77,7 +77,7 @@ class Poisson:
     parameter_names = ("rates",)
 
     def __init__(self, rates: ArrayLike):
-        rates = np.array(rates, dtype=np.float64)
+        rates = np.array(as_numeric_array(rates, "rates"), dtype=np.float64)
         if rates.ndim == 1:
             rates = rates[:, None]
         if rates.ndim != 2 or rates.size == 0:
@@ -100,7 +100,7 @@ class Poisson:
 
     @rates.setter
     def rates(self, value: ArrayLike) -> None:
-        value = np.array(value, dtype=np.float64)
+        value = np.array(as_numeric_array(value, "rates"), dtype=np.float64)
         if value.ndim == 1 and self.n_features == 1:
             value = value[:, None]
         if value.shape != self._rates.shape:

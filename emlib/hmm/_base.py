@@ -36,6 +36,7 @@ from emlib._estimator import (
 )
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
+    as_numeric_array,
     check_choice,
     check_lengths,
     check_positive_int,
@@ -967,7 +968,7 @@ def _check_pseudo_counts(value, name: str, shape: tuple[int, ...]) -> np.ndarray
     if type(value) in (int, float) and 0 <= value < np.inf:  # one pseudo-count for all (0, the default)
         return np.full(shape, float(value))
     try:
-        array = np.array(value, dtype=np.float64)
+        array = np.array(as_numeric_array(value, name), dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a non-negative number or an array of shape {shape}") from None
     if array.ndim == 0:

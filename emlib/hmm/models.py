@@ -12,6 +12,7 @@ from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     COUNTS,
     FINITE,
+    as_numeric_array,
     check_choice,
     check_column_ranges,
     check_n_features,
@@ -238,7 +239,7 @@ class GaussianHMM(BaseHMM):
         """
         K = check_positive_int(self.n_components, "n_components")
         try:
-            means = np.array(means, dtype=np.float64, ndmin=2)
+            means = np.array(as_numeric_array(means, "means"), dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (n_components, n_features)") from None
         if means.ndim != 2 or means.shape[0] != K:

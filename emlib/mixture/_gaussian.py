@@ -11,6 +11,7 @@ from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     FINITE,
     MAX_MAGNITUDE,
+    as_numeric_array,
     check_choice,
     check_column_ranges,
     check_n_features,
@@ -434,7 +435,7 @@ class GaussianMixture(BaseMixture):
 def check_means_init(means_init, n_components: int, n_features: int) -> np.ndarray:
     """``means_init`` as a finite (K, D) float array (a 1-D array for one feature), of the data's magnitudes."""
     try:
-        means = np.array(means_init, dtype=np.float64)
+        means = np.array(as_numeric_array(means_init, "means_init"), dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError("means_init must be an array of numbers of shape (n_components, n_features)") from None
     if means.ndim == 1 and n_features == 1:
