@@ -214,8 +214,7 @@ class EMEstimator:
         check_nonnegative_float(self.tol, "tol")
         em.check_accelerate(self.accelerate)
         validate_random_state(self.random_state)
-        if not isinstance(self.verbose, (bool, np.bool_, int, np.integer)):
-            raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
+        check_flag(self.verbose, "verbose", levels=True)
 
     def _validated_facts(self, data) -> tuple:
         """What fit's validation proved about ``data.X`` (facts of :func:`emlib._validation.known`),

@@ -297,10 +297,13 @@ def check_nonnegative_float(value, name: str) -> float:
     return float(value)
 
 
-def check_flag(value, name: str) -> bool:
-    """True or False (numpy's booleans too); ``TypeError`` for anything else, whose truth would be a guess."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+def check_flag(value, name: str, levels: bool = False) -> bool:
+    """True or False (numpy's booleans too; with ``levels``, an integer verbosity level as scikit-learn
+    takes, true when non-zero); ``TypeError`` for anything else, whose truth would be a guess."""
+    kinds = (bool, np.bool_, numbers.Integral) if levels else (bool, np.bool_)
+    if not isinstance(value, kinds):
+        also = " (or an integer level)" if levels else ""
+        raise TypeError(f"{name} must be True or False{also}, got {value!r}")
     return bool(value)
 
 
@@ -326,7 +329,7 @@ def _sum_tolerance(given: np.ndarray, n_terms: int, atol: float | None) -> float
 
 def check_probability_vector(p, name: str, size: int | None = None, atol: float | None = None) -> np.ndarray:
     """A 1-D array of non-negative numbers summing to one (within the round-off of their dtype)."""
-    given = np.asarray(p)
+    given = as_numeric_array(p, name, what="probabilities")
     atol = _sum_tolerance(given, given.size, atol)
     array = _as_float_array(given, name)
     if array.ndim != 1:
@@ -343,7 +346,7 @@ def check_probability_vector(p, name: str, size: int | None = None, atol: float 
 def check_stochastic_matrix(A, name: str, shape: tuple[int, int] | None = None,
                             atol: float | None = None) -> np.ndarray:
     """A 2-D array of non-negative numbers whose rows each sum to one (within their dtype's round-off)."""
-    given = np.asarray(A)
+    given = as_numeric_array(A, name, what="probabilities")
     atol = _sum_tolerance(given, given.shape[-1] if given.ndim else 1, atol)
     array = _as_float_array(given, name)
     if array.ndim != 2:
@@ -388,11 +391,9 @@ def check_lengths(lengths, n_samples: int, name: str = "lengths") -> np.ndarray:
     return array
 
 
-def _as_float_array(value, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers") from None
+def _as_float_array(given: np.ndarray, name: str) -> np.ndarray:
+    """A numeric array (:func:`as_numeric_array`'s) as finite float64 numbers."""
+    array = np.asarray(given, dtype=np.float64)
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return array

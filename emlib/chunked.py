@@ -243,8 +243,13 @@ def survey(X: Any, sample_weight: Any, check: Callable, rng_source: Any, *, mome
 
     n_positive = sum(s["n_positive"] for s in summaries)
     weight_total = float(sum(s["weight_total"] for s in summaries))
-    if sample_weight is not None and not weight_total > 0:
-        raise ValueError("sample_weight is zero everywhere; at least one sample needs positive weight")
+    if sample_weight is not None:
+        if not weight_total > 0:
+            raise ValueError("sample_weight is zero everywhere; at least one sample needs positive weight")
+        # Each chunk checked the upper bound on its weights; the lower one is the whole data's.
+        from emlib._validation import _check_weight_scale
+
+        _check_weight_scale(np.array([s["largest_weight"] for s in summaries]), "sample_weight", whole=True)
     combined_moments = None
     if moments:
         combined_moments = summaries[0]["moments"]
@@ -281,6 +286,7 @@ def _survey_chunk(X, weights, check, offset: int, rows: np.ndarray, moments: boo
     summary = {
         "n_positive": int(np.count_nonzero(positive)),
         "weight_total": float(weights.sum()),
+        "largest_weight": float(weights.max()) if n else 0.0,
         "minimum": np.fmin.reduce(kept, axis=0) if len(kept) else np.full(table.shape[1], np.nan),
         "maximum": np.fmax.reduce(kept, axis=0) if len(kept) else np.full(table.shape[1], np.nan),
         "observed": weights @ observed,

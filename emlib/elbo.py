@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from emlib._math import logsumexp_rows
-from emlib._validation import check_sample_weight
+from emlib._validation import as_numeric_array, check_sample_weight
 
 if TYPE_CHECKING:
     from emlib._typing import ArrayLike
@@ -148,10 +148,7 @@ def mixture_decomposition(log_joint: ArrayLike, q: ArrayLike,
 
 
 def _as_float_2d(value, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers of shape (N, K)") from None
+    array = np.asarray(as_numeric_array(value, name), dtype=np.float64)
     if array.ndim != 2 or 0 in array.shape:
         raise ValueError(f"{name} must be a non-empty 2-D array of shape (N, K), got shape {array.shape}")
     return array

@@ -89,7 +89,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emlib._validation import check_random_state
+from emlib._validation import check_flag, check_random_state
 from emlib.exceptions import LikelihoodDecreaseWarning
 
 if TYPE_CHECKING:
@@ -179,7 +179,8 @@ def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, to
         Called as ``callback(model, iteration, loglik)`` at the starting values (iteration 0) and after
         every iteration, e.g. to record snapshots of the parameters.
     verbose : bool, default False
-        Print one line per iteration: iteration, log-likelihood, change.
+        Print one line per iteration: iteration, log-likelihood, change. An integer is a level, as
+        the estimators take (any but 0 prints).
     accelerate : {None, "squarem"}, default None
         ``None``: plain EM. ``"squarem"``: EM accelerated by SQUAREM (Varadhan & Roland, 2008,
         step length SqS3) for a model that also has ``get_vector()`` and ``set_vector(vector)``
@@ -206,7 +207,8 @@ def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, to
         If ``model`` does not follow the protocol: a class instead of an instance, a missing or
         non-callable method, an ``e_step`` that does not return a pair, (with ``n_init > 1``) a
         model that cannot be copied, or (with ``accelerate``) no ``get_vector``/``set_vector``, or
-        a ``get_vector`` that does not return one 1-D array of a fixed length.
+        a ``get_vector`` that does not return one 1-D array of a fixed length; or if ``verbose`` is
+        neither a boolean nor an integer.
     FloatingPointError
         If the log-likelihood becomes NaN or +inf.
     ValueError
@@ -225,9 +227,10 @@ def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, to
         raise TypeError(f"callback must be callable as callback(model, iteration, loglik), got {callback!r}")
     accelerate = check_accelerate(accelerate)
     _check_model(model, accelerate)
+    verbose = check_flag(verbose, "verbose", levels=True)
     rng = check_random_state(random_state)
     settings = _Settings(max_iter, float(tol), None if tol_scale is None else float(tol_scale), callback,
-                         bool(verbose), accelerate)
+                         verbose, accelerate)
 
     if n_init == 1:
         best = _run_one(model, data, rng, settings)

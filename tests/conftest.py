@@ -46,3 +46,27 @@ def strict_book_build(tmp_path_factory, worker_id):
         saved = json.loads(record.read_text())
     result = subprocess.CompletedProcess(saved["args"], saved["returncode"], saved["stdout"], saved["stderr"])
     return result, output / "_build" / "html"
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """``count(owner, name, key=name)`` replaces ``owner.name`` (a function, or a class's static
+    method) by one that counts its calls in ``count.calls[key]`` and calls it; undone after the test."""
+    import inspect
+
+    calls = {}
+
+    def count(owner, name: str, key: str | None = None) -> None:
+        key = key or name
+        calls[key] = 0
+        original = getattr(owner, name)
+
+        def counting(*args, **kwargs):
+            calls[key] += 1
+            return original(*args, **kwargs)
+
+        static = isinstance(inspect.getattr_static(owner, name), staticmethod)
+        monkeypatch.setattr(owner, name, staticmethod(counting) if static else counting)
+
+    count.calls = calls
+    return count

@@ -214,6 +214,25 @@ def test_bad_chunks_are_named_with_their_rows():
         GaussianMixture(2).fit(chunked(gaussian_data(), 1000), sample_weight=np.zeros(2400))
 
 
+def test_dask_weights_get_the_whole_datas_bounds():
+    # Each chunk checked only the upper bound of its weights: weights all below 1e-100, which the
+    # in-memory fit refuses (the reciprocal of their sum overflows), passed. The lower bound is the
+    # largest weight of all the chunks: one chunk of tiny weights beside ordinary ones is fine.
+    X = gaussian_data()
+    tiny = np.full(2400, 1e-200)
+    tiny[1500] = 1e-150
+    message = r"sample_weight has a largest weight of 1e-150; only the ratios of the weights matter"
+    with pytest.raises(ValueError, match=message):
+        GaussianMixture(2, max_iter=2).fit(X, sample_weight=tiny)
+    with dask.config.set(scheduler="threads"), pytest.raises(ValueError, match=message):
+        GaussianMixture(2, max_iter=2).fit(chunked(X, 1000), sample_weight=tiny)
+    mixed = tiny.copy()
+    mixed[2000:] = 1.0  # the last chunk's
+    with dask.config.set(scheduler="threads"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GaussianMixture(2, max_iter=2, random_state=0).fit(chunked(X, 1000), sample_weight=mixed)
+
+
 def test_hmm_chunks_must_hold_whole_sequences():
     X, lengths = sequence_data("gaussian")
     with dask.config.set(scheduler="threads"), pytest.raises(

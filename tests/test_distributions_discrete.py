@@ -188,3 +188,30 @@ def test_fit_warns_nothing_for_healthy_data():
         warnings.simplefilter("error")
         Poisson([[1.0], [2.0]]).fit(rng.poisson(2.0, (50, 1)).astype(float), rng.random((50, 2)))
         Categorical([[0.5, 0.5], [0.5, 0.5]]).fit(rng.integers(2, size=50), rng.random((50, 2)))
+
+
+@pytest.mark.parametrize("family", ["gaussian", "poisson", "bernoulli", "categorical"])
+def test_sample_takes_integer_labels_and_any_random_state(family):
+    # Float labels were truncated to components, and an int seed (or None) for rng failed inside
+    # numpy with an AttributeError: every family's sample now checks both as the rest of emlib does.
+    from emlib.distributions import Bernoulli, Categorical, Gaussian, Poisson
+
+    distribution = {
+        "gaussian": lambda: Gaussian(np.array([[0.0], [5.0]]), np.ones((2, 1, 1))),
+        "poisson": lambda: Poisson([[1.0], [6.0]]),
+        "bernoulli": lambda: Bernoulli([[0.2, 0.7], [0.9, 0.1]]),
+        "categorical": lambda: Categorical([[0.5, 0.5, 0.0], [0.1, 0.2, 0.7]]),
+    }[family]()
+    labels = np.array([0, 1, 1, 0])
+    np.testing.assert_array_equal(distribution.sample(labels, 3),
+                                  distribution.sample(labels, np.random.default_rng(3)))
+    assert len(distribution.sample(labels, None)) == 4
+    assert len(distribution.sample(np.array([], dtype=int), 0)) == 0
+    with pytest.raises(TypeError, match="components must hold integer component labels, got an array of dtype float64"):
+        distribution.sample(labels.astype(float), 0)
+    with pytest.raises(TypeError, match="components must hold integer component labels"):
+        distribution.sample(labels.astype(bool), 0)
+    with pytest.raises(ValueError, match=r"components must be integers in \[0, 2\), got labels from 0 to 2"):
+        distribution.sample([0, 2], 0)
+    with pytest.raises(TypeError, match="rng must be None, an int >= 0 or a numpy.random.Generator"):
+        distribution.sample(labels, 1.5)

@@ -161,7 +161,8 @@ LOG_JOINT = np.log(np.array([[0.2, 0.3], [0.1, 0.4]]))
         (np.array([[0.5, 0.6], [0.5, 0.5]]), "each row of q must sum to one, but row 0"),
         (np.array([[1.5, -0.5], [0.5, 0.5]]), "q has negative entries"),
         (np.array([[np.nan, 1.0], [0.5, 0.5]]), "q contains NaN"),
-        ([["a", "b"], ["c", "d"]], "q must be an array of numbers"),
+        ([["a", "b"], ["c", "d"]], "q must contain numbers, got an array of dtype <U1"),
+        (np.array([["0.5", "0.5"], ["1", "0"]]), "q must contain numbers, got an array of dtype"),
     ],
 )
 def test_bad_q_rejected_naming_q(q, match):

@@ -78,6 +78,15 @@ def test_only_the_kept_restarts_warnings_are_shown():
         em.fit(BrokenOnlyFirst(), COUNTS, n_init=1, max_iter=5, tol=0)
 
 
+@pytest.mark.parametrize("verbose", ["yes", None, 1.0, [True]])
+def test_verbose_must_be_a_flag_or_a_level(verbose, capsys):
+    # bool("yes") is True: em.fit took any object for verbose, where the estimators refuse it.
+    with pytest.raises(TypeError, match="verbose must be True or False"):
+        em.fit(TwoCoins(), COUNTS, max_iter=1, verbose=verbose)
+    assert capsys.readouterr().out == ""  # refused before any work
+    em.fit(TwoCoins(), COUNTS, max_iter=1, verbose=np.int64(0))  # a level, as the estimators take
+
+
 def test_verbose_prints_one_line_per_iteration(capsys):
     em.fit(TwoCoins(), COUNTS, max_iter=3, tol=0, verbose=True)
     lines = capsys.readouterr().out.strip().splitlines()

@@ -339,3 +339,32 @@ def test_float16_symbols_pass_without_numpy_warnings():
         assert model.n_features_ == 3
         model.predict(SYMBOLS.astype(np.float16))
         Categorical([[0.5, 0.5]]).log_prob(np.array([0.0, 1.0], dtype=np.float16))
+
+
+def _strings(values):
+    return np.array(values).astype(str)
+
+
+@pytest.mark.parametrize(("make", "name"), [
+    (lambda: Gaussian(_strings([[0.0], [1.0]]), np.ones((2, 1, 1))), "means"),
+    (lambda: Poisson(_strings([1.0, 2.0])), "rates"),
+    (lambda: Bernoulli(_strings([[0.2, 0.3]])), "probabilities"),
+    (lambda: Categorical(_strings([[0.5, 0.5]])), "probabilities"),
+    (lambda: GaussianMixture(2, means_init=_strings([[0.0], [1.0]])).fit(np.arange(20.0)), "means_init"),
+    (lambda: PoissonMixture(2, rates_init=_strings([1.0, 2.0])).fit(np.arange(20)), "rates_init"),
+    (lambda: BernoulliMixture(2, probabilities_init=_strings([[0.2], [0.6]])).fit(np.arange(20) % 2),
+     "probabilities_init"),
+    (lambda: PoissonHMM(2, rates_init=_strings([1.0, 2.0])).fit(np.arange(20)), "rates_init"),
+    (lambda: CategoricalHMM(2, emissionprob_init=_strings([[0.5, 0.5], [0.5, 0.5]])).fit([0, 1, 1]),
+     "emissionprob_init"),
+    (lambda: CategoricalHMM(2, transmat_prior=_strings([[1.0, 1.0], [1.0, 1.0]])).fit([0, 1, 1]),
+     "transmat_prior"),
+    (lambda: GaussianHMM(2).set_parameters(startprob=[0.5, 0.5], transmat=np.eye(2),
+                                                 means=_strings([[0.0], [1.0]]), covariances=np.ones((2, 1, 1))),
+     "means"),
+])
+def test_parameters_written_as_strings_are_refused(make, name):
+    # np.array(x, dtype=float) reads "0.5" as 0.5, so these took numbers written as strings (a column
+    # read from a text file, say); they go through as_numeric_array now, as the data do.
+    with pytest.raises(ValueError, match=rf"{name}(: \w+)? must (contain numbers|be an array of numbers|be a non-negative number or an array)"):
+        make()

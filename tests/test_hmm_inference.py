@@ -457,12 +457,34 @@ def test_backward_says_when_its_scaled_variables_leave_the_range_of_doubles(tier
 
 @pytest.mark.parametrize(
     ("log_scaling", "message"),
-    [("abc", "log_scaling must be an array of numbers"), (np.zeros(4), r"log_scaling must be the finite \(T,\)"),
+    [("abc", "log_scaling must contain numbers, got an array of dtype <U3"), (np.zeros(4), r"log_scaling must be the finite \(T,\)"),
      (np.full(5, np.nan), "log_scaling must be the finite")],
 )
 def test_backward_names_a_bad_log_scaling(log_scaling, message):
     with pytest.raises(ValueError, match=message):
         hmm.backward(np.zeros((5, 2)), [[0.9, 0.1], [0.2, 0.8]], log_scaling)
+
+
+def test_inference_refuses_numbers_written_as_strings():
+    # np.asarray(..., dtype=float) reads "0.5" as 0.5: every function took numeric strings (a column
+    # read from a text file, say) for numbers. They go through the estimators' check now.
+    log_emission = np.log([[0.9, 0.2], [0.1, 0.8], [0.9, 0.2]])
+    startprob, transmat = np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.2, 0.8]])
+    arrays = {"log_emission": log_emission, "startprob": startprob, "transmat": transmat,
+              "log_scaling": hmm.forward(log_emission, startprob, transmat)[1],
+              "state_posteriors": hmm.forward_backward(log_emission, startprob, transmat)[0],
+              "pairwise_posteriors": hmm.pairwise_posteriors(log_emission, startprob, transmat)}
+    forward_like = ("log_emission", "startprob", "transmat")
+    signatures = {name: forward_like for name in ("forward", "forward_log", "forward_backward", "viterbi",
+                                                  "log_likelihood", "forward_unscaled", "pairwise_posteriors")}
+    signatures.update(backward=("log_emission", "transmat", "log_scaling"), backward_log=("log_emission", "transmat"),
+                      evidence_lower_bound=(*forward_like, "state_posteriors", "pairwise_posteriors"))
+    for function, names in signatures.items():
+        getattr(hmm, function)(*(arrays[name] for name in names))  # numbers pass
+        for bad in names:
+            given = [arrays[name].astype(str) if name == bad else arrays[name] for name in names]
+            with pytest.raises(ValueError, match=f"^{bad} must contain .*, got an array of dtype <U"):
+                getattr(hmm, function)(*given)
 
 
 # -- underflow of the naive recursion ----------------------------------------------------------------

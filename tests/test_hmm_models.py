@@ -548,3 +548,28 @@ def test_fit_validates_the_starting_probabilities_once(monkeypatch):
     assert calls == {"check_probability_vector": 1, "check_stochastic_matrix": 1}
     np.testing.assert_array_equal(model.startprob_, [0.5, 0.3, 0.2])
     np.testing.assert_array_equal(model.transmat_, STICKY / STICKY.sum(axis=1, keepdims=True))
+
+
+def test_fit_validates_the_emission_starting_values_once(count_calls):
+    """emissionprob_init, covariances_init and rates_init are checked once per fit (emissionprob_init by
+    the settings check, before the data are read), however many runs start from them; the starts are
+    the values given."""
+    from emlib.distributions import Gaussian
+    from emlib.hmm import models
+
+    symbols, _ = categorical_truth().sample(200, random_state=0)
+    emissionprob = categorical_truth().emissionprob_
+    X, _ = gaussian_truth().sample(200, random_state=0)
+    covariances = np.array([[[0.5]], [[0.6]], [[0.7]]])
+    counts, _ = poisson_truth().sample(200, random_state=0)
+    rates = poisson_truth().rates_
+    count_calls(models, "_checked_categorical", "categorical")
+    count_calls(Gaussian, "check_covariances", "covariances")
+    count_calls(models, "Poisson", "poisson")
+    model = CategoricalHMM(3, emissionprob_init=emissionprob, n_init=3, max_iter=0, random_state=0).fit(symbols)
+    np.testing.assert_allclose(model.emissionprob_, emissionprob, rtol=1e-15)  # renormalised rows
+    model = GaussianHMM(3, covariances_init=covariances, n_init=3, max_iter=0, random_state=0).fit(X)
+    np.testing.assert_array_equal(model.covariances_, covariances)
+    model = PoissonHMM(3, rates_init=rates, n_init=3, max_iter=0, random_state=0).fit(counts)
+    np.testing.assert_array_equal(model.rates_, rates)
+    assert count_calls.calls == {"categorical": 1, "covariances": 1, "poisson": 1}

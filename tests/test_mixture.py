@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import emlib.mixture
-from emlib import GaussianMixture
+from emlib import BernoulliMixture, GaussianMixture, PoissonMixture
 from emlib.exceptions import (
     ConvergenceWarning,
     DegenerateComponentWarning,
@@ -729,3 +729,27 @@ def test_each_warning_once_per_fit():
         GaussianMixture(2, random_state=0, max_iter=20, tol=0).fit(X)
     messages = [str(w.message) for w in caught]
     assert len(messages) == len(set(messages)) > 0
+
+
+def test_fit_checks_the_starting_values_once(count_calls):
+    """Each mixture checks its *_init values against the data once per fit (in memory and on a
+    sample of a dask array alike), however many runs start from them: _check_initial_values built the
+    start to check it, and fit built it again; each run's Gaussian checked covariances_init again."""
+    from emlib.distributions import Gaussian
+    from emlib.mixture import _discrete, _gaussian
+
+    X = np.random.default_rng(0).normal(size=(120, 2))
+    count_calls(_gaussian, "check_means_init", "means")
+    count_calls(Gaussian, "check_covariances", "covariances")
+    count_calls(_discrete, "_check_probabilities_init", "probabilities")
+    count_calls(_discrete, "_check_rates_init", "rates")
+    covariances = np.array([np.eye(2), 2 * np.eye(2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(2, means_init=[[0, 0], [1, 1]], covariances_init=covariances, n_init=3, max_iter=0,
+                             random_state=0).fit(X, sample_weight=np.r_[0.0, np.ones(119)])
+        BernoulliMixture(2, probabilities_init=[[0.2, 0.7], [0.6, 0.4]], n_init=3, max_iter=0,
+                         random_state=0).fit(X > 0)
+        PoissonMixture(2, rates_init=[[1, 2], [3, 4]], n_init=3, max_iter=0, random_state=0).fit(np.abs(X).round())
+    assert count_calls.calls == {"means": 1, "covariances": 1, "probabilities": 1, "rates": 1}
+    np.testing.assert_array_equal(gm.covariances_, covariances)

@@ -85,14 +85,24 @@ def test_counts_that_no_component_can_emit_are_named():
     # values", and predict returned component 0 where predict_proba refused.
     rng = np.random.default_rng(0)
     counts = np.c_[rng.poisson(3.0, 60), rng.poisson(3.0, 60)]
+    # One check names the sample (index and values) in the E-step and in predict alike.
+    first = int(np.flatnonzero(counts[:, 1] > 0)[0])
+    weight = np.ones(60)
+    weight[0] = 0.0  # a row of weight zero is absent, and not counted
     for accelerate in (None, "squarem"):
-        with pytest.raises(ValueError, match=r"a sample of X, \[\d+, \d+\], has probability zero under "
-                                             "every component of the current parameters"):
+        with pytest.raises(ValueError, match=rf"sample {first} of X \(counting the rows of positive weight, "
+                                             rf"within its chunk for a dask array\), \[{counts[first, 0]}, "
+                                             rf"{counts[first, 1]}\], has probability zero under every "
+                                             "component of the current parameters, and no EM step"):
             PoissonMixture(2, rates_init=[[1.0, 0.0], [2.0, 0.0]], accelerate=accelerate).fit(counts)
+    assert first == 0  # with row 0 absent, row 1 is the first counted
+    with pytest.raises(ValueError, match=rf"sample 0 of X \(counting .*\), \[{counts[1, 0]}, {counts[1, 1]}\]"):
+        PoissonMixture(2, rates_init=[[1.0, 0.0], [2.0, 0.0]]).fit(counts, sample_weight=weight)
     pm = PoissonMixture(2, random_state=0).fit(np.c_[counts[:, 0], np.zeros(60, dtype=int)])
-    with pytest.raises(ValueError, match=r"a sample of X, \[1, 3\], has probability zero"):
+    with pytest.raises(ValueError, match=r"sample 0 of X \(counting .*\), \[1, 3\], has probability zero"):
         pm.partial_fit([[1, 3]])
     for method in (pm.predict, pm.predict_proba):
-        with pytest.raises(ValueError, match="sample 1 of X has zero probability under every component"):
+        with pytest.raises(ValueError, match=r"^sample 1 of X, \[1, 3\], has probability zero under every "
+                                             "component of the fitted model$"):
             method([[1, 0], [1, 3]])
     assert np.isneginf(pm.score_samples([[1, 3]])).all()  # a log-likelihood, not a decision

@@ -70,6 +70,10 @@ def test_scalar_checks():
     for bad in ("no", None, 0, 1.0):
         with pytest.raises(TypeError, match="flag must be True or False"):
             check_flag(bad, "flag")
+    assert check_flag(np.int64(2), "verbose", levels=True) is True and check_flag(0, "verbose", levels=True) is False
+    for bad in ("yes", None, 1.0):
+        with pytest.raises(TypeError, match=r"verbose must be True or False \(or an integer level\)"):
+            check_flag(bad, "verbose", levels=True)
     assert check_choice("a", "kind", ("a", "b")) == "a"
     with pytest.raises(ValueError, match="kind must be one of 'a', 'b'; got 'c'"):
         check_choice("c", "kind", ("a", "b"))
@@ -87,7 +91,8 @@ def test_check_probability_vector():
         ([1.2, -0.2, 0.0], "w has negative entries"),
         ([0.2, 0.2, 0.2], "w must sum to one, but sums to 0.6"),
         ([np.nan, 0.5, 0.5], "w contains NaN"),
-        (["a", "b", "c"], "w must be an array of numbers"),
+        (["a", "b", "c"], "w must contain probabilities, got an array of dtype <U1"),
+        (np.array(["0.5", "0.25", "0.25"]), "w must contain probabilities, got an array of dtype"),
     ]
     for p, match in cases:
         with pytest.raises(ValueError, match=match):
@@ -102,6 +107,7 @@ def test_check_stochastic_matrix():
         ([[1.0]], r"A must have shape \(2, 2\)"),
         ([[0.5, 0.5], [0.7, 0.7]], "each row of A must sum to one, but row 1 sums to 1.4"),
         ([[1.5, -0.5], [0.5, 0.5]], "A has negative entries"),
+        (np.array([["0.5", "0.5"], ["1", "0"]]), "A must contain probabilities, got an array of dtype <U3"),
     ]
     for value, match in cases:
         with pytest.raises(ValueError, match=match):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emlib._validation import FINITE, as_numeric_array, is_known
+from emlib._validation import FINITE, as_numeric_array, check_random_state, is_known
 
 # check_finite tests arrays up to this size entry by entry at once (a boolean temporary of at most
 # 64 KB); larger ones by their sum first.
@@ -265,6 +265,20 @@ def _check_weighted(X, weights, n_features: int, n_components: int,
     if smallest < 0:
         raise ValueError(f"weights must be non-negative, got a minimum of {smallest:.3g}")
     return X, weights, totals
+
+
+def check_sampling(components, rng, n_components: int) -> tuple[np.ndarray, np.random.Generator]:
+    """The arguments of every family's ``sample``: component labels as an ``intp`` array (integers
+    in ``[0, n_components)``; ``TypeError`` for labels of another dtype, floats included) and a
+    generator from ``rng`` (None, an int >= 0 or a Generator: :func:`check_random_state`)."""
+    labels = as_numeric_array(components, "components", what="component labels")
+    if labels.dtype.kind not in "iu" and labels.size:
+        raise TypeError(f"components must hold integer component labels, got an array of dtype {labels.dtype}")
+    labels = labels.astype(np.intp, copy=False)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_components):
+        raise ValueError(f"components must be integers in [0, {n_components}), got labels from "
+                         f"{labels.min()} to {labels.max()}")
+    return labels, check_random_state(rng, "rng")
 
 
 def weight_totals(weights: np.ndarray) -> np.ndarray:

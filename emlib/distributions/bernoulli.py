@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector
-from emlib._validation import BINARY, check_data, is_known, output_array
+from emlib._validation import (
+    BINARY,
+    as_numeric_array,
+    check_data,
+    is_known,
+    output_array,
+)
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -21,10 +27,11 @@ from emlib.distributions._statistics import (
     _check_sums,
     _check_weighted,
     check_rows,
+    check_sampling,
 )
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["DEFAULT_MIN_PROB", "Bernoulli"]
 
@@ -69,7 +76,7 @@ class Bernoulli:
         ):
             raise ValueError(f"min_prob must be a number in (0, 0.5), got {min_prob!r}")
         self.min_prob = float(min_prob)
-        probabilities = np.array(probabilities, dtype=np.float64, ndmin=2)
+        probabilities = np.array(as_numeric_array(probabilities, "probabilities"), dtype=np.float64, ndmin=2)
         if probabilities.ndim != 2:
             raise ValueError(
                 f"probabilities must have shape (K, D), got shape {probabilities.shape}"
@@ -93,7 +100,7 @@ class Bernoulli:
 
     @probabilities.setter
     def probabilities(self, value: ArrayLike) -> None:
-        value = np.array(value, dtype=np.float64)
+        value = np.array(as_numeric_array(value, "probabilities"), dtype=np.float64)
         if value.shape != self._shape:
             raise ValueError(f"probabilities must have shape {self._shape}, got {value.shape}")
         if not np.all(np.isfinite(value)):
@@ -229,9 +236,11 @@ class Bernoulli:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One draw from component ``components[i]`` for each i: 0/1 floats of shape (len(components), D)."""
-        components = np.asarray(components, dtype=np.intp)
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One draw from component ``components[i]`` for each i: 0/1 floats of shape (len(components), D).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
         uniform = rng.random((components.size, self.n_features))
         return (uniform < self._probabilities[components]).astype(np.float64)
 

@@ -7,17 +7,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
-from emlib._validation import is_known, output_array, symbols_below
+from emlib._validation import as_numeric_array, is_known, output_array, symbols_below
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
     _check_fixed,
     _check_sums,
     _check_weighted,
+    check_sampling,
 )
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["Categorical", "check_symbols"]
 
@@ -285,9 +286,11 @@ class Categorical:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: ArrayLike, rng: np.random.Generator) -> np.ndarray:
-        """One symbol from component ``components[i]`` for each i: int array of shape (len(components),)."""
-        components = np.asarray(components, dtype=np.intp)
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One symbol from component ``components[i]`` for each i: int array of shape (len(components),).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
         cumulative = np.cumsum(self._probabilities, axis=1)
         # Round-off must not push a uniform draw past the last symbol a component can emit.
         M = self.n_symbols
@@ -303,7 +306,7 @@ class Categorical:
 
 def _check_rows(value, name: str) -> np.ndarray:
     try:
-        array = np.array(value, dtype=np.float64, ndmin=2)
+        array = np.array(as_numeric_array(value, name), dtype=np.float64, ndmin=2)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be an array of numbers of shape (K, M)") from None
     if array.ndim != 2:

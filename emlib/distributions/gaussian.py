@@ -31,12 +31,13 @@ from emlib.distributions._statistics import (
     _check_weighted,
     check_finite,
     check_rows,
+    check_sampling,
     not_finite,
 )
 from emlib.exceptions import DegenerateComponentWarning
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["COVARIANCE_TYPES", "Gaussian", "covariance_shape"]
 
@@ -131,16 +132,30 @@ class Gaussian:
 
     def __init__(self, means: ArrayLike, covariances: ArrayLike, covariance_type: str = "full",
                  reg_covar: float = 1e-6):
+        self._set_settings_and_means(means, covariance_type, reg_covar)
+        self.covariances = covariances  # validates and factorises
+
+    @classmethod
+    def _with_checked_covariances(cls, means: ArrayLike, covariances: np.ndarray, covariance_type: str,
+                                  reg_covar: float) -> Gaussian:
+        """``Gaussian(means, covariances, ...)`` for covariances that :meth:`check_covariances`
+        returned for these means' shape (a start from ``covariances_init``, which the estimators check
+        once per fit): factorised without being checked again."""
+        gaussian = cls.__new__(cls)
+        gaussian._set_settings_and_means(means, covariance_type, reg_covar)
+        gaussian._set_covariances(covariances, fitting=False)
+        return gaussian
+
+    def _set_settings_and_means(self, means: ArrayLike, covariance_type: str, reg_covar: float) -> None:
         self.covariance_type = check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
         self.reg_covar = check_nonnegative_float(reg_covar, "reg_covar")
         try:
-            means = np.array(means, dtype=np.float64, ndmin=2)
+            means = np.array(as_numeric_array(means, "means"), dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (K, D)") from None
         if means.ndim != 2 or 0 in means.shape or not np.isfinite(means).all():
             raise ValueError(f"means must be a finite, non-empty array of shape (K, D), got shape {means.shape}")
         self._means = means
-        self.covariances = covariances  # validates and factorises
 
     # -- parameters -------------------------------------------------------------------------------
     @property
@@ -160,7 +175,7 @@ class Gaussian:
 
     @means.setter
     def means(self, value: ArrayLike) -> None:
-        value = np.array(value, dtype=np.float64)
+        value = np.array(as_numeric_array(value, "means"), dtype=np.float64)
         if value.shape != self._means.shape or not np.all(np.isfinite(value)):
             raise ValueError(f"means must be a finite array of shape {self._means.shape}")
         self._means = value
@@ -744,11 +759,12 @@ class Gaussian:
             )
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One draw from component ``components[i]`` for each i: array of shape (len(components), D)."""
-        components = np.asarray(components, dtype=np.intp).reshape(-1)
-        if components.size and (components.min() < 0 or components.max() >= self.n_components):
-            raise ValueError(f"components must be integers in [0, {self.n_components})")
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One draw from component ``components[i]`` for each i: array of shape (len(components), D).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
+        components = components.reshape(-1)
         z = rng.standard_normal((components.size, self.n_features))
         if self.covariance_type in ("diag", "spherical"):
             return self._means[components] + z * np.sqrt(self._diagonal_variances())[components]

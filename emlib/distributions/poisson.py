@@ -11,7 +11,14 @@ from emlib._unconstrained import (
     nonnegative_from_vector,
     nonnegative_to_vector,
 )
-from emlib._validation import COUNTS, check_data, derived, is_known, output_array
+from emlib._validation import (
+    COUNTS,
+    as_numeric_array,
+    check_data,
+    derived,
+    is_known,
+    output_array,
+)
 from emlib.distributions._empty import empty_components
 from emlib.distributions._statistics import (
     WeightedSums,
@@ -19,10 +26,11 @@ from emlib.distributions._statistics import (
     _check_sums,
     _check_weighted,
     check_rows,
+    check_sampling,
 )
 
 if TYPE_CHECKING:
-    from emlib._typing import ArrayLike, FixedNames
+    from emlib._typing import ArrayLike, FixedNames, RandomState
 
 __all__ = ["Poisson", "check_counts"]
 
@@ -76,7 +84,7 @@ class Poisson:
     parameter_names = ("rates",)
 
     def __init__(self, rates: ArrayLike):
-        rates = np.array(rates, dtype=np.float64)
+        rates = np.array(as_numeric_array(rates, "rates"), dtype=np.float64)
         if rates.ndim == 1:
             rates = rates[:, None]
         if rates.ndim != 2 or rates.size == 0:
@@ -99,7 +107,7 @@ class Poisson:
 
     @rates.setter
     def rates(self, value: ArrayLike) -> None:
-        value = np.array(value, dtype=np.float64)
+        value = np.array(as_numeric_array(value, "rates"), dtype=np.float64)
         if value.ndim == 1 and self.n_features == 1:
             value = value[:, None]
         if value.shape != self._rates.shape:
@@ -220,9 +228,11 @@ class Poisson:
         return self.fit_statistics(self.statistics(X, weights))
 
     # -- generation -------------------------------------------------------------------------------
-    def sample(self, components: ArrayLike, rng: np.random.Generator) -> np.ndarray:
-        """One row of counts from component ``components[i]`` for each i: int array (len(components), D)."""
-        components = np.asarray(components, dtype=np.intp)
+    def sample(self, components: ArrayLike, rng: RandomState = None) -> np.ndarray:
+        """One row of counts from component ``components[i]`` for each i: int array (len(components), D).
+
+        ``components`` holds integer labels; ``rng`` is None, an int seed or a Generator."""
+        components, rng = check_sampling(components, rng, self.n_components)
         return rng.poisson(self._rates[components]).astype(np.int64)
 
 

@@ -36,6 +36,7 @@ from emlib._estimator import (
 )
 from emlib._unconstrained import check_vector, simplex_from_vector, simplex_to_vector
 from emlib._validation import (
+    as_numeric_array,
     check_choice,
     check_lengths,
     check_positive_int,
@@ -78,7 +79,9 @@ class HMMSettings(NamedTuple):
     ``fixed`` holds the names users write (``"transmat"``, ``"means"``, ``"emissionprob"``);
     ``emission_fixed`` the emission distribution's own names for the fixed emission parameters.
     ``startprob_init`` and ``transmat_init`` are the starting start probabilities and transition
-    matrix (uniform where not given), validated once, by the check that names them.
+    matrix (uniform where not given), validated once, by the check that names them;
+    ``emission_init`` the emission's starting values that the settings check validated (the
+    probabilities of ``CategoricalHMM``'s ``emissionprob_init``), None where there are none.
     """
 
     startprob_prior: np.ndarray  # (K,) Dirichlet pseudo-counts
@@ -87,6 +90,7 @@ class HMMSettings(NamedTuple):
     emission_fixed: tuple[str, ...]
     startprob_init: np.ndarray | None = None  # (K,)
     transmat_init: np.ndarray | None = None  # (K, K)
+    emission_init: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -469,7 +473,7 @@ class BaseHMM(EMEstimator):
         if is_dask_array(X):
             data, X, largest = self._chunked_sequences(X, lengths, states)
             n, fully = int(sum(data.row_chunks)), False
-            emission_start = self._emission_start(X, largest=largest)
+            emission_start = self._emission_start(X, settings, largest=largest)
         else:
             X = self._check_X(X, fitting=True)
             n = X.shape[0]
@@ -477,7 +481,7 @@ class BaseHMM(EMEstimator):
             labelled_rows, labels = self._check_states(states, n)
             fully = labelled_rows is not None and labelled_rows.shape[0] == n
             data = SequenceData(X, lengths, _inference.sequence_starts(lengths), labelled_rows, labels, fully)
-            emission_start = self._emission_start(X)
+            emission_start = self._emission_start(X, settings)
         if n < self.n_components and not fully:
             raise ValueError(
                 f"n_components={self.n_components} needs at least as many samples, got {n}"
@@ -929,9 +933,11 @@ class BaseHMM(EMEstimator):
     def _check_X(self, X, fitting: bool) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _emission_start(self, X, largest=None):  # pragma: no cover - abstract
-        """The emission's start, ``(X, rng, labelled_rows, labels) -> emission``; ``largest`` is the
-        columns' largest values over all the data when ``X`` is a sample of it."""
+    def _emission_start(self, X, settings: HMMSettings, largest=None):  # pragma: no cover - abstract
+        """The emission's start, ``(X, rng, labelled_rows, labels) -> emission``, from the starting
+        values given (checked here, or by the settings check: ``settings.emission_init``) and
+        checked only once per fit; ``largest`` is the columns' largest values over all the data when
+        ``X`` is a sample of it."""
         raise NotImplementedError
 
     def _n_free_emission_parameters(self) -> int:  # pragma: no cover - abstract
@@ -963,7 +969,7 @@ def _check_pseudo_counts(value, name: str, shape: tuple[int, ...]) -> np.ndarray
     if type(value) in (int, float) and 0 <= value < np.inf:  # one pseudo-count for all (0, the default)
         return np.full(shape, float(value))
     try:
-        array = np.array(value, dtype=np.float64)
+        array = np.array(as_numeric_array(value, name), dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a non-negative number or an array of shape {shape}") from None
     if array.ndim == 0:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from emlib._validation import as_numeric_array
 from emlib.elbo import Decomposition
 from emlib.hmm import _inference
 from emlib.hmm._inference import prepare, transition_rows
@@ -96,14 +97,14 @@ def evidence_lower_bound(log_emission: ArrayLike, startprob: ArrayLike, transmat
 
 
 def _check_marginals(state_posteriors, pairs, T, K, first, second) -> np.ndarray:
-    q = np.asarray(state_posteriors, dtype=np.float64)
+    q = np.asarray(as_numeric_array(state_posteriors, "state_posteriors", what="probabilities"), dtype=np.float64)
     if q.shape != (T, K):
         raise ValueError(f"state_posteriors must have shape {(T, K)}, got {q.shape}")
     if not np.all(np.isfinite(q)) or np.any(q < 0):
         raise ValueError("state_posteriors must contain non-negative finite probabilities")
     if not np.allclose(q.sum(axis=1), 1.0, rtol=0, atol=_ATOL):
         raise ValueError("each row of state_posteriors must sum to one")
-    qq = np.asarray(pairs, dtype=np.float64)
+    qq = np.asarray(as_numeric_array(pairs, "pairwise_posteriors", what="probabilities"), dtype=np.float64)
     expected_shape = (first.shape[0], K, K)
     if qq.shape != expected_shape:
         raise ValueError(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emlib._validation import (
+    as_numeric_array,
     check_lengths,
     check_probability_vector,
     check_stochastic_matrix,
@@ -42,10 +43,7 @@ METHODS = ("scaling", "log")
 # -- validation ------------------------------------------------------------------------------------
 def check_log_emission(log_emission: ArrayLike, name: str = "log_emission") -> np.ndarray:
     """A (T, K) float array without NaN or +inf, as a fresh C-contiguous copy."""
-    try:
-        array = np.array(log_emission, dtype=np.float64, order="C")
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a 2-D array of numbers (T, K)") from None
+    array = np.array(as_numeric_array(log_emission, name, what="log-probabilities"), dtype=np.float64, order="C")
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array of shape (T, K), got shape {array.shape}")
     if np.isnan(array).any():
@@ -194,10 +192,7 @@ def backward(log_emission: ArrayLike, transmat: ArrayLike, log_scaling: ArrayLik
     T, K = log_emission.shape
     transmat = np.ascontiguousarray(check_stochastic_matrix(transmat, "transmat", shape=(K, K)))
     lengths = check_lengths(lengths, T)
-    try:
-        log_scaling = np.array(log_scaling, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("log_scaling must be an array of numbers, the output of forward()") from None
+    log_scaling = np.array(as_numeric_array(log_scaling, "log_scaling"), dtype=np.float64)
     if log_scaling.shape != (T,) or not np.all(np.isfinite(log_scaling)):
         raise ValueError(f"log_scaling must be the finite (T,) = ({T},) output of forward()")
     starts = sequence_starts(lengths)

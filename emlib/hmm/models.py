@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -11,6 +12,7 @@ from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     COUNTS,
     FINITE,
+    as_numeric_array,
     check_choice,
     check_column_ranges,
     check_n_features,
@@ -196,7 +198,7 @@ class GaussianHMM(BaseHMM):
     def _fitted_settings(self) -> dict[str, Any]:
         return {**super()._fitted_settings(), "covariance_type": self.emission_.covariance_type}
 
-    def _emission_start(self, X, largest=None):
+    def _emission_start(self, X, settings, largest=None):
         K, D = self.n_components, X.shape[1]
         means = covariances = None
         if self.means_init is not None:
@@ -237,7 +239,7 @@ class GaussianHMM(BaseHMM):
         """
         K = check_positive_int(self.n_components, "n_components")
         try:
-            means = np.array(means, dtype=np.float64, ndmin=2)
+            means = np.array(as_numeric_array(means, "means"), dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
             raise ValueError("means must be an array of numbers of shape (n_components, n_features)") from None
         if means.ndim != 2 or means.shape[0] != K:
@@ -321,6 +323,7 @@ class CategoricalHMM(BaseHMM):
         if self.n_features is not None:
             check_positive_int(self.n_features, "n_features")
             _check_table_size(self.n_components, int(self.n_features), "n_features")
+        probabilities = None
         if self.emissionprob_init is not None:
             probabilities = _checked_categorical(self.emissionprob_init, 0.0).probabilities
             if probabilities.shape[0] != self.n_components:
@@ -332,7 +335,7 @@ class CategoricalHMM(BaseHMM):
                 raise ValueError(
                     f"emissionprob_init has {probabilities.shape[1]} columns but n_features={self.n_features}"
                 )
-        return settings
+        return settings._replace(emission_init=probabilities)  # fit starts from these
 
     def _known_n_symbols(self) -> int | None:
         if self.n_features is not None:
@@ -366,14 +369,11 @@ class CategoricalHMM(BaseHMM):
         if self._known_n_symbols() is None:
             _check_table_size(self.n_components, int(found.maximum[0]) + 1, f"X (largest symbol {int(found.maximum[0])})")
 
-    def _emission_start(self, X, largest=None):
+    def _emission_start(self, X, settings, largest=None):
         known = self._known_n_symbols()
         n_symbols = known if known is not None else int(X.max() if largest is None else largest[0]) + 1
-        probabilities = None
-        if self.emissionprob_init is not None:
-            probabilities = _checked_categorical(self.emissionprob_init, self.emissionprob_prior).probabilities
         return partial(_categorical_emission_start, n_components=self.n_components, n_symbols=n_symbols,
-                       pseudo_count=float(self.emissionprob_prior), probabilities=probabilities)
+                       pseudo_count=float(self.emissionprob_prior), probabilities=settings.emission_init)
 
     def _n_free_emission_parameters(self) -> int:
         return 0 if "emissionprob" in self._settings.fixed else self.emission_.n_parameters
@@ -464,17 +464,17 @@ class PoissonHMM(BaseHMM):
     def _validated_facts(self, data) -> tuple:
         return (FINITE, COUNTS)
 
-    def _emission_start(self, X, largest=None):
+    def _emission_start(self, X, settings, largest=None):
         K, D = self.n_components, X.shape[1]
-        rates = None
+        given = None
         if self.rates_init is not None:
             try:
-                rates = Poisson(self.rates_init).rates
+                given = Poisson(self.rates_init)
             except ValueError as exc:
                 raise ValueError(f"rates_init: {exc}") from None
-            if rates.shape != (K, D):
+            if given.rates.shape != (K, D):
                 raise ValueError(f"rates_init must have shape {(K, D)}, got {np.shape(self.rates_init)}")
-        return partial(_poisson_emission_start, n_components=K, init=self.init, rates=rates)
+        return partial(_poisson_emission_start, n_components=K, init=self.init, given=given)
 
     def _n_free_emission_parameters(self) -> int:
         return 0 if "rates" in self._settings.fixed else self.emission_.n_parameters
@@ -515,9 +515,9 @@ def _gaussian_emission_start(X, rng, labelled_rows, labels, *, n_components, cov
                           covariances=covariances, labelled_rows=labelled_rows, labels=labels)
 
 
-def _poisson_emission_start(X, rng, labelled_rows, labels, *, n_components, init, rates) -> Poisson:
-    if rates is not None:
-        return Poisson(rates)
+def _poisson_emission_start(X, rng, labelled_rows, labels, *, n_components, init, given) -> Poisson:
+    if given is not None:  # checked once per fit: each run starts from a copy
+        return copy.deepcopy(given)
     return poisson_start(X, rng, n_components, init, labelled_rows=labelled_rows, labels=labels)
 
 

@@ -121,6 +121,30 @@ def posterior_from_log_prob(log_prob: np.ndarray, log_weights: np.ndarray,
     return resp_t.T, log_evidence
 
 
+def check_possible(log_evidence: np.ndarray, X: np.ndarray, fitting: bool) -> None:
+    """A ValueError naming the first sample of ``X`` (N, D) that no component can produce
+    (``log_evidence``, (N,), is -inf there): its responsibilities would be NaN.
+
+    ``fitting``: raised by the E-step (``X`` holds the rows of positive weight, of one chunk for a
+    dask array, and EM cannot leave the zero), else by predict and predict_proba (the fitted model).
+    """
+    impossible = np.flatnonzero(np.isneginf(log_evidence))
+    if not impossible.size:
+        return
+    index = int(impossible[0])
+    row = X[index]
+    values = ", ".join(f"{value:g}" for value in row[:8]) + (", ..." if row.size > 8 else "")
+    if fitting:
+        where = " (counting the rows of positive weight, within its chunk for a dask array)"
+        why = ("the current parameters, and no EM step can change that: zeros in the starting values (a "
+               "rate of 0 emits only zeros) or, for partial_fit, components fitted to a column of zeros")
+    else:
+        where, why = "", "the fitted model"
+    raise ValueError(
+        f"sample {index} of X{where}, [{values}], has probability zero under every component of {why}"
+    )
+
+
 class MixtureData(NamedTuple):
     """The data :class:`MixtureEM` runs on."""
 
@@ -157,15 +181,7 @@ def mixture_statistics(data: MixtureData, components: Distribution, weights: np.
         log_weights = np.log(weights) + components.log_penalty()
     log_prob = components.log_prob(data.X, out=_empty(workspace, "log_prob", (data.X.shape[0], weights.shape[0])))
     resp, log_evidence = posterior_from_log_prob(log_prob, log_weights, workspace)
-    impossible = np.flatnonzero(np.isneginf(log_evidence))
-    if impossible.size:  # its responsibilities are NaN
-        row = data.X[impossible[0]]
-        values = ", ".join(f"{value:g}" for value in row[:8]) + (", ..." if row.size > 8 else "")
-        raise ValueError(
-            f"a sample of X, [{values}], has probability zero under every component of the current "
-            "parameters, and no EM step can change that: zeros in the starting values (a rate of 0 "
-            "emits only zeros) or, for partial_fit, components fitted to a column of zeros"
-        )
+    check_possible(log_evidence, data.X, fitting=True)
     if data.unit_weights:
         return components.statistics(data.X, resp), float(log_evidence.sum())
     resp.T[...] *= data.sample_weight  # in place: the responsibilities are this call's own
@@ -263,8 +279,8 @@ class BaseMixture(EMEstimator):
 
     Subclasses provide ``_check_X(X)`` (validation for their data type, returning an (N, D)
     array) and ``_start(X)`` (a callable ``start(X, sample_weight, rng) -> (components,
-    weights)`` with the settings bound, for :class:`MixtureEM`). They may override
-    ``_check_initial_values(X)`` to validate user starting values before fitting, and, for data the
+    weights)`` with the settings bound, for :class:`MixtureEM`, whose user starting values it
+    checks against the data, once per fit and before any work). They may override, for data the
     components cannot score directly (missing entries), ``_em_problem(X, sample_weight, start)``
     and ``_scoring_components(X)``. The fitted components are in ``components_``.
     """
@@ -342,11 +358,9 @@ class BaseMixture(EMEstimator):
             self._check_enough_samples(np.count_nonzero(keep))
             if warm:
                 check_n_features(X, self.n_features_in_, type(self).__name__)
-            else:
-                self._check_initial_values(X)
+            start = self._fitted_start() if warm else self._start(X)
             if not keep.all():  # a zero weight is an absent row
                 X, sample_weight = X[keep], sample_weight[keep]
-            start = self._fitted_start() if warm else self._start(X)
             model, data = self._em_problem(X, sample_weight, start)
             n_features, weight = X.shape[1], float(sample_weight.sum())
         result = self._run_em(model, data, tol_scale=weight, n_init=1 if warm else self.n_init)
@@ -458,8 +472,6 @@ class BaseMixture(EMEstimator):
         sample = found.sample if found.sample.ndim == 2 else found.sample[:, None]
         if warm:
             check_n_features(sample, self.n_features_in_, type(self).__name__)
-        else:
-            self._check_initial_values(sample)
         start = self._fitted_start() if warm else self._start(sample)
         model, local = self._em_problem(sample, found.sample_weight_local, start, found)
         arrays = (found.X,) if found.sample_weight is None else (found.X, found.sample_weight)
@@ -488,9 +500,6 @@ class BaseMixture(EMEstimator):
                     f"gets any (weights_init[{int(np.argmin(weights))}] is 0)"
                 )
 
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        """Validate user starting values against the data before fitting (subclasses extend)."""
-
     def _initial_weights(self) -> np.ndarray:
         if self.weights_init is not None:
             return check_probability_vector(self.weights_init, "weights_init", size=self.n_components)
@@ -513,31 +522,28 @@ class BaseMixture(EMEstimator):
         """What scores ``X`` with ``log_prob``: the components (subclasses may wrap them)."""
         return self.components_
 
-    def _posterior(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def _posterior(self, X, possible: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Responsibilities (N, K) and log-evidence (N,) of ``X``; with ``possible``, a ValueError
+        for a sample no component can produce."""
         X = self._checked_fitted_X(X)
-        return responsibilities(self._scoring_components(X), self.weights_, X)
+        posterior, log_evidence = responsibilities(self._scoring_components(X), self.weights_, X)
+        if possible:
+            check_possible(log_evidence, X, fitting=False)
+        return posterior, log_evidence
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Responsibilities ``p(z = k | x)`` of each sample, shape (n_samples, n_components).
 
         Raises ``ValueError`` for a sample that every component gives zero density.
         """
-        return np.ascontiguousarray(self._possible_posterior(X))
+        return np.ascontiguousarray(self._posterior(X, possible=True)[0])
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable component of each sample, shape (n_samples,).
 
         Raises ``ValueError`` for a sample that every component gives zero density.
         """
-        return np.argmax(self._possible_posterior(X).T, axis=0)
-
-    def _possible_posterior(self, X) -> np.ndarray:
-        """The responsibilities (N, K); a ValueError for a sample no component can produce."""
-        posterior, log_evidence = self._posterior(X)
-        impossible = np.flatnonzero(np.isneginf(log_evidence))
-        if impossible.size:
-            raise ValueError(f"sample {impossible[0]} of X has zero probability under every component")
-        return posterior
+        return np.argmax(self._posterior(X, possible=True)[0].T, axis=0)
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log-likelihood ``log p(x_n)`` of each sample, shape (n_samples,)."""

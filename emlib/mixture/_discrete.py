@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET
-from emlib._validation import BINARY, COUNTS, FINITE
+from emlib._validation import BINARY, COUNTS, FINITE, as_numeric_array
 from emlib.distributions.bernoulli import DEFAULT_MIN_PROB, Bernoulli
 from emlib.distributions.poisson import Poisson
 from emlib.initialization import kmeans_start
@@ -213,9 +213,6 @@ class BernoulliMixture(BaseMixture):
             start = _check_probabilities_init(self.probabilities_init, self.n_components, X.shape[1])
         return _BernoulliStart(self.n_components, self.init, self.min_prob, self._initial_weights(), start)
 
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        self._start(X)
-
     @property
     def probabilities_(self) -> np.ndarray:
         """``P(feature d = 1 | component k)``, shape (K, D)."""
@@ -225,7 +222,7 @@ class BernoulliMixture(BaseMixture):
 
 def _check_probabilities_init(probabilities_init, n_components: int, n_features: int) -> np.ndarray:
     try:
-        start = np.array(probabilities_init, dtype=np.float64)
+        start = np.array(as_numeric_array(probabilities_init, "probabilities_init"), dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError("probabilities_init must be an array of numbers of shape (n_components, "
                          "n_features)") from None
@@ -352,9 +349,6 @@ class PoissonMixture(BaseMixture):
         start = None if self.rates_init is None else _check_rates_init(self.rates_init, self.n_components, X.shape[1])
         return _PoissonStart(self.n_components, self.init, self._initial_weights(), start)
 
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        self._start(X)
-
     @property
     def rates_(self) -> np.ndarray:
         """Poisson means, shape (K, D)."""
@@ -364,7 +358,7 @@ class PoissonMixture(BaseMixture):
 
 def _check_rates_init(rates_init, n_components: int, n_features: int) -> np.ndarray:
     try:
-        start = np.array(rates_init, dtype=np.float64)
+        start = np.array(as_numeric_array(rates_init, "rates_init"), dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError("rates_init must be an array of numbers of shape (n_components, "
                          "n_features)") from None

@@ -11,6 +11,7 @@ from emlib._estimator import LEARNING_DECAY, LEARNING_OFFSET, user_stacklevel
 from emlib._validation import (
     FINITE,
     MAX_MAGNITUDE,
+    as_numeric_array,
     check_choice,
     check_column_ranges,
     check_n_features,
@@ -59,15 +60,16 @@ def gaussian_start(X: ArrayLike, rng: np.random.Generator, n_components: int, co
     """Starting Gaussian components: the shared default start of mixtures and HMMs.
 
     The centres are ``means`` if given, else those of :func:`~emlib.initialization.kmeans_start`;
-    the covariances are ``covariances`` if given, else those of the groups of samples nearest each
-    centre (the covariance of all the data for a group left empty).
+    the covariances are ``covariances`` if given (what :meth:`Gaussian.check_covariances` returned
+    for them: the estimators check their ``covariances_init`` once per fit), else those of the groups
+    of samples nearest each centre (the covariance of all the data for a group left empty).
     """
     if means is not None and covariances is not None:  # given: nothing to learn from the data
-        return Gaussian(means, covariances, covariance_type, reg_covar=reg_covar)
+        return Gaussian._with_checked_covariances(means, covariances, covariance_type, reg_covar)
     centres, groups = kmeans_start(X, n_components, rng, init=init, sample_weight=sample_weight,
                                    centres=means, labelled_rows=labelled_rows, labels=labels)
     if covariances is not None:
-        return Gaussian(centres, covariances, covariance_type, reg_covar=reg_covar)
+        return Gaussian._with_checked_covariances(centres, covariances, covariance_type, reg_covar)
     overall = overall_covariance(X, sample_weight, covariance_type, n_components, reg_covar)
     components = Gaussian(centres, overall, covariance_type, reg_covar=reg_covar)
     return components.fit(X, groups, fixed=("means",) if means is not None else ())
@@ -391,9 +393,6 @@ class GaussianMixture(BaseMixture):
         return missing.conditional_means(missing.MissingPatterns(X), self.weights_, self.means_,
                                          covariances)
 
-    def _check_initial_values(self, X: np.ndarray) -> None:
-        self._start(X)  # validates means_init and covariances_init against the data
-
     def _warn_if_degenerate(self) -> None:
         # Judged on the final fit only: EM may pass through a collapse and leave it again.
         self.components_.warn_if_collapsed(stacklevel=user_stacklevel())
@@ -437,7 +436,7 @@ class GaussianMixture(BaseMixture):
 def check_means_init(means_init, n_components: int, n_features: int) -> np.ndarray:
     """``means_init`` as a finite (K, D) float array (a 1-D array for one feature), of the data's magnitudes."""
     try:
-        means = np.array(means_init, dtype=np.float64)
+        means = np.array(as_numeric_array(means_init, "means_init"), dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError("means_init must be an array of numbers of shape (n_components, n_features)") from None
     if means.ndim == 1 and n_features == 1:
