@@ -1002,12 +1002,13 @@ def _expansion_centre(means: np.ndarray, variances: np.ndarray) -> np.ndarray | 
     feature, so that the data need no shifting; otherwise the mean of the means."""
     if (means * means <= _ORIGIN_LIMIT * variances).all():
         return None
-    return means.mean(axis=0)
+    return np.add.reduce(means, axis=0) / len(means)  # np.mean's arithmetic, without its Python
 
 
 def _cache_rows(width: int) -> int:
     """Rows per block for a working array of ``width`` floats per row that should stay in cache."""
-    return int(max(64, min(_MAX_BLOCK_ROWS, _CACHE_BYTES // (8 * width))))
+    rows = _CACHE_BYTES // (8 * width)  # one comparison for max: called once per small call
+    return 64 if rows < 64 else min(rows, _MAX_BLOCK_ROWS)
 
 
 def _matrix_rows(width: int) -> int:
