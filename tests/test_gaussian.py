@@ -381,16 +381,19 @@ def test_log_prob_every_path_equals_the_plain_computation(covariance_type, kerne
     np.testing.assert_allclose(log_prob, plain_log_prob(g, X), rtol=1e-10, atol=1e-8)
     assert log_prob.flags.c_contiguous
     np.testing.assert_allclose(g.log_prob(X[:7]), log_prob[:7], rtol=1e-13)  # fewer rows than a block
+    np.testing.assert_allclose(g.log_prob(X[:600]), log_prob[:600], rtol=1e-13)  # one block, not broadcast
 
 
 @pytest.mark.usefixtures("short_blocks")
 @pytest.mark.parametrize(("covariance_type", "kernels"), KERNEL_PATHS)
 @pytest.mark.parametrize(("K", "D"), SHAPES)
 @pytest.mark.parametrize("offset", [0.0, 1e4])
-def test_fit_every_path_equals_the_plain_computation(covariance_type, kernels, K, D, offset, monkeypatch):
+# N: one block of more rows than are broadcast (_BROADCAST_ROWS); blocks of rows, a partial last
+# one (and the compiled kernels' four rows and three more)
+@pytest.mark.parametrize("N", [600, 3003])
+def test_fit_every_path_equals_the_plain_computation(covariance_type, kernels, K, D, offset, N, monkeypatch):
     use_kernels(monkeypatch, kernels)
     rng = np.random.default_rng(K + D)
-    N = 3003  # blocks of rows, a partial last one; the compiled kernels' four rows and three more
     X = offset + rng.normal(size=(N, D)) * rng.uniform(0.5, 2.0, D)
     weights = rng.dirichlet(np.ones(K), size=N) * rng.integers(1, 3, size=(N, 1))
     weights[rng.random(N) < 0.1] = 0.0  # rows of no weight, as after a zero sample weight

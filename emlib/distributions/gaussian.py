@@ -55,7 +55,11 @@ _CACHE_BYTES = 1 << 19
 # No block is longer than this, however narrow its rows: with a few features, shorter blocks
 # would spend their time in Python's loop over them rather than in NumPy.
 _MAX_BLOCK_ROWS = 1 << 15
-# Up to this many rows, _CentredBlocks subtracts the centre by broadcasting (see there).
+# A call of up to this many rows that fits in one block has its centre subtracted, and rows added
+# to its blocks (_add_flat), by broadcasting; beyond, the row is repeated once per row and the
+# arithmetic runs on flat vectors (see _CentredBlocks). Broadcasting costs about 13 ns per row
+# (NumPy's loop over short rows), repeating a few microseconds and a pass: for one block of D = 2
+# to 32 features they cross between 512 and 1024 rows (measured December 2026, 2-core machine).
 _BROADCAST_ROWS = 512
 # From this many features on, full and tied covariances whiten with BLAS's triangular product
 # (scipy.linalg.blas, imported on first use): half the operations of a general matrix product.
@@ -428,7 +432,7 @@ class Gaussian:
         log_norm = self._log_norm_const()
         blocks = _CentredBlocks(X, centre, _matrix_rows(2 * D + K))
         whiten = _Whitening(P, blocks.rows)
-        constant = _tiled(log_norm - 0.5 * offsets, blocks.rows)
+        constant = blocks.repeated(log_norm - 0.5 * offsets)
         norms = np.empty(blocks.rows)
         # As for diagonal covariances: a mean far from c (in its own standard deviations) is scored
         # directly, since the expansion would cancel about eps * |w_k|^2.
@@ -474,8 +478,8 @@ class Gaussian:
         blocks = _CentredBlocks(X, centre, _matrix_rows((K + 1) * D))
         rows = blocks.rows
         stacked = P.transpose(1, 0, 2).reshape(D, K * D)
-        shift = _tiled(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D), rows)
-        constant = _tiled(log_norm, rows)
+        shift = blocks.repeated(np.einsum("kd,kde->ke", self._means - centre, P).reshape(K * D))
+        constant = blocks.repeated(log_norm)
         summing = _summing_matrix(K, D) if K <= 4 else None  # (K D, K)
         whitened = np.empty((rows, K * D))
         for block, y in blocks:
@@ -799,11 +803,6 @@ def _weighted_scatter(X: np.ndarray, weights: np.ndarray, means: np.ndarray,
         rows = _matrix_rows(D)
         for k in components:
             roots = np.sqrt(weights[:, k])
-            if X.shape[0] <= rows:  # one block (a small call): no blocks to set up
-                y = X - means[k]
-                y *= roots[:, None]
-                scatter[k] += y.T @ y
-                continue
             for block, y in _CentredBlocks(X, means[k], rows):
                 y *= roots[block, None]
                 scatter[k] += y.T @ y
@@ -905,21 +904,11 @@ def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) 
     By two matrix products per block of rows (``centre`` None: the origin); for spherical
     components (equal precisions along each row) the squares are summed once per row.
     """
-    N, D = X.shape
-    rows = _cache_rows(2 * D)
+    D = X.shape[1]
     linear = linear.T  # (D, K)
     quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
-    if N <= rows:  # one block (a small call): the same products, without setting up blocks
-        y = X if centre is None else X - centre
-        if spherical:
-            np.multiply(np.einsum("ij,ij->i", y, y)[:, None], quadratic, out=out)
-        else:
-            np.matmul(np.square(y), quadratic, out=out)
-        out += np.matmul(y, linear)
-        out += constant
-        return
-    blocks = _CentredBlocks(X, centre, rows)
-    constant = _tiled(constant, blocks.rows)
+    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+    constant = blocks.repeated(constant)
     squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
     term = np.empty((blocks.rows, linear.shape[1]))
     for block, y in blocks:
@@ -960,12 +949,6 @@ def _diagonal_moments(X, weights, totals, current_means, current_variances, trac
         if kernel(np.ascontiguousarray(X), np.ascontiguousarray(weights.T), _origin_if_none(centre, D),
                   first, second) != 0.0:
             raise not_finite("X")
-    elif N <= _cache_rows(2 * D):  # one block (a small call): the same products, without setting up blocks
-        check_finite(X)
-        y = X if centre is None else X - centre
-        w = weights.T
-        first += w @ y
-        second += w @ (np.einsum("ij,ij->i", y, y) if traced else np.square(y))
     else:
         check_finite(X)
         blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
@@ -1035,12 +1018,13 @@ def _expansion_centre(means: np.ndarray, variances: np.ndarray) -> np.ndarray | 
     feature, so that the data need no shifting; otherwise the mean of the means."""
     if (means * means <= _ORIGIN_LIMIT * variances).all():
         return None
-    return means.mean(axis=0)
+    return np.add.reduce(means, axis=0) / len(means)  # np.mean's arithmetic, without its Python
 
 
 def _cache_rows(width: int) -> int:
     """Rows per block for a working array of ``width`` floats per row that should stay in cache."""
-    return int(max(64, min(_MAX_BLOCK_ROWS, _CACHE_BYTES // (8 * width))))
+    rows = _CACHE_BYTES // (8 * width)  # one comparison for max: called once per small call
+    return 64 if rows < 64 else min(rows, _MAX_BLOCK_ROWS)
 
 
 def _matrix_rows(width: int) -> int:
@@ -1051,37 +1035,50 @@ def _matrix_rows(width: int) -> int:
 class _CentredBlocks:
     """Iterate over blocks of at most ``rows`` rows of ``X`` (N, D) as ``(rows, X[rows] - centre)``.
 
-    The centred block is a contiguous (n, D) array, reused from one block to the next (the
-    caller may overwrite it). The subtraction runs on flat 1-D views against the centre repeated
-    once per row: NumPy broadcasts over a short row slowly, along a long vector fast. With
-    ``centre=None`` the blocks are read-only views of ``X`` itself.
+    The centred block is a contiguous (n, D) array that the caller may overwrite; with
+    ``centre=None`` the blocks are read-only views of ``X`` itself. NumPy broadcasts over short
+    rows slowly (a loop per row), along a long vector fast, so the centre is repeated once per row
+    and subtracted on flat 1-D views into one buffer, reused from block to block; but in a call of
+    at most ``_BROADCAST_ROWS`` rows that fits in one block, one broadcast subtraction costs less
+    than repeating the centre. A call that fits in one block (a small one) is one iteration, so
+    that callers need no path of their own for it; :meth:`repeated` gives them the operands of
+    :func:`_add_flat` by the same rule.
     """
 
+    __slots__ = ("X", "_broadcast", "_buffer", "_tiled_centre", "centre", "rows")
+
     def __init__(self, X: np.ndarray, centre: np.ndarray | None, rows: int):
-        self.X = np.ascontiguousarray(X)
-        self.rows = max(1, min(X.shape[0], rows))
+        X = np.ascontiguousarray(X)
+        if centre is None:  # the blocks are views of X: read-only, so that no caller overwrites it
+            X = X.view()
+            X.flags.writeable = False
+        self.X = X
+        n = len(X)
+        self.rows = rows if rows < n else max(n, 1)
         self.centre = centre
-        # Few rows in one block: a broadcast subtraction (the same differences), whose slow loop
-        # over short rows costs less than tiling the centre and slicing.
-        self._broadcast = centre is not None and X.shape[0] <= min(rows, _BROADCAST_ROWS)
+        # The one rule for broadcasting (see _BROADCAST_ROWS): one block, of few rows.
+        self._broadcast = n <= rows and n <= _BROADCAST_ROWS
         if centre is not None and not self._broadcast:
-            self.tiled_centre = _tiled(centre, self.rows)
-            self.buffer = np.empty((self.rows, X.shape[1]))
+            self._tiled_centre = _tiled(centre, self.rows)
+            self._buffer = np.empty((self.rows, X.shape[1]))
 
     def __iter__(self):
-        n = self.X.shape[0]
-        if self._broadcast:
-            yield slice(0, n), self.X - self.centre
-            return
-        for start in range(0, n, self.rows):
-            stop = min(start + self.rows, n)
-            if self.centre is None:
-                y = self.X[start:stop]
-                y.flags.writeable = False
-            else:
-                y = self.buffer[: stop - start]
-                np.subtract(self.X[start:stop].reshape(-1), self.tiled_centre[: y.size], out=y.reshape(-1))
-            yield slice(start, stop), y
+        if self._broadcast:  # one block (a small call), handed out with the least Python there can be
+            return iter(((slice(0, len(self.X)), self.X if self.centre is None else self.X - self.centre),))
+        return map(self._block, range(0, len(self.X), self.rows))
+
+    def _block(self, start: int) -> tuple[slice, np.ndarray]:
+        stop = min(start + self.rows, len(self.X))
+        if self.centre is None:
+            return slice(start, stop), self.X[start:stop]
+        y = self._buffer[: stop - start]
+        np.subtract(self.X[start:stop].reshape(-1), self._tiled_centre[: y.size], out=y.reshape(-1))
+        return slice(start, stop), y
+
+    def repeated(self, row: np.ndarray) -> np.ndarray:
+        """``row`` (m,) as the operand of :func:`_add_flat` on these blocks (n, m): repeated once
+        per row, flat (rows * m,), or where the one block is broadcast, the row itself (1, m)."""
+        return row[None] if self._broadcast else _tiled(row, self.rows)
 
 
 class _Whitening:
@@ -1119,7 +1116,11 @@ def _tiled(row: np.ndarray, rows: int) -> np.ndarray:
 
 
 def _add_flat(block: np.ndarray, tiled: np.ndarray, sign: float = 1.0) -> None:
-    """``block += sign * row`` for a C-contiguous (n, m) block, with ``tiled`` the row repeated."""
+    """``block += sign * row`` for a C-contiguous (n, m) block, with ``tiled`` the row repeated
+    (flat), or the row itself (1, m), broadcast (see :meth:`_CentredBlocks.repeated`)."""
+    if tiled.ndim == 2:
+        (np.add if sign > 0 else np.subtract)(block, tiled, out=block)
+        return
     if not block.flags.c_contiguous:  # reshape would copy, and the addition would be lost
         raise ValueError("_add_flat needs a C-contiguous block")
     flat = block.reshape(-1)
