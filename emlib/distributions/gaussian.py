@@ -907,7 +907,9 @@ def _diagonal_log_prob(X, centre, linear, precisions, constant, spherical, out) 
     D = X.shape[1]
     linear = linear.T  # (D, K)
     quadratic = -0.5 * (precisions[:, 0] if spherical else precisions.T)  # (K,) or (D, K)
-    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D))
+    # A block's working arrays, the centred rows, their squares and the term (rows, K), stay in
+    # cache; a term as large as the output would also be a fresh allocation of megabytes per call.
+    blocks = _CentredBlocks(X, centre, _cache_rows(2 * D + linear.shape[1]))
     constant = blocks.repeated(constant)
     squares = np.empty(blocks.rows if spherical else (blocks.rows, D))
     term = np.empty((blocks.rows, linear.shape[1]))
