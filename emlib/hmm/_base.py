@@ -745,7 +745,7 @@ class BaseHMM(EMEstimator):
         are then ``p(z_t = k | x, known states)``.
         """
         X, log_emission, lengths, starts = self._prepared(X, lengths, states)
-        buffers = _inference.EStepBuffers(*log_emission.shape)
+        buffers = _inference.EStepBuffers(*log_emission.shape, log_emission=log_emission)
         unused = [log_emission]
 
         def fresh_log_emission():  # the array at hand first; recomputed only for a log-space redo

@@ -309,10 +309,14 @@ def forward_backward(log_emission: ArrayLike, startprob: ArrayLike, transmat: Ar
 
 
 class EStepBuffers:
-    """Output and work arrays of the E-step, allocated once and reused across iterations."""
+    """Output and work arrays of the E-step, allocated once and reused across iterations.
 
-    def __init__(self, T: int, K: int):
-        self.log_emission = np.empty((T, K))  # overwritten by the forward pass
+    ``log_emission`` (T, K), which the forward pass overwrites, is the caller's own array when it
+    already has the log-emissions at hand (one E-step of a fitted model), else a new one.
+    """
+
+    def __init__(self, T: int, K: int, log_emission: np.ndarray | None = None):
+        self.log_emission = np.empty((T, K)) if log_emission is None else log_emission
         self.posteriors = np.empty((T, K))
         self.log_scaling = np.empty(T)
         self.pairwise = np.empty((K, K))
