@@ -330,15 +330,15 @@ def _forward_backward_scaled_numpy(work, startprob, transmat, starts, lengths, p
     if not smooth:
         posteriors[:] = alpha
         return float(log_scaling.sum()), -1
-    with np.errstate(all="ignore"):
-        gamma, xi, loglik = reference.forward_backward_scaled(work, startprob, transmat, lengths)
+    with np.errstate(all="ignore"):  # the backward half, from this forward pass
+        gamma, xi = reference.smooth_scaled(work, transmat, alpha, log_scaling, lengths)
     totals = gamma.sum(axis=1)
     if not (np.all(np.abs(totals - 1.0) <= _TOTAL_TOLERANCE) and np.all(np.isfinite(xi))):
         return -np.inf, OUT_OF_RANGE
     np.divide(gamma, totals[:, None], out=posteriors)
     pairwise[:] = xi
     start_counts[:] = posteriors[starts].sum(axis=0)
-    return loglik, -1
+    return float(log_scaling.sum()), -1
 
 
 @kernel(f"void({_F2}, {_F2}, {_I1}, {_I1}, {_F1}, {_F2}, {_F1})")

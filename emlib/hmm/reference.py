@@ -28,6 +28,7 @@ __all__ = [
     "forward_scaled",
     "forward_unscaled",
     "sample_states",
+    "smooth_scaled",
     "viterbi",
 ]
 
@@ -152,6 +153,21 @@ def forward_backward_scaled(log_emission: ArrayLike, startprob: ArrayLike, trans
     log_likelihood : float
     """
     alpha, log_scaling = forward_scaled(log_emission, startprob, transmat, lengths)
+    posteriors, pairwise = smooth_scaled(log_emission, transmat, alpha, log_scaling, lengths)
+    return posteriors, pairwise, float(log_scaling.sum())
+
+
+def smooth_scaled(log_emission: ArrayLike, transmat: ArrayLike, alpha: ArrayLike, log_scaling: ArrayLike,
+                  lengths: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The second half of :func:`forward_backward_scaled`: from the forward pass's ``alpha`` and
+    ``log_scaling`` (:func:`forward_scaled`) to the posteriors, by the backward pass.
+
+    Returns
+    -------
+    posteriors : ndarray of shape (T, K)
+    pairwise : ndarray of shape (K, K)
+        ``sum_t p(z_t = i, z_t+1 = j | x)`` over all transitions inside the sequences.
+    """
     beta = backward_scaled(log_emission, transmat, log_scaling, lengths)
     posteriors = alpha * beta
     weighted_b = np.exp(log_emission - log_scaling[:, None])
@@ -160,7 +176,7 @@ def forward_backward_scaled(log_emission: ArrayLike, startprob: ArrayLike, trans
         a, bt, wb = alpha[rows], beta[rows], weighted_b[rows]
         # xi_t(i, j) = alpha[t, i] A[i, j] b[t+1, j] beta[t+1, j] / c[t+1], summed over t
         pairwise += transmat * (a[:-1].T @ (wb[1:] * bt[1:]))
-    return posteriors, pairwise, float(log_scaling.sum())
+    return posteriors, pairwise
 
 
 # -- log space -------------------------------------------------------------------------------------
