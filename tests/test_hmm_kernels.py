@@ -95,6 +95,26 @@ def test_scaled_kernel_equals_its_twin(smooth):
             np.testing.assert_allclose(compiled[8], twin[8], rtol=1e-10, atol=1e-14)  # start counts
 
 
+def test_scaled_twin_runs_one_forward_pass(monkeypatch):
+    """The twin's E-step smooths the forward pass it has checked (reference.smooth_scaled) rather
+    than running forward_backward_scaled, which would redo it: the forward pass is most of the
+    twin's time."""
+    calls = []
+    forward = ref.forward_scaled
+    monkeypatch.setattr(ref, "forward_scaled", lambda *args: calls.append(1) or forward(*args))
+    log_emission, startprob, transmat, starts, lengths = random_problem(np.random.default_rng(3), 3, [5, 9])
+    T, K = log_emission.shape
+    arguments = [log_emission, startprob, transmat, starts, lengths, np.empty((T, K)), np.empty(T),
+                 np.empty((K, K)), np.empty(K), np.empty((K + 3, K)), True]
+    with _kernels.use("numpy"):
+        loglik, status = _kernels.forward_backward_scaled(*arguments)
+    assert status == -1 and len(calls) == 1
+    posteriors, pairwise, expected = ref.forward_backward_scaled(log_emission, startprob, transmat, lengths)
+    assert loglik == expected
+    np.testing.assert_allclose(arguments[5], posteriors, rtol=1e-12)
+    np.testing.assert_array_equal(arguments[7], pairwise)
+
+
 def test_scaled_kernel_sums_blocks_that_span_sequences_like_its_twin():
     """The compiled E-step sums the pairwise posteriors in blocks of ``_BLOCK`` steps, each added
     to the total when full, the last one after the loop: blocks that span sequences (one of them
