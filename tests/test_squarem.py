@@ -533,3 +533,26 @@ def test_earthquake_hmms_other_starts(K, seed):
         return PoissonHMM(K, random_state=seed, tol=1e-10, max_iter=5000, accelerate=accelerate)
 
     _fewer_e_steps(make, load_earthquakes().data, 1.8 if K < 4 else 3.0)
+
+
+def _sticky_symbols(seed: int, T: int = 1000) -> np.ndarray:
+    """Symbols (T, 1) from a sticky two-state chain (stays with probability 0.95) whose states
+    emit three symbols with similar probabilities: EM is slow, and the long steps SQUAREM
+    proposes there are refused time after time."""
+    rng = np.random.default_rng(seed)
+    states = np.zeros(T, dtype=int)
+    for t in range(1, T):
+        states[t] = states[t - 1] if rng.random() < 0.95 else 1 - states[t - 1]
+    emissions = np.array([[0.5, 0.3, 0.2], [0.25, 0.35, 0.4]])
+    return np.array([rng.choice(3, p=emissions[state]) for state in states])[:, None]
+
+
+@pytest.mark.parametrize("seed", [4, 11])
+def test_repeatedly_refused_steps_are_shortened(seed):
+    """Steps shorter than the cap but refused at every iteration: each such iteration costs three
+    E-steps for the progress of two EM steps. Three refusals in a row shorten the cap (when only a
+    refusal at the cap did, these runs saved 1.9x and 2.7x the E-steps)."""
+    def make(accelerate):
+        return CategoricalHMM(2, random_state=seed, tol=1e-10, max_iter=5000, accelerate=accelerate)
+
+    _fewer_e_steps(make, _sticky_symbols(seed), 3.0)
