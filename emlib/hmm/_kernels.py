@@ -73,6 +73,12 @@ __all__ = ["NUMPY_STEPS", "OUT_OF_RANGE", "Kernel", "compile_all", "use"]
 # only called from Python (no C-callable wrapper), and none of numba's rewrites applies to plain
 # loops over scalars (they rewrite array expressions, constant indices, prints and raises).
 _OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True, "no_cfunc_wrapper": True, "no_rewrites": True}
+# For the kernels whose inner loops are sums over states (Kernel's ``reassociate``): LLVM may add
+# them in another order, in SIMD lanes, and fuse multiplications with additions. A row of the
+# backward pass, sum_j A[i, j] w[j], is otherwise a chain of dependent additions, one state at a
+# time (with 64 states the E-step took twice as long). Nothing about NaN or infinity is assumed:
+# the kernels test for both.
+_REASSOCIATE = {"reassoc", "contract", "nsz"}
 OUT_OF_RANGE = -2
 # A normaliser c[t] below the smallest normal double was computed from subnormal numbers, which
 # carry few significant digits (e^-740 has about 7 bits): the scaled pass hands over to log space.
@@ -102,14 +108,15 @@ class Kernel:
     :meth:`around` registered, if any; until the loop is compiled, a call that fits in what is left
     of :data:`NUMPY_STEPS` runs the NumPy twin instead (registered with :meth:`twin`: the same
     arguments, outputs and status). The number of steps of a call is the length of argument
-    ``steps_from``.
+    ``steps_from``; with ``reassociate``, sums may be reordered (:data:`_REASSOCIATE`).
     """
 
-    def __init__(self, loop, signature: str, steps_from: int = 0):
+    def __init__(self, loop, signature: str, steps_from: int = 0, reassociate: bool = False):
         functools.update_wrapper(self, loop)
         self.loop = loop
         self.signature = signature
         self.steps_from = steps_from
+        self.options = dict(_OPTIONS, fastmath=_REASSOCIATE) if reassociate else _OPTIONS
         self.numpy_twin = None
         self.numpy_around = None
         self.numpy_steps = 0  # steps run by the twin so far
@@ -132,7 +139,7 @@ class Kernel:
     def compiled(self):
         """The compiled loop (compiled now, or loaded from numba's cache, the first time)."""
         if self._compiled is None:
-            self._compiled = njit(self.signature, **_OPTIONS)(self.loop)
+            self._compiled = njit(self.signature, **self.options)(self.loop)
         return self._compiled
 
     def run_compiled(self, *args):
@@ -170,9 +177,9 @@ def _compiler_running() -> bool:
     return any(each._compiled is not None for each in KERNELS)
 
 
-def kernel(signature: str, steps_from: int = 0):
+def kernel(signature: str, steps_from: int = 0, reassociate: bool = False):
     """Decorator: the loop below becomes a :class:`Kernel` with this numba signature."""
-    return functools.partial(Kernel, signature=signature, steps_from=steps_from)
+    return functools.partial(Kernel, signature=signature, steps_from=steps_from, reassociate=reassociate)
 
 
 @contextlib.contextmanager
@@ -195,7 +202,8 @@ def compile_all() -> None:
 
 
 # -- scaling method ---------------------------------------------------------------------------------
-@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, {_F2}, {_F1}, {_F2}, {_F1}, {_F2}, boolean)")
+@kernel(f"Tuple((float64, int64))({_F2}, {_F1}, {_F2}, {_I1}, {_I1}, {_F2}, {_F1}, {_F2}, {_F1}, {_F2}, boolean)",
+        reassociate=True)
 def forward_backward_scaled(work, startprob, transmat, starts, lengths, posteriors, log_scaling, pairwise,
                             start_counts, scratch, smooth):
     """The scaled forward pass and, if ``smooth``, the backward pass: the E-step, without a second
@@ -341,7 +349,7 @@ def _forward_backward_scaled_numpy(work, startprob, transmat, starts, lengths, p
     return float(log_scaling.sum()), -1
 
 
-@kernel(f"void({_F2}, {_F2}, {_I1}, {_I1}, {_F1}, {_F2}, {_F1})")
+@kernel(f"void({_F2}, {_F2}, {_I1}, {_I1}, {_F1}, {_F2}, {_F1})", reassociate=True)
 def backward_scaled(log_emission, transmat, starts, lengths, log_scaling, beta, scratch):
     """Scaled backward pass with the forward pass's constants: fills ``beta`` (T, K); ``scratch``
     is (K,). (The last row of each sequence, all ones, is set around the compiled loop.)"""
