@@ -114,31 +114,29 @@ def factor_rows(seed: int, n: int = 300, D: int = 8, F: int = 3) -> np.ndarray:
 
 def kinds():
     """(name, make(seed, accelerate), data(seed)) for every kind of problem."""
-    def mixture(estimator, **options):
-        return lambda seed, accelerate: estimator(3, random_state=seed, tol=1e-10, max_iter=MAX_ITER,
-                                                  accelerate=accelerate, **options)
+    def estimator(cls, size=3, **options):  # ``size``: components, states or factors
+        return lambda seed, accelerate: cls(size, random_state=seed, tol=1e-10, max_iter=MAX_ITER,
+                                            accelerate=accelerate, **options)
 
     return [
-        ("Gaussian mixture, full, 1.5 apart", mixture(GaussianMixture), lambda s: separated_blobs(s, 1.5)),
-        ("Gaussian mixture, full, 2 apart", mixture(GaussianMixture), lambda s: separated_blobs(s, 2.0)),
-        ("Gaussian mixture, diag", mixture(GaussianMixture, covariance_type="diag"),
+        ("Gaussian mixture, full, 1.5 apart", estimator(GaussianMixture), lambda s: separated_blobs(s, 1.5)),
+        ("Gaussian mixture, full, 2 apart", estimator(GaussianMixture), lambda s: separated_blobs(s, 2.0)),
+        ("Gaussian mixture, diag", estimator(GaussianMixture, covariance_type="diag"),
          lambda s: separated_blobs(s, 1.8)),
-        ("Gaussian mixture, tied", mixture(GaussianMixture, covariance_type="tied"),
+        ("Gaussian mixture, tied", estimator(GaussianMixture, covariance_type="tied"),
          lambda s: separated_blobs(s, 1.8)),
-        ("Gaussian mixture, spherical", mixture(GaussianMixture, covariance_type="spherical"),
+        ("Gaussian mixture, spherical", estimator(GaussianMixture, covariance_type="spherical"),
          lambda s: separated_blobs(s, 1.8)),
-        ("Gaussian mixture, 20% missing", mixture(GaussianMixture, missing="em"),
+        ("Gaussian mixture, 20% missing", estimator(GaussianMixture, missing="em"),
          lambda s: with_missing(separated_blobs(s, 2.0), s)),
-        ("Poisson mixture", mixture(PoissonMixture), poisson_counts),
-        ("Bernoulli mixture", mixture(BernoulliMixture), binary_rows),
-        ("Gaussian HMM, 1 feature", mixture(GaussianHMM), lambda s: gaussian_hmm_steps(s, 1)),
-        ("Gaussian HMM, 3 features, full", mixture(GaussianHMM, covariance_type="full"),
+        ("Poisson mixture", estimator(PoissonMixture), poisson_counts),
+        ("Bernoulli mixture", estimator(BernoulliMixture), binary_rows),
+        ("Gaussian HMM, 1 feature", estimator(GaussianHMM), lambda s: gaussian_hmm_steps(s, 1)),
+        ("Gaussian HMM, 3 features, full", estimator(GaussianHMM, covariance_type="full"),
          lambda s: gaussian_hmm_steps(s, 3)),
-        ("categorical HMM, sticky", lambda seed, accelerate: CategoricalHMM(
-            2, random_state=seed, tol=1e-10, max_iter=MAX_ITER, accelerate=accelerate), sticky_symbols),
-        ("Poisson HMM", mixture(PoissonHMM), poisson_steps),
-        ("factor analysis", lambda seed, accelerate: FactorAnalysis(
-            3, random_state=seed, tol=1e-10, max_iter=MAX_ITER, accelerate=accelerate), factor_rows),
+        ("categorical HMM, sticky", estimator(CategoricalHMM, 2), sticky_symbols),
+        ("Poisson HMM", estimator(PoissonHMM), poisson_steps),
+        ("factor analysis", estimator(FactorAnalysis), factor_rows),
     ]
 
 
