@@ -100,6 +100,10 @@ __all__ = ["ACCELERATIONS", "EMResult", "check_accelerate", "fit"]
 
 # A fall of the log-likelihood smaller than this (relative to its size) is round-off, not a bug.
 _DECREASE_SLACK = 1e-9
+# Restarts whose final objectives differ by less than this (relative to their size) are tied: two
+# runs that reach one maximum by mirror-image paths (its components in another order) differ in
+# the last bits, which another CPU's arithmetic (a BLAS or SIMD path) can turn the other way.
+_ROUND_OFF = 1e-13
 # SQUAREM: after this many refused extrapolations in a row, the longest step allowed becomes a
 # quarter of the step just refused (see _run_squarem).
 _REFUSALS_IN_A_ROW = 3
@@ -174,8 +178,10 @@ def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, to
         size of a log-density, does not depend on the units of continuous data.
     n_init : int, default 1
         Number of restarts from different starting values; the restart with the highest final
-        objective is kept. With ``n_init > 1`` each restart runs on a copy (``copy.deepcopy``) of
-        ``model``, and only the kept restart's warnings are shown.
+        objective is kept, the first of those whose objectives differ only by round-off (a
+        relative ``1e-13``), so that which one is kept does not depend on the machine. With
+        ``n_init > 1`` each restart runs on a copy (``copy.deepcopy``) of ``model``, and only the
+        kept restart's warnings are shown.
     random_state : None, int or numpy.random.Generator
         Seed for the generator handed to ``model.initialize``.
     callback : callable, optional
@@ -251,7 +257,7 @@ def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, to
             warnings.simplefilter("always")
             run = _run_one(_copy_model(model), data, rng, settings)
         restart_logliks.append(run.loglik)
-        if best is None or run.loglik > best.loglik:
+        if best is None or run.loglik > best.loglik + _ROUND_OFF * max(1.0, abs(best.loglik)):
             best, best_warnings = run, caught
             best.best_restart = restart
     for record in best_warnings:

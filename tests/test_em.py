@@ -1,5 +1,6 @@
 """The generic EM loop, on the two-coin model of Do & Batzoglou (2008)."""
 
+import itertools
 import warnings
 
 import numpy as np
@@ -105,6 +106,41 @@ def test_restarts_keep_best_and_callback_sees_every_iteration():
     assert result.loglik == pytest.approx(result.restart_logliks.max())
     assert result.restart_logliks[result.best_restart] == result.loglik
     assert seen[0][0] == 0
+
+
+class MirrorStarts(TwoCoins):
+    """Restarts from the same coins, every other one swapped (the mirror image, which climbs to
+    the mirror image of the same maximum), each log-likelihood raised by ``raises[restart]``
+    (relative): round-off, or more."""
+
+    def __init__(self, raises):
+        super().__init__()
+        self.raises = raises
+        # shared by the copies that the restarts run on: deepcopy keeps a function as it is
+        restarts = itertools.count()
+        self.next_restart = lambda: next(restarts)
+
+    def initialize(self, counts, rng):
+        self.restart = self.next_restart()
+        self.theta = np.array([0.6, 0.5] if self.restart % 2 == 0 else [0.5, 0.6])
+
+    def e_step(self, counts):
+        responsibilities, loglik = super().e_step(counts)
+        return responsibilities, loglik - abs(loglik) * -self.raises[self.restart]
+
+
+@pytest.mark.parametrize(("raises", "kept"), [
+    ((0.0, 4e-16), 0),  # the mirror image higher by round-off only: a tie, the first is kept
+    ((0.0, 1e-9), 1),  # higher by more: kept
+    ((0.0, 0.0, 1e-9, 1e-9 + 5e-16), 2),  # tied with the best so far: the best stays
+])
+def test_restarts_tied_by_round_off_keep_the_first(raises, kept):
+    """Which restart is kept must not hang on the last bits, which differ from one CPU (its BLAS,
+    NumPy's SIMD paths) to another: the book's outputs would then depend on the machine."""
+    result = em.fit(MirrorStarts(raises), COUNTS, n_init=len(raises), max_iter=200, tol=1e-12)
+    assert np.ptp(result.restart_logliks) <= 2e-9 * abs(result.loglik)  # one maximum, mirrored
+    assert result.best_restart == kept
+    assert result.loglik == result.restart_logliks[kept]
 
 
 @pytest.mark.parametrize(

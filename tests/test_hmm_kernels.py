@@ -95,6 +95,17 @@ def test_scaled_kernel_equals_its_twin(smooth):
             np.testing.assert_allclose(compiled[8], twin[8], rtol=1e-10, atol=1e-14)  # start counts
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (7, 2), (2 * _kernels._ROW_MAXIMA_BLOCK + 3, 5), (5000, 17)])
+def test_row_maxima_by_blocks_of_columns_are_numpys(shape):
+    """The scaled E-step's shifts (the largest log-emission of each step), found a column at a
+    time over blocks of rows, including rows of -inf (impossible steps) and NaN."""
+    values = np.random.default_rng(shape[0]).normal(size=shape)
+    values[::3, 0] = -np.inf
+    values[1::4] = -np.inf
+    values[2::50, -1] = np.nan
+    np.testing.assert_array_equal(_kernels._row_maxima(values), values.max(axis=1))
+
+
 def test_scaled_twin_runs_one_forward_pass(monkeypatch):
     """The twin's E-step smooths the forward pass it has checked (reference.smooth_scaled) rather
     than running forward_backward_scaled, which would redo it: the forward pass is most of the
