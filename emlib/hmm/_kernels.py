@@ -257,7 +257,7 @@ def forward_backward_scaled(work, startprob, transmat, starts, lengths, posterio
                 return t
             inverse = 1.0 / c
             for k in range(K):
-                posteriors[t, k] = scratch[PREDICTED, k] / c
+                posteriors[t, k] = scratch[PREDICTED, k] * inverse
                 work[t, k] *= inverse
             log_scaling[t] = c
         if not smooth:
