@@ -189,8 +189,16 @@ def main(args) -> float:
     return max(slow_times)
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=6, help="seeds per kind of problem (default 6)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each fit; the best is kept (default 3)")
+    parser.add_argument("--seeds", type=positive_int, default=6, help="seeds per kind of problem (default 6)")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="timed runs of each fit; the best is kept (default 3)")
     print(f"ratio {main(parser.parse_args()):.3f}")

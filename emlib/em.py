@@ -100,7 +100,7 @@ __all__ = ["ACCELERATIONS", "EMResult", "check_accelerate", "fit"]
 
 # A fall of the log-likelihood smaller than this (relative to its size) is round-off, not a bug.
 _DECREASE_SLACK = 1e-9
-# Restarts whose final objectives differ by less than this (relative to their size) are tied: two
+# Restarts whose final objectives differ by less than this times max(1, |objective|) are tied: two
 # runs that reach one maximum by mirror-image paths (its components in another order) differ in
 # the last bits, which another CPU's arithmetic (a BLAS or SIMD path) can turn the other way.
 _ROUND_OFF = 1e-13
@@ -178,8 +178,9 @@ def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, to
         size of a log-density, does not depend on the units of continuous data.
     n_init : int, default 1
         Number of restarts from different starting values; the restart with the highest final
-        objective is kept, the first of those whose objectives differ only by round-off (a
-        relative ``1e-13``), so that which one is kept does not depend on the machine. With
+        objective is kept, the first of those whose objectives differ only by round-off (by at
+        most ``1e-13 * max(1, |objective|)``), so that which one is kept does not depend on the
+        machine. With
         ``n_init > 1`` each restart runs on a copy (``copy.deepcopy``) of ``model``, and only the
         kept restart's warnings are shown.
     random_state : None, int or numpy.random.Generator

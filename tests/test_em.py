@@ -126,7 +126,7 @@ class MirrorStarts(TwoCoins):
 
     def e_step(self, counts):
         responsibilities, loglik = super().e_step(counts)
-        return responsibilities, loglik - abs(loglik) * -self.raises[self.restart]
+        return responsibilities, loglik + abs(loglik) * self.raises[self.restart]
 
 
 @pytest.mark.parametrize(("raises", "kept"), [

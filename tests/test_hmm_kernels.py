@@ -75,9 +75,19 @@ def problems():
     yield impossible
 
 
+def not_numbers():
+    """A NaN or +inf among the log-emissions: out of range for the scaled kernel (its maxima and
+    exponentials are NaN there), not an impossible step."""
+    rng = np.random.default_rng(21)
+    for bad in (np.nan, np.inf):
+        broken = random_problem(rng, 3, [4, 6])
+        broken[0][6, 1] = bad
+        yield broken
+
+
 @pytest.mark.parametrize("smooth", [True, False])
 def test_scaled_kernel_equals_its_twin(smooth):
-    for log_emission, startprob, transmat, starts, lengths in problems():
+    for log_emission, startprob, transmat, starts, lengths in (*problems(), *not_numbers()):
         T, K = log_emission.shape
 
         arguments = [log_emission, startprob, transmat, starts, lengths, np.empty((T, K)), np.empty(T),

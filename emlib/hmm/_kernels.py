@@ -2,7 +2,7 @@
 
 Every kernel takes the concatenated sequences as one (T, K) array plus ``starts`` and ``lengths``
 (int64), and loops over the sequences itself, so that many short sequences cost one call. Work
-arrays (``scratch``) come from the caller: a kernel allocates nothing.
+arrays (``scratch``) come from the caller: a compiled loop allocates nothing.
 
 Compiling a kernel costs in proportion to the code numba generates for it: each loop of the
 source costs about the same whether it runs once or a million times, and each kernel's entry from
@@ -10,7 +10,9 @@ Python costs as much as a few loops (``benchmarks/hmm_vs_hmmlearn.py`` prints th
 kernel). So the loops make as few passes over the states as the arithmetic allows, and what a
 call does once, O(K^2) or O(S K) work (zeroing sums, the totals at the end, the last row of each
 sequence of a backward pass), is NumPy around the compiled loop (:meth:`Kernel.around`), where it
-costs a few microseconds a call and nothing to compile.
+costs a few microseconds a call and nothing to compile. So is work that NumPy's vectorised loops
+do faster than a compiled loop calling ``exp`` or ``log`` one number at a time: the scaled
+E-step's exponentials of the log-emissions and logarithms of the normalisers.
 
 Six kernels: :func:`forward_backward_scaled` (the E-step, and with ``smooth=False`` the scaled
 forward pass that ``forward``, ``filter_proba`` and ``score`` need), :func:`backward_scaled`,
@@ -308,8 +310,8 @@ def _forward_backward_scaled_around(loop, work, startprob, transmat, starts, len
                                     pairwise, start_counts, scratch, smooth):
     # The exponentials are taken here, in NumPy's vectorised loop, at a few times less than the
     # compiled loop's calls of exp one by one: with few states these were a third of its time.
-    top = _row_maxima(work)  # m[t]
     with np.errstate(all="ignore"):  # a row of -inf (an impossible step) gives NaN, caught below
+        top = _row_maxima(work)  # m[t]
         np.subtract(work, top[:, None], out=work)
         np.exp(work, out=work)
     block = scratch[:startprob.shape[0]]  # alpha[t-1, i] * weighted_t[j] summed since the last flush
@@ -322,14 +324,16 @@ def _forward_backward_scaled_around(loop, work, startprob, transmat, starts, len
         return -math.inf, (status if top[status] == -math.inf else OUT_OF_RANGE)
     if status == OUT_OF_RANGE:
         return -math.inf, status
-    np.log(log_scaling, out=log_scaling)
-    log_scaling += top
+    with np.errstate(all="ignore"):  # a log-likelihood beyond -1e308 is -inf, as the loop's own sum was
+        np.log(log_scaling, out=log_scaling)
+        log_scaling += top
+        loglik = float(log_scaling.sum())
     if smooth:
         pairwise += block
         pairwise *= transmat
         if not math.isfinite(pairwise.sum()):  # the sums are >= 0: finite if each term is
             return -math.inf, OUT_OF_RANGE
-    return float(log_scaling.sum()), -1
+    return loglik, -1
 
 
 def _row_maxima(values: np.ndarray) -> np.ndarray:

@@ -54,7 +54,8 @@ _COMMON_PARAMETERS = """
 
 _COMMON_TRAINING = """
     n_init : int, default 1
-        Number of EM runs from different starting values; the best is kept.
+        Number of EM runs from different starting values; the best is kept (the first of those
+        that differ only by round-off: see :func:`emlib.em.fit`).
     max_iter : int, default 100
         Largest number of EM iterations per run.
     tol : float, default 1e-6

@@ -108,7 +108,8 @@ class BernoulliMixture(BaseMixture):
     probabilities_init : array-like of shape (K, D), optional
         Starting probabilities, in ``[0, 1]``.
     n_init : int, default 1
-        Number of EM runs from different starts; the one with the highest log-likelihood is kept.
+        Number of EM runs from different starts; the one with the highest log-likelihood is kept
+        (the first of those that differ only by round-off: see :func:`emlib.em.fit`).
         Mixtures of Bernoullis have many local maxima: use several.
     min_prob : float, default 1e-10
         Every probability is kept in ``[min_prob, 1 - min_prob]``, so a feature never seen "on" in a
@@ -256,7 +257,8 @@ class PoissonMixture(BaseMixture):
     rates_init : array-like of shape (K, D) or (K,), optional
         Starting rates (non-negative); a zero rate stays zero (the component then only emits zeros).
     n_init : int, default 1
-        Number of EM runs from different starts; the one with the highest log-likelihood is kept.
+        Number of EM runs from different starts; the one with the highest log-likelihood is kept
+        (the first of those that differ only by round-off: see :func:`emlib.em.fit`).
     max_iter : int, default 100
         Largest number of EM iterations per run.
     tol : float, default 1e-5

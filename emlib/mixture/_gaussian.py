@@ -142,7 +142,8 @@ class GaussianMixture(BaseMixture):
         Starting covariances, shaped as ``covariances_`` (see ``covariance_type``): symmetric positive
         definite matrices, or positive variances.
     n_init : int, default 1
-        Number of EM runs from different starts; the one with the highest log-likelihood is kept.
+        Number of EM runs from different starts; the one with the highest log-likelihood is kept
+        (the first of those that differ only by round-off: see :func:`emlib.em.fit`).
     reg_covar : float, default 1e-6
         Added to the diagonal of every estimated covariance, so a component that collapses onto one
         point stays positive definite (a :class:`~emlib.exceptions.DegenerateComponentWarning` says so).
