@@ -180,9 +180,8 @@ def fit(model: EMModel, data: Any, *, max_iter: int = 100, tol: float = 1e-6, to
         Number of restarts from different starting values; the restart with the highest final
         objective is kept, the first of those whose objectives differ only by round-off (by at
         most ``1e-13 * max(1, |objective|)``), so that which one is kept does not depend on the
-        machine. With
-        ``n_init > 1`` each restart runs on a copy (``copy.deepcopy``) of ``model``, and only the
-        kept restart's warnings are shown.
+        machine. With ``n_init > 1`` each restart runs on a copy (``copy.deepcopy``) of
+        ``model``, and only the kept restart's warnings are shown.
     random_state : None, int or numpy.random.Generator
         Seed for the generator handed to ``model.initialize``.
     callback : callable, optional
